@@ -1,0 +1,81 @@
+"""Command-line launcher (typer).  Each command is a thin shell over the Python API: it parses
+arguments, lazy-imports the package that does the work, and turns user errors into a one-line
+message and a non-zero exit code (no traceback).
+
+Exit codes: 0 success, 2 bad config / bad input, 3 numerical blow-up, 4 backend unavailable,
+1 anything else.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="pyclimaocean",
+    help="Differentiable ocean / sea-ice / atmosphere experiments.\n\n"
+    "Example: pyclimaocean run examples/column_free_convection.toml",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+EXIT_CONFIG = 2
+EXIT_BLOWUP = 3
+EXIT_BACKEND = 4
+
+
+def fail(message: str, code: int) -> None:
+    """Print a clear one-line error and exit with ``code``."""
+    console.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def handle_errors(func):
+    """Decorator: map the package's user-facing exceptions to messages and exit codes."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from .backends.base import BackendUnavailableError
+        from .config import ConfigError
+        from .params import ParameterError
+
+        try:
+            return func(*args, **kwargs)
+        except (ConfigError, ParameterError) as err:
+            fail(str(err), EXIT_CONFIG)
+        except BackendUnavailableError as err:
+            fail(str(err), EXIT_BACKEND)
+        except FileExistsError as err:
+            fail(str(err), EXIT_CONFIG)
+        except Exception as err:  # blow-ups carry their own class; import lazily
+            from .simulation import BlowUpError
+
+            if isinstance(err, BlowUpError):
+                fail(str(err), EXIT_BLOWUP)
+            raise
+
+    return wrapper
+
+
+@app.command()
+def version() -> None:
+    """Print the package version."""
+    from . import __version__
+
+    typer.echo(__version__)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())
+
+_ = Path  # re-exported for command modules
