@@ -1,0 +1,7 @@
+"""Single-column ocean model (pure JAX, float64).  See :class:`ColumnModel`."""
+
+from . import setups
+from .model import ColumnModel, InitialConditions, mixed_layer_depth
+from .state import ColumnState
+
+__all__ = ["ColumnModel", "ColumnState", "InitialConditions", "mixed_layer_depth", "setups"]

@@ -1,0 +1,314 @@
+r"""A CATKE-like prognostic turbulent kinetic energy closure.
+
+Follows the formulation of Oceananigans' ``CATKEVerticalDiffusivity`` described in Wagner et
+al. (2025), "Formulation and calibration of CATKE, a one-equation parameterization for
+microscale ocean mixing", JAMES 17(4), e2024MS004522 (arXiv:2306.13204).  Default parameter
+values are the calibrated ones of that work (as shipped by Oceananigans).
+
+Diffusivities (at interior faces) for momentum (u), tracers (c) and TKE (e):
+
+.. math::
+
+    κ_φ = ℓ_φ \, w★,  \qquad w★ = \sqrt{\max(e_{min}, e)},
+
+    ℓ_φ = \min\big(H, \max(σ_φ(Ri)\,ℓ_{stable},\; ℓ^h_φ)\big),
+
+    ℓ_{stable} = \min\big(Cˢ d,\; Cᵇ h,\; w★/N⁺\big),
+
+with ``d`` the depth, ``h`` the height above the bottom, and the piecewise-linear stability
+function ``σ(Ri) = Cᵘⁿ`` for ``Ri < 0`` and ``Cˡᵒ + (Cʰⁱ - Cˡᵒ) clamp((Ri - CRi⁰)/CRiᵟ, 0, 1)``
+otherwise.  In a convecting layer (``Jᵇ > Jᵇᵋ`` and ``N² < 0``) the convective length
+
+.. math::
+
+    ℓ^h = Cᶜ \frac{w★³}{Jᵇ + Jᵇᵋ} \, \max\!\Big(0,\; 1 - Cˢᵖ \frac{d\, w★ S²}{Jᵇ + Jᵇᵋ}\Big)
+
+applies; at the entrainment face just below it (``N² > 0`` there, ``N² < 0`` above),
+``ℓ^h = Cᵉ Jᵇ / (w★ N² + Jᵇᵋ)``.
+
+TKE equation (cell centres), time-stepped implicitly (diffusion, dissipation and the buoyancy
+sink on the diagonal, as Oceananigans does):
+
+.. math::
+
+    ∂_t e = ∂_z(κ_e ∂_z e) + κ_u S² - κ_c N² - \frac{\sqrt{e}}{ℓ_D} e,
+
+where the dissipation length ``ℓ_D`` uses the same construction with the coefficients
+``CʰⁱD, CˡᵒD, CᵘⁿD, CᶜD, CᵉD`` and ``ℓ★ = ℓ_stable / σ_D``.  Surface TKE flux (into the ocean):
+``Cᵂu★ u★³ + CᵂwΔ wΔ³`` with ``wΔ³ = max(Jᵇ, 0) Δz_top``.
+
+Parameter names (ASCII) and their Oceananigans symbols:
+
+=====================  =========  =====================  =========
+pyclimaocean           CATKE      pyclimaocean           CATKE
+=====================  =========  =====================  =========
+c_surface              Cˢ         c_bottom               Cᵇ
+c_shear_convection     Cˢᵖ        c_ri_width             CRiᵟ
+c_ri_threshold         CRi⁰       c_hi_u / c_hi_c / c_hi_e  Cʰⁱu / Cʰⁱc / Cʰⁱe
+c_lo_u / c_lo_c / c_lo_e  Cˡᵒu / …  c_un_u / c_un_c / c_un_e  Cᵘⁿu / …
+c_conv_u / _c / _e     Cᶜu / …    c_pen_u / _c / _e      Cᵉu / …
+c_hi_d                 CʰⁱD       c_lo_d                 CˡᵒD
+c_un_d                 CᵘⁿD       c_conv_d               CᶜD
+c_pen_d                CᵉD        c_wind_ustar           Cᵂu★
+c_wind_wdelta          CᵂwΔ       minimum_tke            minimum_tke
+minimum_convective_buoyancy_flux  Jᵇᵋ
+=====================  =========  =====================  =========
+
+Simplifications relative to Oceananigans (documented, deliberate): no near-bottom TKE flux
+(``Cᵂϵ``), no negative-TKE damping (TKE is clipped at ``minimum_tke`` after each step instead),
+first-order (backward-Euler) time stepping.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from ..numerics.tridiagonal import tridiagonal_solve
+from .base import AbstractClosure, ColumnContext, clip
+
+__all__ = ["CATKELike", "CATKE_DEFAULTS"]
+
+CATKE_DEFAULTS = {
+    # mixing length (CATKEMixingLength)
+    "c_surface": 1.131,
+    "c_bottom": 0.28,
+    "c_shear_convection": 0.505,
+    "c_ri_width": 1.02,
+    "c_ri_threshold": 0.254,
+    "c_hi_u": 0.242,
+    "c_lo_u": 0.361,
+    "c_un_u": 0.370,
+    "c_conv_u": 3.705,
+    "c_pen_u": 0.0,
+    "c_hi_c": 0.098,
+    "c_lo_c": 0.369,
+    "c_un_c": 0.572,
+    "c_conv_c": 4.793,
+    "c_pen_c": 0.112,
+    "c_hi_e": 0.548,
+    "c_lo_e": 7.863,
+    "c_un_e": 1.447,
+    "c_conv_e": 3.642,
+    "c_pen_e": 0.0,
+    # TKE equation (CATKEEquation)
+    "c_hi_d": 0.579,
+    "c_lo_d": 1.604,
+    "c_un_d": 0.923,
+    "c_conv_d": 3.254,
+    "c_pen_d": 0.0,
+    "c_wind_ustar": 3.179,
+    "c_wind_wdelta": 0.383,
+}
+
+OCEANANIGANS_NAMES = {
+    "c_surface": "Cˢ", "c_bottom": "Cᵇ", "c_shear_convection": "Cˢᵖ", "c_ri_width": "CRiᵟ",
+    "c_ri_threshold": "CRi⁰", "c_hi_u": "Cʰⁱu", "c_lo_u": "Cˡᵒu", "c_un_u": "Cᵘⁿu",
+    "c_conv_u": "Cᶜu", "c_pen_u": "Cᵉu", "c_hi_c": "Cʰⁱc", "c_lo_c": "Cˡᵒc", "c_un_c": "Cᵘⁿc",
+    "c_conv_c": "Cᶜc", "c_pen_c": "Cᵉc", "c_hi_e": "Cʰⁱe", "c_lo_e": "Cˡᵒe", "c_un_e": "Cᵘⁿe",
+    "c_conv_e": "Cᶜe", "c_pen_e": "Cᵉe", "c_hi_d": "CʰⁱD", "c_lo_d": "CˡᵒD", "c_un_d": "CᵘⁿD",
+    "c_conv_d": "CᶜD", "c_pen_d": "CᵉD", "c_wind_ustar": "Cᵂu★", "c_wind_wdelta": "CᵂwΔ",
+    "minimum_tke": "minimum_tke",
+    "minimum_convective_buoyancy_flux": "minimum_convective_buoyancy_flux",
+}
+
+_DESCRIPTIONS = {
+    "c_surface": "surface distance coefficient of the stable length",
+    "c_bottom": "bottom distance coefficient of the stable length",
+    "c_shear_convection": "sheared-convection reduction of the convective length",
+    "c_ri_width": "width of the Richardson-number stability function",
+    "c_ri_threshold": "lower Richardson number of the stability function",
+    "c_wind_ustar": "surface TKE flux coefficient for u★³",
+    "c_wind_wdelta": "surface TKE flux coefficient for wΔ³",
+}
+for _f, _name in (("u", "momentum"), ("c", "tracers"), ("e", "TKE"), ("d", "dissipation")):
+    _DESCRIPTIONS[f"c_hi_{_f}"] = f"{_name} shear length coefficient at high Ri"
+    _DESCRIPTIONS[f"c_lo_{_f}"] = f"{_name} shear length coefficient at low Ri"
+    _DESCRIPTIONS[f"c_un_{_f}"] = f"{_name} shear length coefficient at negative Ri"
+    _DESCRIPTIONS[f"c_conv_{_f}"] = f"{_name} convective length coefficient"
+    _DESCRIPTIONS[f"c_pen_{_f}"] = f"{_name} penetration (entrainment) length coefficient"
+
+
+def _ramp(x, c, w):
+    return jnp.clip((x - c) / w, 0.0, 1.0)
+
+
+class CATKELike(AbstractClosure):
+    """CATKE-like closure; see the module docstring for equations and the name mapping."""
+
+    c_surface: float = CATKE_DEFAULTS["c_surface"]
+    c_bottom: float = CATKE_DEFAULTS["c_bottom"]
+    c_shear_convection: float = CATKE_DEFAULTS["c_shear_convection"]
+    c_ri_width: float = CATKE_DEFAULTS["c_ri_width"]
+    c_ri_threshold: float = CATKE_DEFAULTS["c_ri_threshold"]
+    c_hi_u: float = CATKE_DEFAULTS["c_hi_u"]
+    c_lo_u: float = CATKE_DEFAULTS["c_lo_u"]
+    c_un_u: float = CATKE_DEFAULTS["c_un_u"]
+    c_conv_u: float = CATKE_DEFAULTS["c_conv_u"]
+    c_pen_u: float = CATKE_DEFAULTS["c_pen_u"]
+    c_hi_c: float = CATKE_DEFAULTS["c_hi_c"]
+    c_lo_c: float = CATKE_DEFAULTS["c_lo_c"]
+    c_un_c: float = CATKE_DEFAULTS["c_un_c"]
+    c_conv_c: float = CATKE_DEFAULTS["c_conv_c"]
+    c_pen_c: float = CATKE_DEFAULTS["c_pen_c"]
+    c_hi_e: float = CATKE_DEFAULTS["c_hi_e"]
+    c_lo_e: float = CATKE_DEFAULTS["c_lo_e"]
+    c_un_e: float = CATKE_DEFAULTS["c_un_e"]
+    c_conv_e: float = CATKE_DEFAULTS["c_conv_e"]
+    c_pen_e: float = CATKE_DEFAULTS["c_pen_e"]
+    c_hi_d: float = CATKE_DEFAULTS["c_hi_d"]
+    c_lo_d: float = CATKE_DEFAULTS["c_lo_d"]
+    c_un_d: float = CATKE_DEFAULTS["c_un_d"]
+    c_conv_d: float = CATKE_DEFAULTS["c_conv_d"]
+    c_pen_d: float = CATKE_DEFAULTS["c_pen_d"]
+    c_wind_ustar: float = CATKE_DEFAULTS["c_wind_ustar"]
+    c_wind_wdelta: float = CATKE_DEFAULTS["c_wind_wdelta"]
+    minimum_tke: float = 1e-9
+    minimum_convective_buoyancy_flux: float = 1e-11
+
+    def __post_init__(self):
+        object.__setattr__(self, "has_tke", True)
+
+    # -- pieces ------------------------------------------------------------------------
+    def _stability(self, ri, c_un, c_lo, c_hi):
+        positive = c_lo + (c_hi - c_lo) * _ramp(ri, self.c_ri_threshold, self.c_ri_width)
+        return jnp.where(ri < 0, c_un, positive)
+
+    def _stable_length(self, depth, height, w, n2):
+        d = jnp.minimum(self.c_surface * depth, self.c_bottom * height)
+        n2p = clip(n2)
+        stratified = n2p > 0
+        l_n = jnp.where(stratified, w / jnp.sqrt(jnp.where(stratified, n2p, 1.0)), jnp.inf)
+        return jnp.minimum(d, l_n)
+
+    def _convective_length(self, c_conv, c_pen, depth, w, w3, s2, n2, n2_above, jb):
+        jbe = self.minimum_convective_buoyancy_flux
+        l_conv = c_conv * w3 / (jb + jbe)
+        flux_ri = depth * w * s2 / (jb + jbe)
+        l_conv = clip((1 - self.c_shear_convection * flux_ri) * l_conv)
+        l_pen = c_pen * jb / (w * n2 + jbe)
+        convecting = (jb > jbe) & (n2 < 0)
+        entraining = (jb > jbe) & (n2 > 0) & (n2_above < 0)
+        return jnp.where(convecting, l_conv, jnp.where(entraining, l_pen, 0.0))
+
+    def _face_quantities(self, ctx: ColumnContext):
+        e = jnp.maximum(ctx.tke, self.minimum_tke)
+        w_c = jnp.sqrt(e)
+        w = 0.5 * (w_c[1:] + w_c[:-1])
+        w3 = 0.5 * (w_c[1:] ** 3 + w_c[:-1] ** 3)
+        depth = -ctx.z_faces_interior
+        height = ctx.z_faces_interior + ctx.depth
+        n2 = ctx.buoyancy_frequency_squared
+        s2 = ctx.shear_squared
+        ri = _richardson(n2, s2)
+        n2_above = jnp.concatenate([n2[1:], jnp.zeros(1, n2.dtype)])
+        l_stable = self._stable_length(depth, height, w, n2)
+        return dict(w=w, w3=w3, depth=depth, n2=n2, s2=s2, ri=ri, n2_above=n2_above,
+                    l_stable=l_stable)
+
+    def _length(self, q, jb, c_un, c_lo, c_hi, c_conv, c_pen, depth_total):
+        sigma = self._stability(q["ri"], c_un, c_lo, c_hi)
+        l_star = sigma * q["l_stable"]
+        l_h = self._convective_length(
+            c_conv, c_pen, q["depth"], q["w"], q["w3"], q["s2"], q["n2"], q["n2_above"], jb
+        )
+        return jnp.minimum(depth_total, jnp.maximum(l_star, l_h))
+
+    def mixing_lengths(self, ctx: ColumnContext):
+        """Mixing lengths (ℓ_u, ℓ_c, ℓ_e) at interior faces (m)."""
+        q = self._face_quantities(ctx)
+        jb = ctx.surface_buoyancy_flux
+        H = ctx.depth
+        lu = self._length(q, jb, self.c_un_u, self.c_lo_u, self.c_hi_u, self.c_conv_u, self.c_pen_u, H)
+        lc = self._length(q, jb, self.c_un_c, self.c_lo_c, self.c_hi_c, self.c_conv_c, self.c_pen_c, H)
+        le = self._length(q, jb, self.c_un_e, self.c_lo_e, self.c_hi_e, self.c_conv_e, self.c_pen_e, H)
+        return lu, lc, le, q["w"]
+
+    def diffusivities(self, ctx: ColumnContext):
+        lu, lc, _, w = self.mixing_lengths(ctx)
+        return lu * w, lc * w
+
+    def dissipation_length(self, ctx: ColumnContext):
+        """Dissipation length ℓ_D at cell centres (m)."""
+        e = jnp.maximum(ctx.tke, self.minimum_tke)
+        w = jnp.sqrt(e)
+        n2 = _to_centres(ctx.buoyancy_frequency_squared)
+        s2 = _to_centres(ctx.shear_squared)
+        n2_above = jnp.concatenate([n2[1:], jnp.zeros(1, n2.dtype)])
+        depth = -ctx.z_centers
+        height = ctx.z_centers + ctx.depth
+        ri = _richardson(n2, s2)
+        sigma = self._stability(ri, self.c_un_d, self.c_lo_d, self.c_hi_d)
+        l_star = self._stable_length(depth, height, w, n2) / sigma
+        l_h = self._convective_length(
+            self.c_conv_d, self.c_pen_d, depth, w, w**3, s2, n2, n2_above,
+            ctx.surface_buoyancy_flux,
+        )
+        return jnp.minimum(ctx.depth, jnp.maximum(l_star, l_h))
+
+    def step_tke(self, ctx: ColumnContext, viscosity, diffusivity, dt: float):
+        """Backward-Euler step of the TKE equation; returns e at centres ``(nz,)``."""
+        e_old = jnp.maximum(ctx.tke, self.minimum_tke)
+        _, _, le, w = self.mixing_lengths(ctx)
+        kappa_e = le * w
+        shear_production = _to_centres(viscosity * ctx.shear_squared)
+        buoyancy_flux = _to_centres(-diffusivity * ctx.buoyancy_frequency_squared)
+        source = shear_production + clip(buoyancy_flux)
+        sink_rate = jnp.sqrt(e_old) / self.dissipation_length(ctx) + clip(-buoyancy_flux) / e_old
+        jb = ctx.surface_buoyancy_flux
+        w_delta3 = clip(jb) * ctx.dz_centers[-1]
+        surface_flux_in = self.c_wind_ustar * ctx.friction_velocity**3 + self.c_wind_wdelta * w_delta3
+        rhs = ctx.dz_centers * (e_old + dt * source)
+        rhs = rhs.at[-1].add(dt * surface_flux_in)
+        lower, diag, upper = diffusion_matrix(ctx.dz_centers, ctx.dz_faces, kappa_e, dt)
+        diag = diag + dt * ctx.dz_centers * sink_rate
+        e_new = tridiagonal_solve(lower, diag, upper, rhs)
+        return jnp.maximum(e_new, self.minimum_tke)
+
+    @classmethod
+    def parameter_specs(cls):
+        specs = {}
+        for name, default in CATKE_DEFAULTS.items():
+            upper = max(10.0 * default, 1.0) if default > 0 else 1.0
+            specs[name] = dict(
+                lower=0.0,
+                upper=upper,
+                units="1",
+                description=f"{_DESCRIPTIONS[name]} ({OCEANANIGANS_NAMES[name]})",
+            )
+        specs["c_ri_width"]["lower"] = 1e-3
+        specs["minimum_tke"] = dict(
+            lower=1e-12, upper=1e-4, units="m2 s-2", description="minimum TKE e_min"
+        )
+        specs["minimum_convective_buoyancy_flux"] = dict(
+            lower=1e-15, upper=1e-8, units="m2 s-3", description="Jᵇᵋ regularising Jᵇ"
+        )
+        return specs
+
+
+def _richardson(n2, s2):
+    small = s2 < 1e-20
+    ri = n2 / jnp.where(small, 1.0, s2)
+    return jnp.where(small, jnp.where(n2 > 0, 1e10, jnp.where(n2 < 0, -1e10, 0.0)), ri)
+
+
+def _to_centres(face_values):
+    """Average interior-face values ``(nz-1,)`` to centres ``(nz,)`` (edge cells take the
+    single neighbouring face)."""
+    padded = jnp.concatenate([face_values[:1], face_values, face_values[-1:]])
+    return 0.5 * (padded[1:] + padded[:-1])
+
+
+def diffusion_matrix(dz_centers, dz_faces, kappa_faces, dt):
+    """Tridiagonal matrix of ``Δz (φⁿ⁺¹ - φⁿ) = Δt ∂z(κ ∂z φⁿ⁺¹) Δz`` with no-flux ends.
+
+    Returns ``(lower, diag, upper)``, each ``(nz,)``; columns sum to ``Δz`` so the solve
+    conserves ``Σ Δz φ`` exactly.
+    """
+    d = kappa_faces / dz_faces  # (nz-1,)
+    zero = jnp.zeros(1, d.dtype)
+    d_up = jnp.concatenate([d, zero])
+    d_down = jnp.concatenate([zero, d])
+    lower = -dt * d_down
+    upper = -dt * d_up
+    diag = dz_centers + dt * (d_up + d_down)
+    return lower, diag, upper

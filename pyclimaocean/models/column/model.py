@@ -1,0 +1,325 @@
+"""The single-column ocean model: a pure, differentiable ``step(state) -> state``.
+
+Each time step (Δt) does, in order:
+
+1. surface fluxes at time tⁿ from the forcing;
+2. closure diffusivities (and TKE terms) from the state at tⁿ;
+3. Coriolis: exact rotation of (u, v) by the angle f Δt (explicit, energy conserving);
+4. implicit (backward-Euler) vertical diffusion of T, S, u, v with the surface fluxes as
+   boundary fluxes, shortwave absorbed in the interior, optional quadratic bottom drag
+   (linearised implicitly), each a tridiagonal solve whose columns sum to Δz — so heat and
+   salt content change by exactly Δt × the surface flux;
+5. the closure's TKE equation, if it has one.
+
+Float64 throughout (importing ``pyclimaocean`` enables ``jax_enable_x64``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from ...closures.base import AbstractClosure, ColumnContext
+from ...closures.catke import diffusion_matrix
+from ...fluxes.surface import SolarPenetration, SurfaceForcing
+from ...grids.column import ColumnGrid
+from ...integrate import integrate
+from ...numerics.tridiagonal import tridiagonal_solve
+from ...params import Parameter, ParameterSet
+from ...physics.equation_of_state import (
+    GRAVITY,
+    AbstractEquationOfState,
+    LinearEquationOfState,
+)
+from .state import VARIABLES, ColumnState
+
+__all__ = ["ColumnModel", "InitialConditions", "mixed_layer_depth"]
+
+
+class InitialConditions(eqx.Module):
+    """Initial profiles: a mixed layer of depth ``mixed_layer_depth`` over linear gradients.
+
+    Attributes:
+        surface_temperature (°C), temperature_gradient dT/dz (K m⁻¹, > 0 is stable),
+        surface_salinity (g kg⁻¹), salinity_gradient dS/dz (g kg⁻¹ m⁻¹),
+        mixed_layer_depth (m), u, v (m s⁻¹, uniform), tke (m² s⁻², uniform).
+    """
+
+    surface_temperature: float = 20.0
+    temperature_gradient: float = 0.01
+    surface_salinity: float = 35.0
+    salinity_gradient: float = 0.0
+    mixed_layer_depth: float = 0.0
+    u: float = 0.0
+    v: float = 0.0
+    tke: float = 1e-6
+
+    def profiles(self, z):
+        zz = jnp.minimum(z + self.mixed_layer_depth, 0.0)
+        t = self.surface_temperature + self.temperature_gradient * zz
+        s = self.surface_salinity + self.salinity_gradient * zz
+        return t, s
+
+
+class ColumnModel(eqx.Module):
+    """Single-column ocean model.
+
+    Build it the Oceananigans way, immutably::
+
+        model = ColumnModel(grid=ColumnGrid(nz=64, depth=128.0), closure=CATKELike(),
+                            forcing=SurfaceForcing(heat_flux=-100.0), dt=600.0)
+
+    Attributes:
+        grid: :class:`ColumnGrid`.
+        closure: an :class:`AbstractClosure` (calibratable parameters ``closure.*``).
+        forcing: :class:`SurfaceForcing`.
+        initial_conditions: :class:`InitialConditions`.
+        equation_of_state: defaults to :class:`LinearEquationOfState`.
+        solar_penetration: :class:`SolarPenetration` or ``None`` (shortwave absorbed in the top
+            cell).
+        coriolis_parameter: f (s⁻¹).
+        bottom_drag_coefficient: quadratic drag c_d (1); 0 disables drag.
+        dt: time step Δt (s).
+        heat_capacity: c_p (J kg⁻¹ K⁻¹).  reference_salinity: S for the virtual salt flux.
+    """
+
+    grid: ColumnGrid
+    closure: AbstractClosure
+    forcing: SurfaceForcing = SurfaceForcing()
+    initial_conditions: InitialConditions = InitialConditions()
+    equation_of_state: AbstractEquationOfState = LinearEquationOfState()
+    solar_penetration: SolarPenetration | None = None
+    coriolis_parameter: float = 0.0
+    bottom_drag_coefficient: float = 0.0
+    dt: float = eqx.field(static=True, default=60.0)
+    heat_capacity: float = eqx.field(static=True, default=3991.86795711963)
+    reference_salinity: float = eqx.field(static=True, default=35.0)
+
+    def __check_init__(self):
+        if not (self.dt > 0 and math.isfinite(self.dt)):
+            raise ValueError(f"dt = {self.dt!r} must be a positive finite number of seconds")
+
+    @property
+    def reference_density(self) -> float:
+        return self.equation_of_state.reference_density
+
+    # -- state -----------------------------------------------------------------------------
+    def initial_state(self) -> ColumnState:
+        z = self.grid.z_centers
+        t, s = self.initial_conditions.profiles(z)
+        ones = jnp.ones_like(z)
+        ic = self.initial_conditions
+        return ColumnState(
+            temperature=t,
+            salinity=s,
+            u=ic.u * ones,
+            v=ic.v * ones,
+            tke=ic.tke * ones if self.closure.has_tke else 0.0 * ones,
+            time=jnp.asarray(0.0),
+            iteration=jnp.asarray(0, dtype=jnp.int64 if jax.config.jax_enable_x64 else jnp.int32),
+        )
+
+    # -- diagnostics ------------------------------------------------------------------------
+    def buoyancy(self, state: ColumnState):
+        """Buoyancy b at centres (m s⁻²)."""
+        return self.equation_of_state.buoyancy(state.temperature, state.salinity, self.grid.z_centers)
+
+    def surface_fluxes(self, time):
+        """Upward boundary fluxes at the surface at ``time``.
+
+        Returns a dict with ``temperature`` (K m s⁻¹), ``salinity`` (g kg⁻¹ m s⁻¹), ``u``, ``v``
+        (m² s⁻²), ``shortwave`` (K m s⁻¹, downward, penetrating) and ``stress`` |τ| (N m⁻²).
+        """
+        f = self.forcing.at(time)
+        rho_cp = self.reference_density * self.heat_capacity
+        flux_t = -f.heat_flux / rho_cp
+        flux_s = -self.reference_salinity * f.freshwater_flux
+        return dict(
+            temperature=flux_t,
+            salinity=flux_s,
+            u=-f.wind_stress_x / self.reference_density,
+            v=-f.wind_stress_y / self.reference_density,
+            shortwave=f.shortwave / rho_cp,
+            stress=jnp.sqrt(f.wind_stress_x**2 + f.wind_stress_y**2),
+        )
+
+    def context(self, state: ColumnState, fluxes) -> ColumnContext:
+        g = self.grid
+        z_top = g.z_centers[-1]
+        t_top, s_top = state.temperature[-1], state.salinity[-1]
+        eos = self.equation_of_state
+        alpha = eos.thermal_expansion(t_top, s_top, z_top)
+        beta = eos.haline_contraction(t_top, s_top, z_top)
+        jb = GRAVITY * (alpha * fluxes["temperature"] - beta * fluxes["salinity"])
+        b = self.buoyancy(state)
+        n2 = jnp.diff(b) / g.dz_faces
+        s2 = (jnp.diff(state.u) / g.dz_faces) ** 2 + (jnp.diff(state.v) / g.dz_faces) ** 2
+        return ColumnContext(
+            z_centers=g.z_centers,
+            dz_centers=g.dz_centers,
+            z_faces_interior=g.z_interior_faces,
+            dz_faces=g.dz_faces,
+            depth=g.depth,
+            buoyancy_frequency_squared=n2,
+            shear_squared=s2,
+            surface_buoyancy_flux=jb,
+            friction_velocity=jnp.sqrt(fluxes["stress"] / self.reference_density),
+            tke=state.tke,
+        )
+
+    def diffusivities(self, state: ColumnState):
+        """``(viscosity, diffusivity)`` at interior faces ``(nz - 1,)`` (m² s⁻¹)."""
+        ctx = self.context(state, self.surface_fluxes(state.time))
+        return self.closure.diffusivities(ctx)
+
+    # -- time stepping ----------------------------------------------------------------------
+    def step(self, state: ColumnState) -> ColumnState:
+        """Advance one time step Δt (pure)."""
+        g, dt = self.grid, self.dt
+        fluxes = self.surface_fluxes(state.time)
+        ctx = self.context(state, fluxes)
+        nu, kappa = self.closure.diffusivities(ctx)
+        dz = g.dz_centers
+
+        # Coriolis: exact rotation by f Δt
+        angle = self.coriolis_parameter * dt
+        c, s = jnp.cos(angle), jnp.sin(angle)
+        u = c * state.u + s * state.v
+        v = -s * state.u + c * state.v
+
+        lower_c, diag_c, upper_c = diffusion_matrix(dz, g.dz_faces, kappa, dt)
+        lower_m, diag_m, upper_m = diffusion_matrix(dz, g.dz_faces, nu, dt)
+
+        # temperature: surface flux + shortwave absorption
+        rhs_t = dz * state.temperature
+        rhs_t = rhs_t.at[-1].add(-dt * fluxes["temperature"])
+        if self.solar_penetration is None:
+            rhs_t = rhs_t.at[-1].add(dt * fluxes["shortwave"])
+        else:
+            rhs_t = rhs_t + dt * fluxes["shortwave"] * self.solar_penetration.absorbed_fraction(
+                g.z_faces
+            )
+        temperature = tridiagonal_solve(lower_c, diag_c, upper_c, rhs_t)
+
+        rhs_s = (dz * state.salinity).at[-1].add(-dt * fluxes["salinity"])
+        salinity = tridiagonal_solve(lower_c, diag_c, upper_c, rhs_s)
+
+        # momentum: wind stress on top, quadratic drag at the bottom (implicit, linearised)
+        speed_bottom = jnp.sqrt(state.u[0] ** 2 + state.v[0] ** 2 + 1e-30)
+        diag_m = diag_m.at[0].add(dt * self.bottom_drag_coefficient * speed_bottom)
+        u = tridiagonal_solve(lower_m, diag_m, upper_m, (dz * u).at[-1].add(-dt * fluxes["u"]))
+        v = tridiagonal_solve(lower_m, diag_m, upper_m, (dz * v).at[-1].add(-dt * fluxes["v"]))
+
+        tke = self.closure.step_tke(ctx, nu, kappa, dt) if self.closure.has_tke else state.tke
+
+        return ColumnState(
+            temperature=temperature,
+            salinity=salinity,
+            u=u,
+            v=v,
+            tke=tke,
+            time=state.time + dt,
+            iteration=state.iteration + 1,
+        )
+
+    def run(
+        self,
+        state: ColumnState | None = None,
+        n_steps: int = 1,
+        *,
+        save_every: int | None = None,
+        checkpoint_every: int | None | str = "auto",
+        observe=None,
+    ) -> tuple[ColumnState, Any]:
+        """Run ``n_steps`` steps (pure, differentiable; see :func:`pyclimaocean.integrate`).
+
+        Returns ``(final_state, outputs)`` where ``outputs`` is ``observe(state)`` (default the
+        state itself) stacked along a leading time axis every ``save_every`` steps.
+        """
+        state = self.initial_state() if state is None else state
+        return integrate(
+            self.step,
+            state,
+            n_steps,
+            save_every=save_every,
+            observe=observe,
+            checkpoint_every=checkpoint_every,
+        )
+
+    # -- parameters -----------------------------------------------------------------------
+    def default_parameters(self, names=None) -> ParameterSet:
+        """Calibratable closure parameters (``"closure.<name>"``) with bounds and units.
+
+        ``names`` selects a subset (closure field names, with or without the ``closure.``
+        prefix); default: all of the closure's parameters.
+        """
+        specs = self.closure.parameter_specs()
+        if names is None:
+            names = list(specs)
+        out = {}
+        for name in names:
+            short = name.removeprefix("closure.")
+            if short not in specs:
+                raise KeyError(
+                    f"{short!r} is not a parameter of {type(self.closure).__name__}. "
+                    f"Parameters are: {', '.join(specs)}"
+                )
+            value = getattr(self.closure, short)
+            out[f"closure.{short}"] = Parameter(jnp.asarray(value, dtype=float), **specs[short])
+        return ParameterSet(out)
+
+    # -- output -----------------------------------------------------------------------------
+    def variable_ranges(self) -> dict[str, tuple[str, float, float]]:
+        """``{name: (state attribute, lower, upper)}``: plausible ranges for blow-up checks."""
+        return {name: (attr, rng[0], rng[1]) for name, (attr, _, _, _, rng) in VARIABLES.items()}
+
+    def states_from_dataset(self, ds) -> list[ColumnState]:
+        """Inverse of :meth:`to_xarray`: one :class:`ColumnState` per output time."""
+        dt = float(self.dt)
+        states = []
+        for i in range(ds.sizes["time"]):
+            t = float(ds.time.values[i])
+            states.append(
+                ColumnState(
+                    **{attr: jnp.asarray(ds[name].values[i]) for name, (attr, *_) in VARIABLES.items()},
+                    time=jnp.asarray(t),
+                    iteration=jnp.asarray(int(round(t / dt))),
+                )
+            )
+        return states
+
+    def to_xarray(self, outputs: ColumnState, attrs: dict | None = None):
+        """CF-annotated :class:`xarray.Dataset` of stacked outputs (``time`` × ``z``)."""
+        from ...io.cf import column_dataset
+
+        return column_dataset(self, outputs, attrs=attrs)
+
+
+def mixed_layer_depth(model: ColumnModel, state: ColumnState, threshold: float | None = None):
+    """Mixed-layer depth (m, positive): depth of the maximum of N² (the entrainment layer).
+
+    With ``threshold`` (m s⁻²) it is instead the shallowest depth where the buoyancy is
+    ``threshold`` below its surface value (linearly interpolated between centres).
+    """
+    g = model.grid
+    b = model.buoyancy(state)
+    if threshold is None:
+        n2 = jnp.diff(b, axis=-1) / g.dz_faces
+        k = jnp.argmax(n2, axis=-1)
+        return -g.z_interior_faces[k]
+    db = b[..., -1:] - b  # >= 0 below a stable surface layer
+    below = db > threshold
+    # index of the shallowest centre exceeding the threshold (search from the top)
+    idx_from_top = jnp.argmax(below[..., ::-1], axis=-1)
+    k = b.shape[-1] - 1 - idx_from_top
+    k_up = jnp.minimum(k + 1, b.shape[-1] - 1)
+    z = g.z_centers
+    frac = (threshold - jnp.take(db, k_up, axis=-1)) / (
+        jnp.take(db, k, axis=-1) - jnp.take(db, k_up, axis=-1) + 1e-30
+    )
+    zk = z[k_up] + frac * (z[k] - z[k_up])
+    return jnp.where(jnp.any(below, axis=-1), -zk, g.depth)

@@ -1,0 +1,78 @@
+"""Figures people would rather look at than read (matplotlib, headless ``Agg`` backend)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["plot_column", "save_figure"]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: str | Path) -> Path:
+    """Save atomically (temporary file + rename) and close the figure."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    os.chmod(tmp, 0o644)
+    try:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        _plt().close(fig)
+    return path
+
+
+def plot_column(ds, path: str | Path | None = None, title: str | None = None):
+    """Profiles at a few times (T, S, u/v, TKE) and a time–depth section of T.
+
+    ``ds`` is a column dataset (``time`` × ``z``) from ``ColumnModel.to_xarray``.
+    """
+    plt = _plt()
+    fig = plt.figure(figsize=(13, 7.5))
+    grid = fig.add_gridspec(2, 4, height_ratios=[1.1, 1])
+    z = ds.z.values
+    n = ds.sizes["time"]
+    picks = sorted(set(np.linspace(0, n - 1, min(n, 5)).round().astype(int)))
+    cmap = plt.get_cmap("viridis")
+    panels = [("T", "temperature (°C)"), ("S", "salinity (g kg⁻¹)"), ("u", "velocity (m s⁻¹)"),
+              ("e", "TKE (m² s⁻²)")]
+    for j, (name, label) in enumerate(panels):
+        ax = fig.add_subplot(grid[0, j])
+        for c, i in enumerate(picks):
+            color = cmap(c / max(1, len(picks) - 1))
+            t_days = float(ds.time.values[i]) / 86400
+            ax.plot(ds[name].values[i], z, color=color, label=f"{t_days:.2f} d")
+            if name == "u":
+                ax.plot(ds["v"].values[i], z, color=color, ls="--")
+        ax.set_xlabel(label + ("  (— u, -- v)" if name == "u" else ""))
+        if j == 0:
+            ax.set_ylabel("z (m)")
+            ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    ax = fig.add_subplot(grid[1, :])
+    t_days = ds.time.values / 86400
+    mesh = ax.pcolormesh(t_days, z, ds["T"].values.T, shading="nearest", cmap="RdYlBu_r")
+    fig.colorbar(mesh, ax=ax, label="temperature (°C)")
+    ax.set_xlabel("time (days)")
+    ax.set_ylabel("z (m)")
+    ax.set_title("time–depth section")
+    fig.suptitle(title or ds.attrs.get("title", "column experiment"))
+    if path is not None:
+        save_figure(fig, path)
+    return fig
