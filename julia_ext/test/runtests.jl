@@ -41,6 +41,8 @@ u₀ = zeros(Nz); v₀ = zeros(Nz); e₀ = fill(1e-6, Nz)
 
 @testset "Single column with CATKE" begin
     @test_throws ArgumentError column_setup([0.0, -1.0, -2.0])
+    @test setup isa ColumnSetup
+    @test setup.Δt == 600.0 && setup.temperature_flux == 5e-5
     @test column_closure("constant", [1e-4, 1e-5]) !== nothing
     @test_throws ArgumentError column_closure("kpp", [1.0])
 

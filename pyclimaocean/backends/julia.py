@@ -1,0 +1,586 @@
+"""The Julia backend: Oceananigans / ClimaOcean / SpeedyWeather / Enzyme through juliacall.
+
+The Julia side is the package ``PyClimaOceanBridge`` in ``julia_ext/`` of the repository;
+``juliapkg.json`` at the repository root declares it (as a dev path) together with
+Oceananigans, ClimaOcean, SpeedyWeather and Enzyme, so juliapkg installs everything the first
+time juliacall starts.  Nothing Julia-related is imported when :mod:`pyclimaocean` is
+imported: ``juliacall`` is imported inside :func:`load_julia` only, and every failure there
+(``juliacall`` not installed, no Julia executable and no network to download one, package
+resolution errors) becomes a :class:`~pyclimaocean.backends.base.BackendUnavailableError`
+that says what is missing and how to install it.
+
+Backend protocol (same as the JAX backend):
+
+* ``build(config)``: the column experiment config -> :class:`JuliaColumnModel` (the Python
+  :class:`~pyclimaocean.models.column.ColumnModel` description plus the Julia closure kind).
+* ``parameters(model)``: the same :class:`~pyclimaocean.params.ParameterSet` as the JAX
+  model (``"closure.c_hi_u"``, ...).
+* ``initial_state(model)`` and ``run(model, state, n_steps, save_every)``: the run happens in
+  Oceananigans (``HydrostaticFreeSurfaceModel`` + ``CATKEVerticalDiffusivity``); outputs are
+  :class:`~pyclimaocean.models.column.ColumnState` stacked in time, as with JAX.
+* ``to_xarray``: the CF dataset of the Python model.
+
+Gradients.  :meth:`JuliaBackend.column_function` returns an
+:class:`~pyclimaocean.backends.external.ExternalFunction` ``(θ, T₀) -> T(t, z)`` whose
+reverse-mode rule calls Enzyme on the Julia side (``PyClimaOceanBridge.column_vjp``), so
+``jax.grad`` of any loss of it, and hence :mod:`pyclimaocean.calibration`, works unchanged.
+Known limits: Enzyme through ``CATKEVerticalDiffusivity`` is not supported upstream
+(Oceananigans PR #3837 closed unmerged; Enzyme.jl issue #2296 open), so CATKE gradients may
+raise an error from Enzyme; constant-diffusivity columns follow the pattern that
+Oceananigans' own Enzyme tests check against finite differences.  Upstream's route for CATKE
+gradients is Reactant-compiled Enzyme, not used here yet.
+
+Parameter names (pyclimaocean ASCII -> Oceananigans ``CATKEVerticalDiffusivity``):
+
+================================  =====================================  ==========================
+pyclimaocean                      Oceananigans                           where
+================================  =====================================  ==========================
+c_surface                         ``Cˢ``                                 ``CATKEMixingLength``
+c_bottom                          ``Cᵇ``                                 ``CATKEMixingLength``
+c_shear_convection                ``Cˢᵖ``                                ``CATKEMixingLength``
+c_ri_width                        ``CRiᵟ``                               ``CATKEMixingLength``
+c_ri_threshold                    ``CRi⁰``                               ``CATKEMixingLength``
+c_hi_u, c_hi_c, c_hi_e            ``Cʰⁱu, Cʰⁱc, Cʰⁱe``                   ``CATKEMixingLength``
+c_lo_u, c_lo_c, c_lo_e            ``Cˡᵒu, Cˡᵒc, Cˡᵒe``                   ``CATKEMixingLength``
+c_un_u, c_un_c, c_un_e            ``Cᵘⁿu, Cᵘⁿc, Cᵘⁿe``                   ``CATKEMixingLength``
+c_conv_u, c_conv_c, c_conv_e      ``Cᶜu, Cᶜc, Cᶜe``                      ``CATKEMixingLength``
+c_pen_u, c_pen_c, c_pen_e         ``Cᵉu, Cᵉc, Cᵉe``                      ``CATKEMixingLength``
+c_hi_d, c_lo_d, c_un_d            ``CʰⁱD, CˡᵒD, CᵘⁿD``                   ``CATKEEquation``
+c_conv_d, c_pen_d                 ``CᶜD, CᵉD``                           ``CATKEEquation``
+c_wind_ustar, c_wind_wdelta       ``Cᵂu★, CᵂwΔ``                         ``CATKEEquation``
+c_bottom_eps                      ``Cᵂϵ``                                ``CATKEEquation``
+minimum_tke                       ``minimum_tke``                        closure keyword
+minimum_convective_buoyancy_flux  ``minimum_convective_buoyancy_flux``   closure keyword
+negative_tke_damping_time_scale   ``negative_tke_damping_time_scale``    closure keyword
+================================  =====================================  ==========================
+
+(``c_bottom_eps`` and ``negative_tke_damping_time_scale`` exist only in Oceananigans; the
+JAX closure omits those terms, see :mod:`pyclimaocean.closures.catke`.)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .base import BackendUnavailableError
+
+__all__ = [
+    "CATKE_PARAMETER_TABLE",
+    "CATKE_DEFAULTS",
+    "JuliaBackend",
+    "JuliaColumnModel",
+    "julia_available",
+    "load_julia",
+    "INSTALL_HELP",
+]
+
+# (pyclimaocean name, Oceananigans name, component), in the order of the Julia
+# PyClimaOceanBridge.CATKE_PARAMETERS table (parameter vectors use this order).
+CATKE_PARAMETER_TABLE: tuple[tuple[str, str, str], ...] = (
+    ("c_surface", "Cˢ", "mixing_length"),
+    ("c_bottom", "Cᵇ", "mixing_length"),
+    ("c_shear_convection", "Cˢᵖ", "mixing_length"),
+    ("c_ri_width", "CRiᵟ", "mixing_length"),
+    ("c_ri_threshold", "CRi⁰", "mixing_length"),
+    ("c_hi_u", "Cʰⁱu", "mixing_length"),
+    ("c_lo_u", "Cˡᵒu", "mixing_length"),
+    ("c_un_u", "Cᵘⁿu", "mixing_length"),
+    ("c_conv_u", "Cᶜu", "mixing_length"),
+    ("c_pen_u", "Cᵉu", "mixing_length"),
+    ("c_hi_c", "Cʰⁱc", "mixing_length"),
+    ("c_lo_c", "Cˡᵒc", "mixing_length"),
+    ("c_un_c", "Cᵘⁿc", "mixing_length"),
+    ("c_conv_c", "Cᶜc", "mixing_length"),
+    ("c_pen_c", "Cᵉc", "mixing_length"),
+    ("c_hi_e", "Cʰⁱe", "mixing_length"),
+    ("c_lo_e", "Cˡᵒe", "mixing_length"),
+    ("c_un_e", "Cᵘⁿe", "mixing_length"),
+    ("c_conv_e", "Cᶜe", "mixing_length"),
+    ("c_pen_e", "Cᵉe", "mixing_length"),
+    ("c_hi_d", "CʰⁱD", "turbulent_kinetic_energy_equation"),
+    ("c_lo_d", "CˡᵒD", "turbulent_kinetic_energy_equation"),
+    ("c_un_d", "CᵘⁿD", "turbulent_kinetic_energy_equation"),
+    ("c_conv_d", "CᶜD", "turbulent_kinetic_energy_equation"),
+    ("c_pen_d", "CᵉD", "turbulent_kinetic_energy_equation"),
+    ("c_wind_ustar", "Cᵂu★", "turbulent_kinetic_energy_equation"),
+    ("c_wind_wdelta", "CᵂwΔ", "turbulent_kinetic_energy_equation"),
+    ("c_bottom_eps", "Cᵂϵ", "turbulent_kinetic_energy_equation"),
+    ("minimum_tke", "minimum_tke", "closure"),
+    ("minimum_convective_buoyancy_flux", "minimum_convective_buoyancy_flux", "closure"),
+    ("negative_tke_damping_time_scale", "negative_tke_damping_time_scale", "closure"),
+)
+
+#: Oceananigans defaults (Wagner et al. 2025 calibration), same order as the table.
+CATKE_DEFAULTS: dict[str, float] = {
+    "c_surface": 1.131, "c_bottom": 0.28, "c_shear_convection": 0.505, "c_ri_width": 1.02,
+    "c_ri_threshold": 0.254,
+    "c_hi_u": 0.242, "c_lo_u": 0.361, "c_un_u": 0.370, "c_conv_u": 3.705, "c_pen_u": 0.0,
+    "c_hi_c": 0.098, "c_lo_c": 0.369, "c_un_c": 0.572, "c_conv_c": 4.793, "c_pen_c": 0.112,
+    "c_hi_e": 0.548, "c_lo_e": 7.863, "c_un_e": 1.447, "c_conv_e": 3.642, "c_pen_e": 0.0,
+    "c_hi_d": 0.579, "c_lo_d": 1.604, "c_un_d": 0.923, "c_conv_d": 3.254, "c_pen_d": 0.0,
+    "c_wind_ustar": 3.179, "c_wind_wdelta": 0.383, "c_bottom_eps": 1.0,
+    "minimum_tke": 1e-9, "minimum_convective_buoyancy_flux": 1e-11,
+    "negative_tke_damping_time_scale": 60.0,
+}  # fmt: skip
+
+_CATKE_INDEX = {name: i for i, (name, _, _) in enumerate(CATKE_PARAMETER_TABLE)}
+_CONSTANT_INDEX = {"viscosity": 0, "diffusivity": 1}
+
+INSTALL_HELP = (
+    'To use the Julia backend: (1) pip install "pyclimaocean[julia]" (installs juliacall and '
+    "juliapkg); (2) install Julia >= 1.10 (https://julialang.org/downloads, or juliaup) and "
+    "make it findable: put `julia` on PATH or set PYTHON_JULIAPKG_EXE=/path/to/julia "
+    "(PYTHON_JULIAPKG_PROJECT chooses the Julia environment; PYTHON_JULIAPKG_OFFLINE=yes stops "
+    "downloads); (3) on first use juliapkg resolves Oceananigans, ClimaOcean, SpeedyWeather, "
+    "Enzyme and PyClimaOceanBridge from the repository's juliapkg.json (needs network, takes "
+    'minutes). Otherwise use backend = "jax". See docs/julia_backend.md.'
+)
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+_STATE: dict[str, Any] = {}
+
+
+def julia_available() -> tuple[bool, str]:
+    """Whether the Julia backend can start, checked WITHOUT importing juliacall.
+
+    Importing juliacall without a Julia executable makes it download Julia, so this only
+    looks for the ``juliacall`` Python package and for a Julia executable
+    (``PYTHON_JULIAPKG_EXE``, ``julia`` or ``juliaup`` on PATH).
+
+    Returns:
+        ``(available, reason)``; ``reason`` says what is missing when unavailable.
+    """
+    if importlib.util.find_spec("juliacall") is None:
+        return False, "the Python package juliacall is not installed"
+    exe = os.environ.get("PYTHON_JULIAPKG_EXE")
+    if exe:
+        if shutil.which(exe) is None and not Path(exe).is_file():
+            return False, f"PYTHON_JULIAPKG_EXE={exe!r} does not point to an executable"
+        return True, f"Julia from PYTHON_JULIAPKG_EXE={exe}"
+    for name in ("julia", "juliaup"):
+        path = shutil.which(name)
+        if path:
+            return True, f"{name} found at {path}"
+    return (
+        False,
+        "no Julia executable found (no `julia`/`juliaup` on PATH, PYTHON_JULIAPKG_EXE unset)",
+    )
+
+
+def _import_juliacall():
+    # juliapkg finds juliapkg.json files on sys.path: make the repository's visible while
+    # juliacall starts (editable installs do not put the repository root on sys.path).
+    root = str(_REPO_ROOT)
+    added = (_REPO_ROOT / "juliapkg.json").is_file() and root not in sys.path
+    if added:
+        sys.path.append(root)
+    try:
+        import juliacall  # noqa: PLC0415  (lazy on purpose: it may start or download Julia)
+
+        return juliacall
+    finally:
+        if added and root in sys.path:
+            sys.path.remove(root)
+
+
+def load_julia():
+    """Start Julia (once per process) and load ``PyClimaOceanBridge``; return juliacall's ``Main``.
+
+    Raises:
+        BackendUnavailableError: juliacall is missing, Julia cannot be found or downloaded,
+            or the Julia packages fail to resolve or load; the message says what to install.
+    """
+    if "Main" in _STATE:
+        return _STATE["Main"]
+    if importlib.util.find_spec("juliacall") is None:
+        raise BackendUnavailableError(
+            "Julia is not available: the Python package juliacall is not installed. " + INSTALL_HELP
+        )
+    try:
+        juliacall = _import_juliacall()
+    except BaseException as err:  # URLError (no network), ImportError, JuliaError, ...
+        if isinstance(err, (KeyboardInterrupt, SystemExit)):
+            raise
+        raise BackendUnavailableError(
+            f"Julia is not available: importing juliacall failed with {type(err).__name__}: "
+            f"{err}. " + INSTALL_HELP
+        ) from err
+    main = juliacall.Main
+    try:
+        main.seval("using PyClimaOceanBridge")
+    except Exception as err:
+        raise BackendUnavailableError(
+            "Julia started but the package PyClimaOceanBridge could not be loaded "
+            f"({type(err).__name__}: {str(err)[:500]}). Check that juliapkg resolved the "
+            "repository's juliapkg.json (python -m juliapkg status). " + INSTALL_HELP
+        ) from err
+    _STATE["Main"] = main
+    _STATE["juliacall"] = juliacall
+    return main
+
+
+def _to_numpy(x) -> np.ndarray:
+    """Julia array (juliacall wrapper) -> NumPy view (no copy for Float64 arrays)."""
+    return np.asarray(x)
+
+
+@dataclass(frozen=True)
+class JuliaColumnModel:
+    """A column experiment run by Oceananigans.
+
+    Attributes:
+        spec: the Python :class:`~pyclimaocean.models.column.ColumnModel` that describes the
+            experiment (grid, forcing, initial conditions, closure parameters); it is also
+            what ``to_xarray`` and ``parameters`` use.
+        closure_kind: ``"catke"`` (Oceananigans ``CATKEVerticalDiffusivity``) or
+            ``"constant"`` (``VerticalScalarDiffusivity``).
+    """
+
+    spec: Any
+    closure_kind: str
+
+
+def _closure_kind(closure) -> str:
+    name = type(closure).__name__
+    if name == "CATKELike":
+        return "catke"
+    if name == "ConstantDiffusivity":
+        return "constant"
+    raise ValueError(
+        f"closure {name} is not supported by the Julia backend. Supported closures are: "
+        "catke (CATKELike -> Oceananigans CATKEVerticalDiffusivity), constant "
+        "(ConstantDiffusivity -> VerticalScalarDiffusivity)"
+    )
+
+
+def closure_parameter_vector(closure, kind: str | None = None) -> np.ndarray:
+    """Full Julia parameter vector θ for ``closure`` (CATKE order of the table, or [ν, κ]).
+
+    CATKE entries the Python closure does not have (``c_bottom_eps``,
+    ``negative_tke_damping_time_scale``) take the Oceananigans defaults.
+    """
+    kind = kind or _closure_kind(closure)
+    if kind == "constant":
+        return np.array([float(closure.viscosity), float(closure.diffusivity)])
+    return np.array(
+        [
+            float(getattr(closure, name, CATKE_DEFAULTS[name]))
+            for name, _, _ in CATKE_PARAMETER_TABLE
+        ]
+    )
+
+
+def _parameter_index(kind: str, name: str) -> int:
+    short = name.removeprefix("closure.")
+    index = _CATKE_INDEX if kind == "catke" else _CONSTANT_INDEX
+    if short not in index:
+        raise ValueError(
+            f"parameter {name!r} is not supported by the Julia {kind} closure. Supported "
+            f"parameters are: {', '.join('closure.' + n for n in index)}"
+        )
+    return index[short]
+
+
+def column_setup_kwargs(spec) -> dict[str, Any]:
+    """The ``PyClimaOceanBridge.column_setup`` arguments for a Python column model.
+
+    Raises:
+        ValueError: for features the Julia column does not reproduce (time-varying or
+            penetrating surface forcing, bottom drag, nonlinear equation of state).
+    """
+    from ..models.column import model as column_module
+
+    forcing = spec.forcing
+    unsupported = {
+        name: getattr(forcing, name)
+        for name in (
+            "heat_flux_amplitude",
+            "shortwave",
+            "shortwave_amplitude",
+            "wind_stress_amplitude",
+        )
+        if float(getattr(forcing, name, 0.0)) != 0.0
+    }
+    if getattr(spec, "solar_penetration", None) is not None:
+        unsupported["solar_penetration"] = spec.solar_penetration
+    if float(getattr(spec, "bottom_drag_coefficient", 0.0)) != 0.0:
+        unsupported["bottom_drag_coefficient"] = spec.bottom_drag_coefficient
+    if unsupported:
+        raise ValueError(
+            "the Julia column supports constant, non-penetrating surface fluxes without bottom "
+            f'drag; unsupported settings: {unsupported}. Set them to 0 / None or use backend = "jax"'
+        )
+    eos = spec.equation_of_state
+    if type(eos).__name__ != "LinearEquationOfState":
+        raise ValueError(
+            f"equation of state {type(eos).__name__} is not supported by the Julia column. "
+            "Supported: LinearEquationOfState"
+        )
+    fluxes = spec.surface_fluxes(0.0)
+    return dict(
+        dt=float(spec.dt),
+        coriolis_parameter=float(spec.coriolis_parameter),
+        thermal_expansion=float(eos.thermal_expansion_coefficient),
+        haline_contraction=float(eos.haline_contraction_coefficient),
+        gravitational_acceleration=float(getattr(column_module, "GRAVITY", 9.81)),
+        temperature_flux=float(fluxes["temperature"]),
+        salinity_flux=float(fluxes["salinity"]),
+        u_flux=float(fluxes["u"]),
+        v_flux=float(fluxes["v"]),
+    )
+
+
+class JuliaBackend:
+    """Backend protocol implementation running Oceananigans / ClimaOcean / SpeedyWeather.
+
+    Args:
+        load: start Julia now (default), so that choosing ``backend = "julia"`` without Julia
+            fails immediately with :class:`BackendUnavailableError`; ``False`` defers it to
+            the first call that needs Julia.
+    """
+
+    name = "julia"
+
+    def __init__(self, load: bool = True):
+        self._main = load_julia() if load else None
+
+    @property
+    def jl(self):
+        """juliacall's ``Main`` with ``PyClimaOceanBridge`` loaded."""
+        if self._main is None:
+            self._main = load_julia()
+        return self._main
+
+    @property
+    def bridge(self):
+        return self.jl.PyClimaOceanBridge
+
+    # -- protocol ---------------------------------------------------------------------------
+    def build(self, config: Any) -> JuliaColumnModel:
+        """Column experiment config (or an already built ColumnModel) -> :class:`JuliaColumnModel`."""
+        from ..models.column.config import ColumnExperiment, build_model
+
+        if isinstance(config, JuliaColumnModel):
+            return config
+        if isinstance(config, ColumnExperiment):
+            spec = build_model(config)
+        elif type(config).__name__ == "ColumnModel":
+            spec = config
+        else:
+            raise TypeError(
+                f"the Julia backend cannot build a {type(config).__name__}; it builds column "
+                "experiments (ColumnExperiment configs or ColumnModel objects)"
+            )
+        model = JuliaColumnModel(spec=spec, closure_kind=_closure_kind(spec.closure))
+        column_setup_kwargs(spec)  # fail early on unsupported settings
+        return model
+
+    def parameters(self, model: JuliaColumnModel):
+        return model.spec.default_parameters()
+
+    def initial_state(self, model: JuliaColumnModel):
+        return model.spec.initial_state()
+
+    def _setup(self, model: JuliaColumnModel):
+        kwargs = column_setup_kwargs(model.spec)
+        z_faces = np.asarray(model.spec.grid.z_faces, dtype=float)
+        return self.bridge.column_setup(z_faces, **kwargs)
+
+    def run(
+        self,
+        model: JuliaColumnModel,
+        state: Any = None,
+        n_steps: int = 1,
+        save_every: int | None = None,
+    ):
+        """Run in Oceananigans; returns ``(final_state, outputs)`` like the JAX model.
+
+        ``outputs`` is ``None`` when ``save_every`` is ``None`` (as in
+        :func:`pyclimaocean.integrate`).  Not differentiable: use :meth:`column_function`.
+        """
+        import jax.numpy as jnp
+
+        from ..models.column.state import ColumnState
+
+        if not isinstance(n_steps, int) or n_steps < 1:
+            raise ValueError(f"n_steps must be an int >= 1, got {n_steps!r}")
+        every = n_steps if save_every is None else save_every
+        if not isinstance(every, int) or every < 1 or n_steps % every:
+            raise ValueError(
+                f"save_every = {save_every!r} must be a positive divisor of n_steps = {n_steps}"
+            )
+        state = model.spec.initial_state() if state is None else state
+        arrays = [
+            np.asarray(getattr(state, a), dtype=float)
+            for a in ("temperature", "salinity", "u", "v", "tke")
+        ]
+        theta = closure_parameter_vector(model.spec.closure, model.closure_kind)
+        out = self.bridge.run_column(
+            self._setup(model), model.closure_kind, theta, *arrays, n_steps, every
+        )
+        t0 = float(np.asarray(state.time))
+        it0 = int(np.asarray(state.iteration))
+        times = t0 + _to_numpy(out.times)
+        n_saved = times.size
+        outputs = ColumnState(
+            temperature=jnp.asarray(_to_numpy(out.T)),
+            salinity=jnp.asarray(_to_numpy(out.S)),
+            u=jnp.asarray(_to_numpy(out.u)),
+            v=jnp.asarray(_to_numpy(out.v)),
+            tke=jnp.asarray(_to_numpy(out.e)),
+            time=jnp.asarray(times),
+            iteration=jnp.asarray(it0 + every * np.arange(1, n_saved + 1)),
+        )
+        final = ColumnState(
+            temperature=outputs.temperature[-1],
+            salinity=outputs.salinity[-1],
+            u=outputs.u[-1],
+            v=outputs.v[-1],
+            tke=outputs.tke[-1],
+            time=outputs.time[-1],
+            iteration=outputs.iteration[-1],
+        )
+        return final, (outputs if save_every is not None else None)
+
+    def to_xarray(self, model: JuliaColumnModel, outputs: Any, times: Any = None):
+        ds = model.spec.to_xarray(outputs)
+        ds.attrs["backend"] = "julia (Oceananigans HydrostaticFreeSurfaceModel)"
+        return ds
+
+    # -- gradients --------------------------------------------------------------------------
+    def column_function(
+        self,
+        model: JuliaColumnModel,
+        n_steps: int,
+        save_every: int | None = None,
+        parameter_names: list[str] | tuple[str, ...] | None = None,
+        vmap_method: str = "sequential",
+    ):
+        """A JAX-differentiable ``f(θ, T₀) -> T`` running the column in Oceananigans.
+
+        Args:
+            model: from :meth:`build`.
+            n_steps, save_every: as in :meth:`run` (``save_every`` default ``n_steps``).
+            parameter_names: the closure parameters in ``θ`` (``"closure.c_hi_u"`` or
+                ``"c_hi_u"``); default: those of ``model.spec.default_parameters()``.
+            vmap_method: see :mod:`pyclimaocean.backends.external`.
+
+        Returns:
+            an :class:`~pyclimaocean.backends.external.ExternalFunction` mapping ``θ`` ``(p,)``
+            and the initial temperature ``T₀`` ``(nz,)`` (°C) to the saved temperature
+            profiles ``(n_steps // save_every, nz)`` (°C).  Its VJP is Enzyme's
+            (``PyClimaOceanBridge.column_vjp``); see the module docstring for the limits.
+        """
+        import jax
+        import jax.numpy as jnp
+
+        from .external import wrap_external
+
+        every = n_steps if save_every is None else save_every
+        if n_steps < 1 or every < 1 or n_steps % every:
+            raise ValueError(
+                f"save_every = {save_every!r} must be a positive divisor of n_steps = {n_steps}"
+            )
+        if parameter_names is None:
+            parameter_names = model.spec.default_parameters().names
+        kind = model.closure_kind
+        index = np.array([_parameter_index(kind, n) for n in parameter_names], dtype=int)
+        theta_base = closure_parameter_vector(model.spec.closure, kind)
+        state0 = model.spec.initial_state()
+        others = [
+            np.asarray(getattr(state0, a), dtype=float) for a in ("salinity", "u", "v", "tke")
+        ]
+        nz = others[0].size
+        n_saved = n_steps // every
+        setup = self._setup(model)
+        bridge = self.bridge
+
+        def full_theta(theta):
+            full = theta_base.copy()
+            full[index] = theta
+            return full
+
+        def forward(theta, temperature0):
+            out = bridge.run_column(
+                setup, kind, full_theta(theta), temperature0, *others, n_steps, every
+            )
+            return np.array(_to_numpy(out.T))
+
+        def vjp(theta, temperature0, t_bar):
+            zero = np.zeros((n_saved, nz))
+            g = bridge.column_vjp(
+                setup,
+                kind,
+                full_theta(theta),
+                temperature0,
+                *others,
+                np.ascontiguousarray(t_bar, dtype=float),
+                zero,
+                zero,
+                zero,
+                zero,
+                n_steps,
+                every,
+            )
+            return np.asarray(_to_numpy(g.θ))[index], np.array(_to_numpy(g.T))
+
+        return wrap_external(
+            forward,
+            vjp,
+            out_spec=jax.ShapeDtypeStruct((n_saved, nz), jnp.float64),
+            in_specs=[
+                jax.ShapeDtypeStruct((index.size,), jnp.float64),
+                jax.ShapeDtypeStruct((nz,), jnp.float64),
+            ],
+            vmap_method=vmap_method,
+            name=f"julia_column[{kind}]",
+        )
+
+    # -- other Julia models -----------------------------------------------------------------
+    def speedy(
+        self,
+        kind: str = "primitive_dry",
+        *,
+        truncation: int = 32,
+        nlayers: int = 8,
+        days: float = 1.0,
+    ) -> dict[str, np.ndarray]:
+        """Run a SpeedyWeather model; returns ``{name: array}`` plus ``longitude``/``latitude``.
+
+        ``kind``: ``barotropic``, ``shallow_water``, ``primitive_dry``, ``primitive_wet``.
+        Arrays are ``(npoints,)`` or ``(npoints, nlayers)`` on SpeedyWeather's grid (Float32).
+        """
+        sw = self.bridge
+        out = sw.run_speedy(
+            sw.speedy_model(kind, truncation=truncation, nlayers=nlayers), days=days
+        )
+        result = {str(k): np.asarray(v) for k, v in out.fields.items()}
+        result["longitude"] = np.asarray(out.longitude)
+        result["latitude"] = np.asarray(out.latitude)
+        return result
+
+    def ocean_sea_ice(self, n_steps: int = 1, dt: float = 600.0, **kwargs) -> dict[str, np.ndarray]:
+        """Build and run the ClimaOcean ocean–sea-ice box (keywords of
+        ``PyClimaOceanBridge.ocean_sea_ice_model``); returns ``T, S`` (3-D) and ``ice_thickness``,
+        ``ice_concentration`` (2-D) as NumPy arrays."""
+        b = self.bridge
+        out = b.run_ocean_sea_ice_b(b.ocean_sea_ice_model(**kwargs), float(dt), int(n_steps))
+        return {
+            k: np.asarray(getattr(out, k)) for k in ("T", "S", "ice_thickness", "ice_concentration")
+        }
+
+    def basin(self, n_steps: int = 1, dt: float = 600.0, **kwargs) -> dict[str, np.ndarray]:
+        """Build and run the hydrostatic single basin (keywords of
+        ``PyClimaOceanBridge.basin_model``); returns surface fields and 3-D temperature."""
+        b = self.bridge
+        out = b.run_basin_b(b.basin_model(**kwargs), float(dt), int(n_steps))
+        keys = ("T_surface", "u_surface", "v_surface", "η", "T", "longitude", "latitude")
+        return {k: np.asarray(getattr(out, k)) for k in keys}
