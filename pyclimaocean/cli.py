@@ -119,6 +119,44 @@ def assimilate(
 
 
 @app.command()
+@handle_errors
+def train(
+    config: Path = typer.Argument(
+        ..., help="closure-training TOML file (e.g. examples/l96_train_online.toml)"
+    ),
+    output_dir: Path | None = typer.Option(
+        None, "--output-dir", "-o", help="output directory (default: runs/<experiment.name>)"
+    ),
+    set_: list[str] = typer.Option(
+        [], "--set", help="override a config value, e.g. --set training.n_steps=200 (repeatable)"
+    ),
+    force: bool = typer.Option(False, "--force", help="overwrite an existing output directory"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress lines"),
+) -> None:
+    """Train a neural closure of the one-scale Lorenz-96 model (offline or online); write the
+    network, loss history, scores and figures.
+
+    Example: pyclimaocean train examples/l96_train_online.toml -o runs/online --set training.n_steps=200
+    """
+    from .learning.experiment import train_from_file
+    from .learning.training import TrainingDivergedError
+
+    try:
+        result = train_from_file(
+            config, output_dir, set_, force=force, log=None if quiet else console.print
+        )
+    except TrainingDivergedError as err:
+        fail(str(err), EXIT_BLOWUP)
+    m = result.metrics
+    console.print(
+        f"[green]done[/green]: {m['mode']} {m['architecture']} closure; time to error "
+        f"threshold {m['closure']['time_to_threshold']:.3f} MTU (no closure "
+        f"{m['no_closure']['time_to_threshold']:.3f}, cubic {m['polynomial']['time_to_threshold']:.3f}); "
+        f"wrote {', '.join(str(f) for f in result.files)}"
+    )
+
+
+@app.command()
 def version() -> None:
     """Print the package version."""
     from . import __version__

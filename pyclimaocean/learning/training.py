@@ -41,6 +41,8 @@ __all__ = [
     "OfflineSampler",
     "WindowSampler",
     "make_optimizer",
+    "concatenate_histories",
+    "write_history_csv",
 ]
 
 
@@ -206,20 +208,42 @@ class TrainResult:
     Attributes:
         model: trained model.
         history: dict of equal-length lists: ``step``, ``loss`` (training batch loss),
-            ``validation_loss`` (NaN where not evaluated), ``unroll`` (or 0), ``elapsed_s``.
+            ``validation_loss`` (NaN where not evaluated), ``unroll`` (or 0), ``elapsed_s``,
+            ``phase`` (the ``name`` given to :func:`fit`).
     """
 
     model: Any
     history: dict[str, list]
 
     def to_csv(self, path: str | Path) -> Path:
-        """Write the history as CSV (header ``step,loss,validation_loss,unroll,elapsed_s``)."""
-        path = Path(path)
-        cols = ["step", "loss", "validation_loss", "unroll", "elapsed_s"]
-        rows = zip(*(self.history[c] for c in cols), strict=True)
-        lines = [",".join(cols)] + [",".join(repr(v) for v in row) for row in rows]
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        return path
+        """Write the history as CSV (header ``step,loss,validation_loss,unroll,elapsed_s,phase``),
+        atomically."""
+        return write_history_csv(path, self.history)
+
+
+HISTORY_COLUMNS = ("step", "loss", "validation_loss", "unroll", "elapsed_s", "phase")
+
+
+def concatenate_histories(*histories: dict[str, list]) -> dict[str, list]:
+    """Join loss histories of consecutive training phases; steps continue across phases."""
+    out: dict[str, list] = {c: [] for c in HISTORY_COLUMNS}
+    offset = 0
+    for h in histories:
+        for c in HISTORY_COLUMNS:
+            out[c].extend(h[c] if c != "step" else [s + offset for s in h[c]])
+        offset += len(h["step"])
+    return out
+
+
+def write_history_csv(path: str | Path, history: dict[str, list]) -> Path:
+    """Write a loss history (see :class:`TrainResult`) as CSV, atomically."""
+    from .checkpoint import atomic_write_text
+
+    rows = zip(*(history[c] for c in HISTORY_COLUMNS), strict=True)
+    lines = [",".join(HISTORY_COLUMNS)]
+    for row in rows:
+        lines.append(",".join(v if isinstance(v, str) else repr(v) for v in row))
+    return atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def fit(
@@ -278,9 +302,7 @@ def fit(
         return eqx.apply_updates(model, updates), opt_state, loss
 
     val_fn = eqx.filter_jit(loss_fn)
-    history: dict[str, list] = {
-        k: [] for k in ("step", "loss", "validation_loss", "unroll", "elapsed_s")
-    }
+    history: dict[str, list] = {k: [] for k in HISTORY_COLUMNS}
     unroll_at = getattr(sampler, "unroll_at", lambda step: 0)
     t0 = time.perf_counter()
     for step in range(n_steps):
@@ -302,6 +324,7 @@ def fit(
         history["validation_loss"].append(val)
         history["unroll"].append(int(unroll_at(step)))
         history["elapsed_s"].append(time.perf_counter() - t0)
+        history["phase"].append(name)
         if log is not None and ((step + 1) % log_every == 0 or step == 0 or last):
             window = history["loss"][-log_every:]
             msg = f"{name} step {step + 1}/{n_steps}  loss {np.mean(window):.4g}"
