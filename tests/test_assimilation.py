@@ -221,3 +221,23 @@ def test_fourdvar_cycling_beats_free_run(sakov_oke_twin):
     assert r[50:].mean() < 0.4 and r[50:].mean() < 0.1 * free
     with pytest.raises(ValueError, match="window must be an int >= 1"):
         FourDVar(window=0)
+
+
+@pytest.mark.slow
+def test_etkf_and_letkf_long_run_benchmark():
+    """5000 cycles (250 MTU), spin-up 400: the long version of the benchmark checks."""
+    m, dt = sakov_oke_2008()
+    x0 = spun_up_state(m, dt, 1000, seed=0)
+    truth = truth_run(m.tendency, x0, dt, 1, 5000)
+    tw = dict(
+        x0=x0,
+        truth=truth,
+        op=IdentityObservation(40),
+        obs=synthetic_observations(truth[1:], IdentityObservation(40), 1.0, seed=1),
+        fc=make_forecast(m.tendency, dt, 1),
+        spin=400,
+    )
+    r, _ = _run(tw, ETKF(inflation=1.02), 20)
+    assert r < 0.2, r  # DAPPER (infl 1.04): 0.20
+    r_l, _ = _run(tw, LETKF(localization_radius=7.28, inflation=1.04), 7)
+    assert r_l < 0.23, r_l  # DAPPER: 0.22

@@ -1,0 +1,1 @@
+"""Ratio/score benchmarks: ``python -m benchmarks.NAME`` prints a table."""
