@@ -63,30 +63,10 @@ def handle_errors(func):
     return wrapper
 
 
-@app.command()
-@handle_errors
-def run(
-    config: Path = typer.Argument(..., help="experiment TOML file"),
-    output_dir: Path | None = typer.Option(
-        None, "--output-dir", "-o", help="output directory (default: runs/<experiment.name>)"
-    ),
-    set_: list[str] = typer.Option(
-        [], "--set", help="override a config value, e.g. --set grid.nz=32 (repeatable)"
-    ),
-    force: bool = typer.Option(False, "--force", help="overwrite an existing output directory"),
-    resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint"),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
-) -> None:
-    """Run an experiment and write its dataset and figures.
+# run / validate / ensemble / flow / examples: see cli_experiment.py
+from .cli_experiment import register as _register_experiment_commands  # noqa: E402
 
-    Example: pyclimaocean run examples/column_free_convection.toml -o runs/fc --set grid.nz=32
-    """
-    from .experiment import run_experiment
-
-    result = run_experiment(
-        config, output_dir, set_, force=force, resume=resume, progress=progress
-    )
-    console.print(f"[green]done[/green]: wrote {', '.join(str(f) for f in result.files)}")
+_register_experiment_commands(app)
 
 
 @app.command()

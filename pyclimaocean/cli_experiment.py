@@ -1,0 +1,329 @@
+"""Experiment commands of the launcher: ``run``, ``validate``, ``ensemble``, ``flow`` and
+``examples`` (registered on :data:`pyclimaocean.cli.app`).
+
+Each command is a thin shell over :mod:`pyclimaocean.experiment` or
+:mod:`pyclimaocean.workflows`; errors become one-line messages and the exit codes of
+:mod:`pyclimaocean.cli` (0 ok, 2 config, 3 blow-up, 4 backend unavailable, 1 other).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from .cli import EXIT_BLOWUP, console, fail, handle_errors
+
+__all__ = ["register", "examples_app", "bundled_examples", "examples_dir"]
+
+_OUTPUT = typer.Option(
+    None, "--output-dir", "-o", help="experiment directory (default: runs/<experiment.name>)"
+)
+_SET = typer.Option(
+    [], "--set", help="override a config value, e.g. --set grid.nz=32 (repeatable)"
+)
+_FORCE = typer.Option(
+    False, "--force", help="overwrite an existing experiment directory (deletes it first)"
+)
+_RESUME = typer.Option(
+    False, "--resume", help="continue an interrupted experiment from its last checkpoint"
+)
+
+
+def _command() -> list[str]:
+    return ["pyclimaocean", *sys.argv[1:]]
+
+
+# ---------------------------------------------------------------------------------------------
+# run / validate
+# ---------------------------------------------------------------------------------------------
+@handle_errors
+def run(
+    config: Path = typer.Argument(..., help="experiment TOML file"),
+    output_dir: Path | None = _OUTPUT,
+    set_: list[str] = _SET,
+    force: bool = _FORCE,
+    resume: bool = _RESUME,
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
+) -> None:
+    """Run an experiment and write its dataset, figures and report.
+
+    \b
+    Examples:
+      pyclimaocean run examples/column_free_convection.toml -o runs/fc
+      pyclimaocean run examples/column_free_convection.toml -o runs/fc --set grid.nz=32 --force
+      pyclimaocean run examples/column_free_convection.toml -o runs/fc --resume   # after a crash
+    """
+    from .experiment import run_experiment
+
+    result = run_experiment(
+        config, output_dir, set_, force=force, resume=resume, progress=progress,
+        command=_command(),
+    )
+    d = result.diagnostics
+    console.print(
+        f"[green]done[/green]: {result.output_dir} (final mixed-layer depth "
+        f"{d.get('final_mixed_layer_depth', float('nan')):.4g} m, SST "
+        f"{d.get('final_surface_temperature', float('nan')):.4g} °C; see "
+        f"{result.output_dir / 'report.md'})"
+    )
+
+
+@handle_errors
+def validate(
+    config: Path = typer.Argument(..., help="experiment TOML file"),
+    output_dir: Path | None = _OUTPUT,
+    set_: list[str] = _SET,
+) -> None:
+    """Dry run: validate CONFIG, build the model, report steps and outputs; write nothing.
+
+    \b
+    Examples:
+      pyclimaocean validate examples/column_free_convection.toml
+      pyclimaocean validate examples/column_free_convection.toml --set time.dt=300
+    """
+    from rich.table import Table
+
+    from .experiment import plan_experiment
+
+    plan = plan_experiment(config, set_, output_dir)
+    table = Table(title=f"{config}: valid", show_header=False)
+    for key, value in plan.summary().items():
+        table.add_row(key, str(value))
+    Console(soft_wrap=True).print(table)
+    if plan.output_exists:
+        console.print(
+            f"note: {plan.output_dir} already holds files; `run` will need --force or --resume"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# ensemble
+# ---------------------------------------------------------------------------------------------
+_PERTURB = typer.Option(
+    [], "--perturb", "-p",
+    help="closure parameter to perturb, e.g. -p c_hi_c -p closure.c_lo_c (repeatable)",
+)
+_MEMBERS = typer.Option(16, "--members", "-n", min=1, help="number of members")
+_SEED = typer.Option(0, "--seed", min=0, help="random seed of the parameter draws")
+_METHOD = typer.Option(
+    "prior", "--method",
+    help="prior: draw from each parameter's prior (uniform on its bounds if none); "
+    "relative: value * exp(spread * N(0,1))",
+)
+_SPREAD = typer.Option(0.2, "--spread", help="relative spread sigma of --method relative")
+_ADDRESS = typer.Option(
+    None, "--dask-address",
+    help="address of a running Dask scheduler (tcp://host:8786); default: start a "
+    "LocalCluster",
+)
+_WORKERS = typer.Option(2, "--workers", min=1, help="worker processes of the LocalCluster")
+
+
+def _report_ensemble(members: list[dict], out) -> None:
+    bad = [m for m in members if m["status"] != "completed"]
+    if bad:
+        lines = "; ".join(f"member {m['member']}: {m['message']}" for m in bad[:3])
+        fail(f"{len(bad)} of {len(members)} ensemble members blew up ({lines}). "
+             f"The others are in {out}.", EXIT_BLOWUP)
+    console.print(f"[green]done[/green]: {len(members)} members in {out} (see {out}/report.md)")
+
+
+@handle_errors
+def ensemble(
+    config: Path = typer.Argument(..., help="experiment TOML file"),
+    perturb: list[str] = _PERTURB,
+    members: int = _MEMBERS,
+    seed: int = _SEED,
+    method: str = _METHOD,
+    spread: float = _SPREAD,
+    output_dir: Path | None = _OUTPUT,
+    set_: list[str] = _SET,
+    force: bool = _FORCE,
+    resume: bool = _RESUME,
+    sequential: bool = typer.Option(
+        False, "--sequential", help="run members one after another in this process "
+        "(no Prefect, no Dask)"),
+    dask_address: str | None = _ADDRESS,
+    workers: int = _WORKERS,
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
+) -> None:
+    """Parameter-perturbation ensemble of CONFIG (Prefect flow on Dask by default).
+
+    Each member perturbs the chosen closure parameters (drawn with --seed) and is written to
+    OUTPUT_DIR/members/member_NNN; all are stacked in OUTPUT_DIR/ensemble.nc.  Exit code 3 if
+    a member blew up (the others are kept).
+
+    \b
+    Examples:
+      pyclimaocean ensemble examples/column_free_convection.toml -p c_hi_c -p c_lo_c -n 16 -o runs/ens
+      pyclimaocean ensemble examples/column_free_convection.toml -p c_hi_c -n 8 --sequential
+      pyclimaocean ensemble examples/column_free_convection.toml -p c_hi_c --dask-address tcp://127.0.0.1:8786
+      pyclimaocean ensemble examples/column_free_convection.toml -p c_hi_c -o runs/ens --resume
+    """
+    if sequential:
+        from .experiment import run_ensemble
+
+        res = run_ensemble(config, output_dir, set_, parameters=perturb, members=members,
+                           seed=seed, method=method, spread=spread, force=force, resume=resume,
+                           progress=progress, command=_command())
+        _report_ensemble(res.members, res.output_dir)
+        return
+    from .workflows.flows import launch
+
+    res = launch("ensemble", dask_address=dask_address, n_workers=workers, config=str(config),
+                 output_dir=str(output_dir) if output_dir else None, overrides=list(set_),
+                 parameters=list(perturb), members=members, seed=seed, method=method,
+                 spread=spread, force=force, resume=resume)
+    _report_ensemble(res["members"], res["output_dir"])
+
+
+# ---------------------------------------------------------------------------------------------
+# flow
+# ---------------------------------------------------------------------------------------------
+@handle_errors
+def flow(
+    name: str = typer.Argument(..., help="flow: run, ensemble, calibrate, infer or study"),
+    config: Path = typer.Argument(..., help="experiment TOML file"),
+    output_dir: Path | None = _OUTPUT,
+    set_: list[str] = _SET,
+    force: bool = _FORCE,
+    resume: bool = typer.Option(
+        False, "--resume", help="run a killed flow again: finished tasks are not recomputed"),
+    perturb: list[str] = _PERTURB,
+    members: int = _MEMBERS,
+    seed: int = _SEED,
+    method: str = _METHOD,
+    spread: float = _SPREAD,
+    param: list[str] = typer.Option(
+        [], "--param", help="extra flow parameter key=value (TOML value), repeatable"),
+    dask_address: str | None = _ADDRESS,
+    workers: int = _WORKERS,
+) -> None:
+    """Run a Prefect flow over the Python API (offline; task results persisted in
+    OUTPUT_DIR/.prefect so that `--resume` skips finished tasks).
+
+    Set PREFECT_API_URL to record the run in a Prefect server; otherwise a temporary local
+    API is used and nothing leaves the machine.
+
+    \b
+    Examples:
+      pyclimaocean flow run examples/column_free_convection.toml -o runs/fc
+      pyclimaocean flow ensemble examples/column_free_convection.toml -p c_hi_c -n 16 -o runs/ens
+      pyclimaocean flow ensemble examples/column_free_convection.toml -p c_hi_c -o runs/ens --resume
+      pyclimaocean flow calibrate examples/<calibration>.toml -o runs/cal
+    """
+    from .config import parse_override
+    from .workflows.flows import launch
+
+    params: dict = {"config": str(config), "output_dir": str(output_dir) if output_dir else None,
+                    "overrides": list(set_), "force": force, "resume": resume}
+    if name == "ensemble" or name == "study":
+        params.update(parameters=list(perturb), members=members, seed=seed, method=method,
+                      spread=spread)
+    for text in param:
+        key, value = parse_override(text)
+        params[key] = value
+    res = launch(name, dask_address=dask_address, n_workers=workers, **params)
+    if isinstance(res, dict) and "members" in res:
+        _report_ensemble(res["members"], res["output_dir"])
+        return
+    where = res.get("output_dir") if isinstance(res, dict) else None
+    console.print(f"[green]done[/green]: flow {name!r}" + (f" wrote {where}" if where else ""))
+
+
+# ---------------------------------------------------------------------------------------------
+# examples
+# ---------------------------------------------------------------------------------------------
+examples_app = typer.Typer(
+    help="List the bundled example configs, or copy one to start from.\n\n"
+    "Examples:  pyclimaocean examples  |  pyclimaocean examples copy column_free_convection .",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+
+def examples_dir() -> Path:
+    """Directory of the bundled examples (``pyclimaocean/examples`` in the installed package)."""
+    from importlib import resources
+
+    return Path(str(resources.files("pyclimaocean") / "examples"))
+
+
+def bundled_examples() -> dict[str, Path]:
+    """``{name: path}`` of the bundled example files (TOML configs and scripts)."""
+    d = examples_dir()
+    if not d.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(d.iterdir())
+            if p.suffix in (".toml", ".py") and not p.name.startswith(("_", "."))}
+
+
+def _describe(path: Path) -> str:
+    """First comment line (TOML) or docstring line (script) of an example."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    for line in text.splitlines():
+        s = line.strip()
+        if path.suffix == ".toml" and s.startswith("#"):
+            return s.lstrip("# ").strip()
+        if path.suffix == ".py" and s.startswith(('"""', "'''")):
+            return s.strip("\"' ").strip() or "script"
+        if s and not s.startswith("#"):
+            break
+    return ""
+
+
+@examples_app.callback()
+def examples_list(ctx: typer.Context) -> None:
+    """List the bundled examples."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.table import Table
+
+    table = Table(title="bundled examples (pyclimaocean examples copy NAME DEST)")
+    table.add_column("name")
+    table.add_column("kind")
+    table.add_column("description")
+    for name, path in bundled_examples().items():
+        table.add_row(name, "config" if path.suffix == ".toml" else "script", _describe(path))
+    Console(soft_wrap=True).print(table)
+
+
+@examples_app.command("copy")
+@handle_errors
+def examples_copy(
+    name: str = typer.Argument(..., help="example name (see `pyclimaocean examples`)"),
+    dest: Path = typer.Argument(Path("."), help="directory (or file name) to copy to"),
+    force: bool = typer.Option(False, "--force", help="overwrite an existing file"),
+) -> None:
+    """Copy a bundled example to DEST."""
+    from .config import ConfigError
+
+    found = bundled_examples()
+    key = Path(name).stem
+    if key not in found:
+        raise ConfigError(
+            f"example {name!r} does not exist. Examples are: {', '.join(found) or '(none)'}"
+        )
+    src = found[key]
+    target = dest / src.name if dest.is_dir() or not dest.suffix else dest
+    if target.exists() and not force:
+        raise FileExistsError(f"{target} exists; use --force to overwrite it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, target)
+    console.print(f"[green]copied[/green] {src.name} -> {target}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``run``, ``validate``, ``ensemble``, ``flow`` and ``examples`` to ``app``."""
+    app.command()(run)
+    app.command()(validate)
+    app.command()(ensemble)
+    app.command()(flow)
+    app.add_typer(examples_app, name="examples")
