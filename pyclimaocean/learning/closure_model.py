@@ -63,14 +63,52 @@ def rollout(
     checkpoint_every: int | None | str = None,
 ) -> jax.Array:
     """Differentiable RK4 forecast ``(n_saved, K)``: entry ``i`` is the state at
-    ``(i + 1) * steps_per_save * dt`` (MTU).  Uses :func:`pyclimaocean.integrate`."""
-    if n_saved < 1:
-        raise ValueError(f"n_saved = {n_saved!r}: must be >= 1")
+    ``(i + 1) * steps_per_save * dt`` (MTU).
+
+    ``checkpoint_every`` bounds the memory of the reverse sweep: with ``steps_per_save > 1``
+    it is passed to :func:`pyclimaocean.integrate` (must divide ``steps_per_save``); with
+    ``steps_per_save == 1`` it is the number of saved steps per ``jax.checkpoint`` segment
+    (must divide ``n_saved``): only segment-start states and the saved trajectory are kept,
+    the RK4 stages are recomputed.  ``None`` keeps every residual; ``"auto"`` ≈ sqrt.
+    """
+    if not isinstance(n_saved, int) or n_saved < 1:
+        raise ValueError(f"n_saved = {n_saved!r}: must be an int >= 1")
+    x0 = jnp.asarray(x0)
+
+    def step(s):
+        return rk4_step(tendency, s, dt)
+
+    if steps_per_save == 1 and checkpoint_every is not None:
+        seg = (
+            _nearest_divisor(n_saved, max(1, round(n_saved**0.5)))
+            if checkpoint_every == "auto"
+            else checkpoint_every
+        )
+        if not isinstance(seg, int) or seg < 1 or n_saved % seg:
+            raise ValueError(
+                f"checkpoint_every = {checkpoint_every!r}: must be a positive int dividing "
+                f"n_saved = {n_saved}"
+            )
+
+        @jax.checkpoint
+        def segment(s):
+            def body(c, _):
+                c = step(c)
+                return c, c
+
+            return jax.lax.scan(body, s, None, length=seg)
+
+        _, traj = jax.lax.scan(lambda s, _: segment(s), x0, None, length=n_saved // seg)
+        return traj.reshape((n_saved,) + x0.shape)
     _, traj = integrate(
-        lambda s: rk4_step(tendency, s, dt),
-        jnp.asarray(x0),
+        step,
+        x0,
         n_saved * steps_per_save,
         save_every=steps_per_save,
         checkpoint_every=checkpoint_every,
     )
     return traj
+
+
+def _nearest_divisor(n: int, target: int) -> int:
+    return min((d for d in range(1, n + 1) if n % d == 0), key=lambda d: abs(d - target))
