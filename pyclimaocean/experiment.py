@@ -217,25 +217,50 @@ def plan_experiment(
     )
 
 
-def _dump_toml(data: dict) -> str:
-    from .params import _toml_value
+_BARE_KEY = __import__("re").compile(r"^[A-Za-z0-9_-]+$")
 
+
+def _toml_key(k) -> str:
+    k = str(k)
+    return k if _BARE_KEY.match(k) else _toml_value(k)
+
+
+def _toml_value(v: Any) -> str:
+    """A TOML value (strings escaped as JSON strings, which are valid TOML basic strings)."""
+    if isinstance(v, str):  # JSON leaves DEL (U+007F) unescaped; TOML forbids it
+        return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, Mapping):
+        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return json.dumps(str(v))
+
+
+def _dump_toml(data: dict) -> str:
+    """Write a parsed config back as TOML (``tomllib.loads(_dump_toml(d)) == d``)."""
     lines: list[str] = []
 
     def table(prefix: str, d: dict):
         scalars = {k: v for k, v in d.items() if not isinstance(v, dict)}
         tables = {k: v for k, v in d.items() if isinstance(v, dict)}
-        if prefix and scalars:
+        if prefix and (scalars or not tables):
             lines.append(f"[{prefix}]")
         for k, v in scalars.items():
-            if isinstance(v, list):
-                lines.append(f"{k} = [{', '.join(_toml_value(x) for x in v)}]")
-            else:
-                lines.append(f"{k} = {_toml_value(v)}")
-        if scalars:
+            lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
+        if scalars or prefix:
             lines.append("")
         for k, v in tables.items():
-            table(f"{prefix}.{k}" if prefix else k, v)
+            table(f"{prefix}.{_toml_key(k)}" if prefix else _toml_key(k), v)
 
     table("", data)
     return "\n".join(lines)

@@ -54,12 +54,15 @@ CLOSURES = {
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 
+#: Largest number of time steps a config may ask for (stop_time / dt).
+MAX_STEPS = 10**9
+
 
 class ExperimentSection(Section):
     name: str = Field("experiment", min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-]+$")
     model: Literal["column"] = "column"
     backend: Literal["jax", "julia"] = "jax"
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
     description: str = ""
 
 
@@ -143,6 +146,11 @@ class TimeSection(Section):
                 f"time.stop_time = {self.stop_time} must be a whole number of time steps "
                 f"(time.dt = {self.dt})"
             )
+        if round(n) > MAX_STEPS:
+            raise ValueError(
+                f"time.stop_time = {self.stop_time} is {round(n):.3g} time steps of "
+                f"time.dt = {self.dt}; at most {MAX_STEPS:.0e} steps are allowed"
+            )
         for name in ("output_interval", "checkpoint_interval"):
             v = getattr(self, name)
             if v is not None:
@@ -152,6 +160,21 @@ class TimeSection(Section):
                         f"time.{name} = {v} must be a positive whole number of time steps "
                         f"(time.dt = {self.dt})"
                     )
+                if round(k) > round(n):
+                    raise ValueError(
+                        f"time.{name} = {v} must not exceed time.stop_time = {self.stop_time}"
+                    )
+        if self.output_interval is not None and round(n) % self.output_every:
+            raise ValueError(
+                f"time.output_interval = {self.output_interval} must divide time.stop_time = "
+                f"{self.stop_time} into a whole number of outputs"
+            )
+        ck = self.checkpoint_every
+        if ck is not None and ck % self.output_every:
+            raise ValueError(
+                f"time.checkpoint_interval = {self.checkpoint_interval} must be a multiple of "
+                f"the output interval ({self.output_every * self.dt} s)"
+            )
         return self
 
     @property
