@@ -1,0 +1,45 @@
+"""Calibration of any differentiable forward map: observations, losses, optimizers, EKI.
+
+* :mod:`.observations` — observations as xarray Datasets, noise models, the observation
+  operator ℋ (time/depth interpolation, differentiable mixed-layer depth).
+* :mod:`.problem` — :class:`Case` (one forward map 𝒢_c and its data) and :class:`Problem`
+  (controls + cases -> loss Φ(u) in unconstrained space, several cases batched by ``vmap``).
+* :mod:`.optimize` — optax (Adam, L-BFGS) and SciPy L-BFGS-B drivers with histories.
+* :mod:`.eki` — ensemble Kalman inversion (derivative-free).
+* :mod:`.column` — cases for the single-column model; :mod:`.toy` — a toy diffusion map.
+* :mod:`.experiment` — the config-file driven ``calibrate`` command.
+
+See ``docs/calibration.md``.
+"""
+
+from .eki import EKIResult, ensemble_kalman_inversion, prior_ensemble
+from .observations import (
+    DiagonalNoise,
+    FullNoise,
+    ObservationError,
+    ObservationOperator,
+    mixed_layer_depth,
+    observation_vector,
+    synthetic_observations,
+)
+from .optimize import CalibrationResult, calibrate, calibrate_optax, calibrate_scipy
+from .problem import Case, Problem
+
+__all__ = [
+    "Case",
+    "Problem",
+    "ObservationOperator",
+    "ObservationError",
+    "DiagonalNoise",
+    "FullNoise",
+    "mixed_layer_depth",
+    "observation_vector",
+    "synthetic_observations",
+    "CalibrationResult",
+    "calibrate",
+    "calibrate_optax",
+    "calibrate_scipy",
+    "EKIResult",
+    "ensemble_kalman_inversion",
+    "prior_ensemble",
+]

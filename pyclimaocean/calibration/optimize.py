@@ -1,0 +1,409 @@
+"""Gradient-based calibration: optax (Adam, L-BFGS with zoom linesearch) and SciPy L-BFGS-B.
+
+All drivers minimise the loss Φ(u) of a :class:`~pyclimaocean.calibration.Problem` with the
+gradient ∇Φ from reverse-mode AD through the whole model run (the adjoint), in float64.
+
+* :func:`calibrate_optax`: any optax ``GradientTransformation`` in unconstrained space u
+  (bounds hold through the bijection θ = T(u)).  ``optax.lbfgs()`` is handled with
+  ``optax.value_and_grad_from_state`` and its linesearch.
+* :func:`calibrate_scipy`: ``scipy.optimize.minimize`` (default L-BFGS-B) with a jitted
+  ``value_and_grad``; ``space="unconstrained"`` (default) or ``space="physical"`` where the
+  parameter bounds are passed to L-BFGS-B and Φ is :meth:`Problem.loss_physical`.
+
+Stopping rules (first that holds): ‖∇Φ‖_∞ ≤ ``gtol``; relative decrease
+(Φₖ₋₁ − Φₖ)/max(|Φₖ|, |Φₖ₋₁|, 1) ≤ ``ftol`` (0 disables it); ``max_iterations``.
+
+Every driver returns a :class:`CalibrationResult` whose ``history`` is an
+:class:`xarray.Dataset` over ``iteration`` (loss, gradient norm, physical and unconstrained
+parameters, cumulative number of loss+gradient evaluations).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+
+from ..params import ParameterError, ParameterSet
+from .problem import Problem
+
+__all__ = [
+    "CalibrationResult",
+    "calibrate_optax",
+    "calibrate_scipy",
+    "calibrate",
+    "history_dataset",
+    "METHODS",
+]
+
+METHODS = ("scipy_lbfgsb", "optax_lbfgs", "optax_adam")
+
+
+@eqx.filter_jit
+def _value_and_grad(problem: Problem, u):
+    return jax.value_and_grad(problem.loss)(u)
+
+
+@eqx.filter_jit
+def _value_and_grad_physical(problem: Problem, theta):
+    return jax.value_and_grad(problem.loss_physical)(theta)
+
+
+@eqx.filter_jit
+def _misfit(problem: Problem, u):
+    return problem.data_misfit(u)
+
+
+@dataclass
+class CalibrationResult:
+    """Outcome of a calibration.
+
+    Attributes:
+        u: ``(n,)`` optimum in unconstrained space; theta: ``(n,)`` in physical units.
+        parameters: the controls as a :class:`ParameterSet` with the optimal values.
+        loss: Φ at the optimum; data_misfit: its data part ½‖Γ^{-1/2}(𝒢 − y)‖².
+        history: per-iteration :class:`xarray.Dataset`.
+        n_evaluations: number of loss+gradient evaluations (each = one forward run and one
+            adjoint run).
+        converged: a stopping rule other than ``max_iterations`` held; message says which.
+        wall_time: seconds (including compilation).
+    """
+
+    method: str
+    u: np.ndarray
+    theta: np.ndarray
+    parameters: ParameterSet
+    loss: float
+    data_misfit: float
+    history: xr.Dataset
+    n_evaluations: int
+    converged: bool
+    message: str
+    wall_time: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-serialisable summary."""
+        return {
+            "method": self.method,
+            "parameters": {n: float(v) for n, v in zip(self.parameters.names, self.theta, strict=True)},
+            "loss": float(self.loss),
+            "data_misfit": float(self.data_misfit),
+            "n_iterations": int(self.history.sizes["iteration"] - 1),
+            "n_evaluations": int(self.n_evaluations),
+            "converged": bool(self.converged),
+            "message": self.message,
+            "wall_time_s": float(self.wall_time),
+        }
+
+
+def history_dataset(problem: Problem, rows: list[dict[str, Any]], method: str) -> xr.Dataset:
+    """Per-iteration history as a CF-annotated Dataset (``iteration`` 0 = first guess)."""
+    names = list(problem.names)
+    u = np.array([r["u"] for r in rows], dtype=float).reshape(len(rows), len(names))
+    theta = np.asarray(problem.physical(jnp.asarray(u))) if rows else np.zeros((0, len(names)))
+    units = [problem.parameters[n].units for n in names]
+    ds = xr.Dataset(
+        {
+            "loss": ("iteration", np.array([r["loss"] for r in rows], float),
+                     {"units": "1", "long_name": "loss (data misfit + regularisation)"}),
+            "gradient_norm": ("iteration", np.array([r["gradient_norm"] for r in rows], float),
+                              {"units": "1", "long_name": "max-norm of the loss gradient in unconstrained space"}),
+            "n_evaluations": ("iteration", np.array([r["n_evaluations"] for r in rows], int),
+                              {"units": "1", "long_name": "cumulative loss+gradient evaluations"}),
+            "wall_time": ("iteration", np.array([r["wall_time"] for r in rows], float),
+                          {"units": "s", "long_name": "elapsed wall time"}),
+            "parameters": (("iteration", "parameter"), theta,
+                           {"long_name": "parameter values (physical units, see parameter_units)"}),
+            "unconstrained": (("iteration", "parameter"), u,
+                              {"units": "1", "long_name": "parameters in unconstrained space"}),
+        },
+        coords={
+            "iteration": ("iteration", np.arange(len(rows)), {"long_name": "iteration"}),
+            "parameter": ("parameter", names),
+            "parameter_units": ("parameter", units),
+        },
+        attrs={"method": method, "regularization": problem.regularization,
+               "n_observations": problem.n_observations, "Conventions": "CF-1.10"},
+    )
+    if rows and "data_misfit" in rows[0]:
+        ds["data_misfit"] = ("iteration", np.array([r["data_misfit"] for r in rows], float),
+                             {"units": "1", "long_name": "data misfit 1/2 |Gamma^-1/2 (G - y)|^2"})
+    return ds
+
+
+class _Progress:
+    """A rich progress bar (or nothing)."""
+
+    def __init__(self, enabled: bool | None, total: int, label: str):
+        if enabled is None:
+            enabled = sys.stderr.isatty()
+        self.enabled = enabled
+        if enabled:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                                TextColumn("{task.completed}/{task.total}"), TextColumn("{task.fields[info]}"),
+                                TimeElapsedColumn(), transient=False)
+            self.bar.start()
+            self.task = self.bar.add_task(label, total=total, info="")
+
+    def update(self, it: int, loss: float, gnorm: float) -> None:
+        if self.enabled:
+            self.bar.update(self.task, completed=it, info=f"loss={loss:.6g} |g|={gnorm:.2e}")
+
+    def close(self) -> None:
+        if self.enabled:
+            self.bar.stop()
+
+
+def _check_settings(max_iterations, gtol, ftol):
+    if not (isinstance(max_iterations, int) and max_iterations >= 1):
+        raise ParameterError(f"max_iterations = {max_iterations!r} must be an int >= 1")
+    if not gtol >= 0:
+        raise ParameterError(f"gtol = {gtol} must be >= 0")
+    if not ftol >= 0:
+        raise ParameterError(f"ftol = {ftol} must be >= 0")
+
+
+def _finish(problem, method, u, rows, n_eval, converged, message, t0, space="unconstrained"):
+    u = jnp.asarray(u)
+    loss = float(rows[-1]["loss"])
+    theta = np.asarray(problem.physical(u))
+    misfit = float(_misfit(problem, u))
+    return CalibrationResult(
+        method=method, u=np.asarray(u), theta=theta, parameters=problem.parameter_set(jnp.asarray(theta)),
+        loss=loss, data_misfit=misfit, history=history_dataset(problem, rows, method),
+        n_evaluations=n_eval, converged=converged, message=message, wall_time=time.perf_counter() - t0,
+        extra={"space": space},
+    )
+
+
+def _relative_decrease(prev: float, cur: float) -> float:
+    return (prev - cur) / max(abs(prev), abs(cur), 1.0)
+
+
+def calibrate_optax(
+    problem: Problem,
+    optimizer=None,
+    *,
+    u0=None,
+    max_iterations: int = 200,
+    gtol: float = 1e-6,
+    ftol: float = 0.0,
+    progress: bool | None = None,
+    method: str | None = None,
+) -> CalibrationResult:
+    """Minimise Φ(u) with an optax optimizer (default ``optax.lbfgs()``).
+
+    L-BFGS-type optimizers needing the value (``optax.lbfgs`` and anything built on
+    ``scale_by_zoom_linesearch``/``scale_by_backtracking_linesearch``) are detected and given
+    ``value``, ``grad`` and ``value_fn``; ``n_evaluations`` then includes the linesearch steps.
+
+    Args:
+        problem: the calibration problem.
+        optimizer: an ``optax.GradientTransformation`` (e.g. ``optax.adam(1e-2)``).
+        u0: ``(n,)`` start in unconstrained space (default ``problem.u0``).
+        max_iterations, gtol, ftol: stopping rules (see module docstring).
+        progress: show a rich progress bar (default: when stderr is a terminal).
+    """
+    import optax
+
+    _check_settings(max_iterations, gtol, ftol)
+    t0 = time.perf_counter()
+    if optimizer is None:
+        optimizer = optax.lbfgs()
+        method = method or "optax_lbfgs"
+    method = method or "optax"
+    u = jnp.asarray(problem.u0 if u0 is None else u0, dtype=float)
+    if u.shape != (problem.n_parameters,):
+        raise ParameterError(f"u0 has shape {u.shape}; expected ({problem.n_parameters},)")
+    opt_state = optimizer.init(u)
+    needs_value = _needs_value(opt_state)
+
+    if needs_value:
+
+        @eqx.filter_jit
+        def step(p, v, state, grad):
+            value_fn = lambda x: p.loss(x)  # noqa: E731
+            value, grad = optax.value_and_grad_from_state(value_fn)(v, state=state)
+            updates, state = optimizer.update(grad, state, v, value=value, grad=grad, value_fn=value_fn)
+            v = optax.apply_updates(v, updates)
+            # the linesearch has evaluated value and gradient at the accepted point
+            ls = optax.tree_utils.tree_get(state, "num_linesearch_steps")
+            return (v, state, optax.tree_utils.tree_get(state, "value"),
+                    optax.tree_utils.tree_get(state, "grad"), ls)
+    else:
+
+        @eqx.filter_jit
+        def step(p, v, state, grad):
+            updates, state = optimizer.update(grad, state, v)
+            v = optax.apply_updates(v, updates)
+            value, grad = jax.value_and_grad(p.loss)(v)
+            return v, state, value, grad, jnp.asarray(1)
+
+    value, grad = _value_and_grad(problem, u)
+    n_eval = 1
+    rows = [_row(u, value, grad, n_eval, t0)]
+    bar = _Progress(progress, max_iterations, f"calibrate ({method})")
+    converged, message = False, f"reached max_iterations = {max_iterations}"
+    try:
+        if rows[-1]["gradient_norm"] <= gtol:
+            converged, message = True, f"gradient norm <= gtol = {gtol} at the start"
+        for it in range(1, max_iterations + 1):
+            if converged:
+                break
+            u_new, opt_state, value_new, grad_new, n_new = step(problem, u, opt_state, grad)
+            n_eval += int(n_new)
+            if not bool(jnp.all(jnp.isfinite(u_new))) or not math.isfinite(float(value_new)):
+                message = f"non-finite loss or parameters at iteration {it}; stopped (kept the last finite iterate)"
+                break
+            prev = rows[-1]["loss"]
+            u, grad = u_new, grad_new
+            rows.append(_row(u, value_new, grad_new, n_eval, t0))
+            bar.update(it, rows[-1]["loss"], rows[-1]["gradient_norm"])
+            if rows[-1]["gradient_norm"] <= gtol:
+                converged, message = True, f"gradient norm {rows[-1]['gradient_norm']:.3g} <= gtol = {gtol}"
+            elif ftol > 0 and 0 <= _relative_decrease(prev, rows[-1]["loss"]) <= ftol:
+                converged, message = True, f"relative loss decrease <= ftol = {ftol}"
+    finally:
+        bar.close()
+    return _finish(problem, method, u, rows, n_eval, converged, message, t0)
+
+
+def _needs_value(opt_state) -> bool:
+    import optax
+
+    try:
+        found = optax.tree_utils.tree_get(opt_state, "num_linesearch_steps")
+    except (KeyError, ValueError):  # several matches: a chained linesearch, still needs value
+        return True
+    return found is not None
+
+
+def _row(u, value, grad, n_eval, t0):
+    return {
+        "u": np.asarray(u, dtype=float),
+        "loss": float(value),
+        "gradient_norm": float(jnp.max(jnp.abs(grad))),
+        "n_evaluations": int(n_eval),
+        "wall_time": time.perf_counter() - t0,
+    }
+
+
+def calibrate_scipy(
+    problem: Problem,
+    *,
+    u0=None,
+    method: str = "L-BFGS-B",
+    space: str = "unconstrained",
+    max_iterations: int = 200,
+    gtol: float = 1e-6,
+    ftol: float = 1e-12,
+    progress: bool | None = None,
+) -> CalibrationResult:
+    """Minimise Φ with ``scipy.optimize.minimize`` and the JAX gradient (float64).
+
+    Args:
+        method: a gradient-based SciPy method (``"L-BFGS-B"``, ``"BFGS"``, ``"CG"``, ...).
+        space: ``"unconstrained"`` (Φ(u), bounds through the bijection) or ``"physical"``
+            (Φ(θ) = :meth:`Problem.loss_physical`, bounds given to L-BFGS-B).
+        u0: start in unconstrained space (default ``problem.u0``).
+        max_iterations, gtol, ftol: passed to SciPy as ``maxiter``, ``gtol`` (projected
+            gradient max-norm) and ``ftol`` (relative decrease), for L-BFGS-B.
+    """
+    from scipy.optimize import minimize
+
+    _check_settings(max_iterations, gtol, ftol)
+    if space not in ("unconstrained", "physical"):
+        raise ParameterError(f"space {space!r} is not supported. Supported: unconstrained, physical")
+    t0 = time.perf_counter()
+    u_start = np.asarray(problem.u0 if u0 is None else u0, dtype=float)
+    if u_start.shape != (problem.n_parameters,):
+        raise ParameterError(f"u0 has shape {u_start.shape}; expected ({problem.n_parameters},)")
+    counter = {"n": 0}
+    last: dict[str, Any] = {}
+
+    if space == "unconstrained":
+        x0 = u_start
+        bounds = None
+
+        def fun(x):
+            counter["n"] += 1
+            v, g = _value_and_grad(problem, jnp.asarray(x))
+            last.update(x=np.array(x), v=float(v), g=np.asarray(g, dtype=float))
+            return float(v), np.asarray(g, dtype=float)
+
+        to_u = lambda x: x  # noqa: E731
+    else:
+        x0 = np.asarray(problem.physical(jnp.asarray(u_start)), dtype=float)
+        lo = np.array([problem.parameters[n].lower for n in problem.names])
+        hi = np.array([problem.parameters[n].upper for n in problem.names])
+        bounds = list(zip(np.where(np.isfinite(lo), lo, None), np.where(np.isfinite(hi), hi, None), strict=True))
+
+        def fun(x):
+            counter["n"] += 1
+            v, g = _value_and_grad_physical(problem, jnp.asarray(x))
+            last.update(x=np.array(x), v=float(v), g=np.asarray(g, dtype=float))
+            return float(v), np.asarray(g, dtype=float)
+
+        def to_u(x):
+            # map back for the history; clip onto the open interval for the bijection
+            eps = 1e-12 * np.maximum(1.0, np.abs(x))
+            return np.asarray(problem.unconstrained(jnp.asarray(np.clip(x, lo + eps, hi - eps))))
+
+    v0, g0 = fun(x0)
+    rows = [{"u": to_u(x0), "loss": v0, "gradient_norm": float(np.max(np.abs(g0))),
+             "n_evaluations": counter["n"], "wall_time": time.perf_counter() - t0}]
+    bar = _Progress(progress, max_iterations, f"calibrate (scipy {method})")
+
+    def callback(intermediate_result):
+        x = np.asarray(intermediate_result.x)
+        # SciPy has just evaluated fun at x (its accepted point); reuse it
+        if "x" in last and np.array_equal(last["x"], x):
+            v, g = last["v"], last["g"]
+        else:
+            v, g = float(intermediate_result.fun), np.full_like(x, np.nan)
+        rows.append({"u": to_u(x), "loss": v, "gradient_norm": float(np.max(np.abs(g))),
+                     "n_evaluations": counter["n"], "wall_time": time.perf_counter() - t0})
+        bar.update(len(rows) - 1, v, rows[-1]["gradient_norm"])
+
+    options: dict[str, Any] = {"maxiter": max_iterations, "gtol": gtol}
+    if method.upper() == "L-BFGS-B":
+        options["ftol"] = ftol
+    try:
+        res = minimize(fun, x0, jac=True, method=method, bounds=bounds, callback=callback, options=options)
+    finally:
+        bar.close()
+    u = to_u(np.asarray(res.x))
+    if not np.allclose(rows[-1]["u"], u):
+        rows.append({"u": u, "loss": float(res.fun), "gradient_norm": float(np.max(np.abs(res.jac))),
+                     "n_evaluations": counter["n"], "wall_time": time.perf_counter() - t0})
+    hit_max = res.nit >= max_iterations
+    message = str(res.message)
+    return _finish(problem, f"scipy_{method.lower().replace('-', '')}", u, rows, counter["n"],
+                   bool(res.success) and not hit_max, message, t0, space)
+
+
+def calibrate(problem: Problem, method: str = "scipy_lbfgsb", **kwargs) -> CalibrationResult:
+    """Dispatch on ``method`` (one of :data:`METHODS`); ``learning_rate`` configures Adam."""
+    import optax
+
+    if method == "scipy_lbfgsb":
+        return calibrate_scipy(problem, method="L-BFGS-B", **kwargs)
+    if method == "optax_lbfgs":
+        kwargs.pop("learning_rate", None)
+        return calibrate_optax(problem, optax.lbfgs(), method=method, **kwargs)
+    if method == "optax_adam":
+        lr = kwargs.pop("learning_rate", 1e-2)
+        kwargs.pop("space", None)
+        return calibrate_optax(problem, optax.adam(lr), method=method, **kwargs)
+    raise ParameterError(f"method {method!r} is not supported. Supported methods: {', '.join(METHODS)}")

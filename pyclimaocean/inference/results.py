@@ -1,0 +1,154 @@
+"""Posterior results: samples, summaries, arviz ``InferenceData`` and atomic netCDF output."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..calibration.problem import Problem
+
+__all__ = ["PosteriorResult", "predictive_samples", "prior_samples", "write_netcdf_atomic"]
+
+
+@dataclass
+class PosteriorResult:
+    """Samples of a posterior approximation in unconstrained and physical space.
+
+    Attributes:
+        method: ``"laplace"``, ``"svi_normal"``, ...
+        names: parameter names (order of the ``(S, n)`` arrays).
+        units: their units.
+        u_samples: ``(S, n)`` unconstrained samples; theta_samples: ``(S, n)`` physical.
+        u_map: ``(n,)`` the mode/centre in unconstrained space (MAP for Laplace, guide median
+            for SVI).
+        diagnostics: method-specific (ELBO history, Hessian eigen-spectrum, identifiability).
+    """
+
+    method: str
+    names: tuple[str, ...]
+    units: tuple[str, ...]
+    u_samples: np.ndarray
+    theta_samples: np.ndarray
+    u_map: np.ndarray
+    theta_map: np.ndarray
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+
+    def interval(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+        """Central credible interval ``(lower (n,), upper (n,))`` in physical units."""
+        if not 0 < level < 1:
+            raise ValueError(f"level = {level} must be in (0, 1)")
+        a = (1 - level) / 2
+        return (np.quantile(self.theta_samples, a, axis=0), np.quantile(self.theta_samples, 1 - a, axis=0))
+
+    def covers(self, truth, level: float = 0.95) -> np.ndarray:
+        """Boolean ``(n,)``: the central ``level`` interval contains ``truth`` ``(n,)``."""
+        lo, hi = self.interval(level)
+        truth = np.asarray(truth)
+        return (lo <= truth) & (truth <= hi)
+
+    def summary(self) -> dict[str, Any]:
+        lo, hi = self.interval(0.95)
+        out = {
+            "method": self.method,
+            "n_samples": int(self.theta_samples.shape[0]),
+            "parameters": {
+                n: {
+                    "units": u,
+                    "map": float(self.theta_map[i]),
+                    "mean": float(self.theta_samples[:, i].mean()),
+                    "std": float(self.theta_samples[:, i].std(ddof=1)),
+                    "q2.5": float(lo[i]),
+                    "q97.5": float(hi[i]),
+                }
+                for i, (n, u) in enumerate(zip(self.names, self.units, strict=True))
+            },
+        }
+        out.update(_jsonable(self.diagnostics))
+        return out
+
+    def to_inference_data(self, problem: Problem, *, prior: np.ndarray | None = None,
+                          predictive: bool = True, max_predictive: int = 200):
+        """arviz ``InferenceData``: posterior (physical values + ``u:``-prefixed unconstrained),
+        optional prior samples ``(S, n)`` (physical), posterior predictive of every case
+        (at most ``max_predictive`` draws), observed data."""
+        import arviz as az
+
+        post = {n: self.theta_samples[None, :, i] for i, n in enumerate(self.names)}
+        post.update({f"u:{n}": self.u_samples[None, :, i] for i, n in enumerate(self.names)})
+        kwargs: dict[str, Any] = {"posterior": post}
+        if prior is not None:
+            kwargs["prior"] = {n: np.asarray(prior)[None, :, i] for i, n in enumerate(self.names)}
+        obs = {f"y:{c.name}": np.asarray(c.y) for c in problem.cases}
+        kwargs["observed_data"] = obs
+        dims = {f"y:{c.name}": [f"obs_{c.name}"] for c in problem.cases}
+        if predictive:
+            k = min(max_predictive, self.u_samples.shape[0])
+            preds = predictive_samples(problem, self.u_samples[:k])
+            kwargs["posterior_predictive"] = {f"y:{c.name}": p[None] for c, p in zip(problem.cases, preds, strict=True)}
+        idata = az.from_dict(**kwargs, dims=dims)
+        idata.posterior.attrs.update({"method": self.method, "parameter_units": ", ".join(
+            f"{n} [{u}]" for n, u in zip(self.names, self.units, strict=True))})
+        for i, n in enumerate(self.names):
+            idata.posterior[n].attrs["units"] = self.units[i]
+            idata.posterior[f"u:{n}"].attrs["units"] = "1"
+        return idata
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.ndarray, jax.Array)):
+        return _jsonable(np.asarray(x).tolist())
+    if isinstance(x, (np.floating, np.integer, np.bool_)):
+        return x.item()
+    return x
+
+
+@eqx.filter_jit
+def _batched_predict(problem: Problem, U):
+    return jax.vmap(problem.predict_cases)(U)
+
+
+def predictive_samples(problem: Problem, u_samples, *, chunk: int = 64) -> list[np.ndarray]:
+    """Posterior-predictive means 𝒢_c(T(u)) for samples ``(S, n)``: a list over cases of
+    ``(S, m_c)`` arrays (forward runs batched with ``vmap`` in chunks of ``chunk``)."""
+    u_samples = jnp.asarray(u_samples)
+    parts = [_batched_predict(problem, u_samples[i : i + chunk]) for i in range(0, u_samples.shape[0], chunk)]
+    return [np.concatenate([np.asarray(p[c]) for p in parts]) for c in range(len(problem.cases))]
+
+
+def prior_samples(problem: Problem, n: int, key) -> np.ndarray:
+    """``(n, n_parameters)`` physical samples of the priors, clipped to the bounds."""
+    cols = []
+    for i, name in enumerate(problem.names):
+        p = problem.parameters[name]
+        s = p.prior_distribution().sample(jax.random.fold_in(key, i), (n,))
+        cols.append(np.clip(np.asarray(s), p.lower, p.upper))
+    return np.stack(cols, axis=1)
+
+
+def write_netcdf_atomic(obj, path: str | Path) -> Path:
+    """Write an ``xarray.Dataset`` or arviz ``InferenceData`` to ``path`` atomically (temporary
+    file in the same directory, then ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        obj.to_netcdf(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
