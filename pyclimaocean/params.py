@@ -20,6 +20,7 @@ bounds        default transform       map to unconstrained space
 (a, inf)      ``log``                 log(x - a)
 (-inf, b)     ``log``                 log(b - x)
 (a, b)        ``logit``               logit((x - a) / (b - a))
+(a, b), a>0   ``log`` (on request)    logit((log x - log a) / (log b - log a))
 ============  ======================  ======================================
 """
 
@@ -160,8 +161,16 @@ class Parameter(eqx.Module):
             math.isfinite(self.lower) and math.isfinite(self.upper)
         ):
             raise ParameterError("transform 'logit' needs finite lower and upper bounds")
-        if self.transform == "log" and math.isfinite(self.lower) and math.isfinite(self.upper):
-            pass  # log of (x - lower); the upper bound is then only checked, not enforced
+        if (
+            self.transform == "log"
+            and math.isfinite(self.lower)
+            and math.isfinite(self.upper)
+            and not self.lower > 0
+        ):
+            raise ParameterError(
+                "transform 'log' with two finite bounds is a logit in log(x) and needs "
+                f"lower > 0 (got lower = {self.lower})"
+            )
         if self.transform == "log" and not (
             math.isfinite(self.lower) or math.isfinite(self.upper)
         ):
@@ -186,16 +195,28 @@ class Parameter(eqx.Module):
         t = self.effective_transform
         if t == "identity":
             return constraints.real
-        if t == "logit":
+        if t == "logit" or (math.isfinite(self.lower) and math.isfinite(self.upper)):
             return constraints.interval(self.lower, self.upper)
         if math.isfinite(self.lower):
             return constraints.greater_than(self.lower)
         return constraints.less_than(self.upper)
 
     def bijector(self):
-        """NumPyro transform from unconstrained reals to the parameter's domain."""
-        from numpyro.distributions.transforms import biject_to
+        """NumPyro transform from unconstrained reals to the parameter's domain.
 
+        ``"log"`` with two finite bounds ``0 < a < b`` is a logit in ``log x`` (for parameters
+        spanning decades); otherwise the bijection is NumPyro's ``biject_to`` of the bounds.
+        """
+        from numpyro.distributions import constraints
+        from numpyro.distributions.transforms import ComposeTransform, ExpTransform, biject_to
+
+        if (
+            self.effective_transform == "log"
+            and math.isfinite(self.lower)
+            and math.isfinite(self.upper)
+        ):
+            inner = biject_to(constraints.interval(math.log(self.lower), math.log(self.upper)))
+            return ComposeTransform([inner, ExpTransform()])
         return biject_to(self.constraint())
 
     def to_unconstrained(self, value=None):
