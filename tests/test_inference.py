@@ -1,0 +1,166 @@
+"""Inference layer on the toy diffusion forward map: NumPyro model, Laplace, SVI, identifiability,
+posterior predictive, InferenceData output, coverage over repeated twins."""
+
+import arviz as az
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import pyclimaocean  # noqa: F401
+from pyclimaocean.calibration.toy import diffusion_twin
+from pyclimaocean.inference import (
+    hessian,
+    laplace,
+    numpyro_model,
+    predictive_samples,
+    prior_samples,
+    run_svi,
+    write_netcdf_atomic,
+)
+from pyclimaocean.params import ParameterError
+
+NEAR_GAUSSIAN = ("kappa_background", "kappa_surface", "mixing_depth", "flux_gain")
+
+
+@pytest.fixture(scope="module")
+def full():
+    """Five controls; flux_gain and flux_efficiency enter only as a product."""
+    return diffusion_twin(noise_std=1e-3, seed=2)
+
+
+@pytest.fixture(scope="module")
+def small():
+    """Four identifiable controls, one case: a near-Gaussian posterior."""
+    return diffusion_twin(controls=NEAR_GAUSSIAN, noise_std=2e-3, fluxes=(2.5e-5,), seed=3)
+
+
+@pytest.fixture(scope="module")
+def small_laplace(small):
+    return laplace(small[0], num_samples=4000)
+
+
+def test_numpyro_potential_energy_is_the_loss(small):
+    from numpyro.infer.util import potential_energy
+
+    problem, _ = small
+    model = numpyro_model(problem)
+    names = [f"u:{n}" for n in problem.names]
+    u1, u2 = problem.u0, problem.u0 + jnp.array([0.1, -0.2, 0.05, 0.1])
+    pe = [float(potential_energy(model, (), {}, dict(zip(names, u, strict=True)))) for u in (u1, u2)]
+    loss = [float(problem.loss(u)) for u in (u1, u2)]
+    # equal up to the Gaussian normalising constant, which cancels in differences
+    assert pe[1] - pe[0] == pytest.approx(loss[1] - loss[0], rel=1e-10)
+
+
+def test_hessian_methods_agree(small, small_laplace):
+    problem, _ = small
+    u = small_laplace.u_map
+    dense = hessian(problem, u, which="data", method="dense")
+    hvp = hessian(problem, u, which="data", method="hvp")
+    gn = hessian(problem, u, which="data", method="gauss_newton")
+    np.testing.assert_allclose(hvp, dense, rtol=1e-8, atol=1e-8 * np.abs(dense).max())
+    # Gauss-Newton drops the residual-curvature term: close at a good fit
+    assert np.abs(gn - dense).max() < 0.02 * np.abs(dense).max()
+    with pytest.raises(ParameterError, match="method = 'bfgs'"):
+        hessian(problem, u, method="bfgs")
+
+
+def test_laplace_reports_the_non_identifiable_pair(full):
+    problem, truth = full
+    post = laplace(problem, precision=0.05)
+    ident = post.diagnostics["identifiability"]
+    # exactly one direction (log a + log b = const) carries no data information
+    lam = np.asarray(ident["eigenvalues"])
+    assert lam[0] < 1e-3 and lam[1] > 10.0
+    assert set(ident["not_identifiable"]) == {"flux_gain", "flux_efficiency"}
+    assert "less information than the prior" in ident["parameters"]["flux_gain"]["reason"]
+    for n in ("kappa_background", "kappa_surface", "mixing_depth"):
+        assert ident["parameters"][n]["identifiable"], (n, ident["parameters"][n])
+    # their posterior width is the prior's (contraction 1/2 in u-space for two equal priors)
+    assert ident["parameters"]["flux_gain"]["contraction"] == pytest.approx(0.5, abs=0.01)
+    tv = np.array([float(truth[n].value) for n in problem.names])
+    assert post.covers(tv).all()
+    summary = post.summary()
+    assert summary["identifiability"]["not_identifiable"] == ident["not_identifiable"]
+
+
+def test_svi_guides_run_and_report(small, small_laplace):
+    problem, _ = small
+    for guide in ("normal", "low_rank"):
+        post = run_svi(problem, guide=guide, num_steps=400, learning_rate=0.02, num_samples=500)
+        assert post.theta_samples.shape == (500, 4)
+        assert np.all(np.isfinite(post.theta_samples))
+        elbo = post.diagnostics["elbo_loss"]
+        assert np.mean(elbo[-20:]) < np.mean(elbo[:20]) - 100  # from the first guess to the posterior
+    with pytest.raises(ParameterError, match="guide 'flow' is not supported"):
+        run_svi(problem, guide="flow")
+    with pytest.raises(ParameterError, match="regularization='prior'"):
+        run_svi(problem.with_regularization("none"))
+
+
+@pytest.mark.slow
+def test_svi_and_laplace_agree_on_a_near_gaussian_posterior(small, small_laplace):
+    problem, _ = small
+    svi = run_svi(problem, guide="multivariate_normal", num_steps=3000, num_particles=8,
+                  optimizer=optax.adam(optax.exponential_decay(0.02, 3000, 0.05)),
+                  init_scale=0.01, num_samples=4000, seed=1)
+    lap = small_laplace
+    sd = lap.theta_samples.std(0)
+    mean_shift = np.abs(svi.theta_samples.mean(0) - lap.theta_samples.mean(0)) / sd
+    ratio = svi.theta_samples.std(0) / sd
+    assert np.all(mean_shift < 0.3), mean_shift
+    assert np.all((ratio > 0.85) & (ratio < 1.15)), ratio
+
+
+def test_posterior_predictive_and_inference_data_netcdf(small, small_laplace, tmp_path):
+    problem, _ = small
+    post = small_laplace
+    preds = predictive_samples(problem, post.u_samples[:50])
+    assert len(preds) == 1 and preds[0].shape == (50, problem.n_observations)
+    # predictive mean close to the observations (twin: residuals are noise, sigma = 2e-3)
+    resid = preds[0].mean(0) - np.asarray(problem.y)
+    assert np.sqrt(np.mean(resid**2)) < 4e-3
+    idata = post.to_inference_data(problem, prior=prior_samples(problem, 100, jax.random.PRNGKey(0)),
+                                   max_predictive=20)
+    path = write_netcdf_atomic(idata, tmp_path / "posterior.nc")
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    back = az.from_netcdf(path)
+    assert set(back.groups()) >= {"posterior", "prior", "posterior_predictive", "observed_data"}
+    np.testing.assert_allclose(back.posterior["mixing_depth"].values[0], post.theta_samples[:, 2])
+    assert back.posterior["kappa_surface"].attrs["units"] == "m2 s-1"
+    assert back.posterior_predictive["y:flux_2.5e-05"].shape == (1, 20, problem.n_observations)
+
+
+def _coverage(method: str, n_seeds: int):
+    hits = []
+    for seed in range(n_seeds):
+        problem, truth = diffusion_twin(controls=NEAR_GAUSSIAN, noise_std=2e-3, fluxes=(2.5e-5,),
+                                        seed=100 + seed)
+        tv = np.array([float(truth[n].value) for n in problem.names])
+        if method == "laplace":
+            post = laplace(problem, num_samples=4000, seed=seed)
+        else:
+            lap = laplace(problem, num_samples=10, seed=seed)
+            post = run_svi(problem, guide="multivariate_normal", num_steps=1500, num_particles=4,
+                           optimizer=optax.adam(optax.exponential_decay(0.01, 1500, 0.1)),
+                           init_u=lap.u_map, init_scale=0.01, num_samples=4000, seed=seed)
+        hits.append(post.covers(tv, 0.95))
+    return np.array(hits)  # (seeds, n)
+
+
+def test_laplace_95_percent_intervals_cover_the_truth_over_20_twins():
+    hits = _coverage("laplace", 20)
+    rate = hits.mean()
+    # 80 intervals at nominal 95 %: binomial 99.9 % range is about [0.86, 1.0]
+    assert rate >= 0.86, (rate, hits.mean(0))
+    print(f"Laplace coverage over 20 seeds x 4 parameters: {rate:.3f} (per parameter {hits.mean(0)})")
+
+
+@pytest.mark.slow
+def test_svi_95_percent_intervals_cover_the_truth_over_20_twins():
+    hits = _coverage("svi", 20)
+    rate = hits.mean()
+    assert rate >= 0.86, (rate, hits.mean(0))
+    print(f"SVI coverage over 20 seeds x 4 parameters: {rate:.3f} (per parameter {hits.mean(0)})")
