@@ -66,7 +66,7 @@ def handle_errors(func):
 # run / validate / ensemble / flow / examples: see cli_experiment.py
 from .cli_experiment import register as _register_experiment_commands  # noqa: E402
 
-_register_experiment_commands(app)
+_register_experiment_commands(app, handle_errors)
 
 
 @app.command()

@@ -15,8 +15,6 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from .cli import EXIT_BLOWUP, console, fail, handle_errors
-
 __all__ = ["register", "examples_app", "bundled_examples", "examples_dir"]
 
 _OUTPUT = typer.Option(
@@ -37,10 +35,22 @@ def _command() -> list[str]:
     return ["pyclimaocean", *sys.argv[1:]]
 
 
+# The shared helpers of cli.py, imported when a command runs (cli.py imports this module).
+def _console():
+    from .cli import console
+
+    return console
+
+
+def _fail(message: str, code: int) -> None:
+    from .cli import fail
+
+    fail(message, code)
+
+
 # ---------------------------------------------------------------------------------------------
 # run / validate
 # ---------------------------------------------------------------------------------------------
-@handle_errors
 def run(
     config: Path = typer.Argument(..., help="experiment TOML file"),
     output_dir: Path | None = _OUTPUT,
@@ -64,7 +74,7 @@ def run(
         command=_command(),
     )
     d = result.diagnostics
-    console.print(
+    _console().print(
         f"[green]done[/green]: {result.output_dir} (final mixed-layer depth "
         f"{d.get('final_mixed_layer_depth', float('nan')):.4g} m, SST "
         f"{d.get('final_surface_temperature', float('nan')):.4g} °C; see "
@@ -72,7 +82,6 @@ def run(
     )
 
 
-@handle_errors
 def validate(
     config: Path = typer.Argument(..., help="experiment TOML file"),
     output_dir: Path | None = _OUTPUT,
@@ -95,7 +104,7 @@ def validate(
         table.add_row(key, str(value))
     Console(soft_wrap=True).print(table)
     if plan.output_exists:
-        console.print(
+        _console().print(
             f"note: {plan.output_dir} already holds files; `run` will need --force or --resume"
         )
 
@@ -127,12 +136,13 @@ def _report_ensemble(members: list[dict], out) -> None:
     bad = [m for m in members if m["status"] != "completed"]
     if bad:
         lines = "; ".join(f"member {m['member']}: {m['message']}" for m in bad[:3])
-        fail(f"{len(bad)} of {len(members)} ensemble members blew up ({lines}). "
-             f"The others are in {out}.", EXIT_BLOWUP)
-    console.print(f"[green]done[/green]: {len(members)} members in {out} (see {out}/report.md)")
+        from .cli import EXIT_BLOWUP
+
+        _fail(f"{len(bad)} of {len(members)} ensemble members blew up ({lines}). "
+              f"The others are in {out}.", EXIT_BLOWUP)
+    _console().print(f"[green]done[/green]: {len(members)} members in {out} (see {out}/report.md)")
 
 
-@handle_errors
 def ensemble(
     config: Path = typer.Argument(..., help="experiment TOML file"),
     perturb: list[str] = _PERTURB,
@@ -184,7 +194,6 @@ def ensemble(
 # ---------------------------------------------------------------------------------------------
 # flow
 # ---------------------------------------------------------------------------------------------
-@handle_errors
 def flow(
     name: str = typer.Argument(..., help="flow: run, ensemble, calibrate, infer or study"),
     config: Path = typer.Argument(..., help="experiment TOML file"),
@@ -232,7 +241,7 @@ def flow(
         _report_ensemble(res["members"], res["output_dir"])
         return
     where = res.get("output_dir") if isinstance(res, dict) else None
-    console.print(f"[green]done[/green]: flow {name!r}" + (f" wrote {where}" if where else ""))
+    _console().print(f"[green]done[/green]: flow {name!r}" + (f" wrote {where}" if where else ""))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -295,8 +304,6 @@ def examples_list(ctx: typer.Context) -> None:
     Console(soft_wrap=True).print(table)
 
 
-@examples_app.command("copy")
-@handle_errors
 def examples_copy(
     name: str = typer.Argument(..., help="example name (see `pyclimaocean examples`)"),
     dest: Path = typer.Argument(Path("."), help="directory (or file name) to copy to"),
@@ -317,13 +324,13 @@ def examples_copy(
         raise FileExistsError(f"{target} exists; use --force to overwrite it")
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, target)
-    console.print(f"[green]copied[/green] {src.name} -> {target}")
+    _console().print(f"[green]copied[/green] {src.name} -> {target}")
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``run``, ``validate``, ``ensemble``, ``flow`` and ``examples`` to ``app``."""
-    app.command()(run)
-    app.command()(validate)
-    app.command()(ensemble)
-    app.command()(flow)
+def register(app: typer.Typer, handle_errors) -> None:
+    """Add ``run``, ``validate``, ``ensemble``, ``flow`` and ``examples`` to ``app``, each
+    wrapped in ``handle_errors`` (error -> message + exit code)."""
+    for command in (run, validate, ensemble, flow):
+        app.command()(handle_errors(command))
+    examples_app.command("copy")(handle_errors(examples_copy))
     app.add_typer(examples_app, name="examples")
