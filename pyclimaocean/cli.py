@@ -137,6 +137,59 @@ def train(
 
 
 @app.command()
+@handle_errors
+def calibrate(
+    config: Path = typer.Argument(..., help="calibration TOML (a run config + [calibration])"),
+    output_dir: Path | None = typer.Option(
+        None, "--output-dir", "-o", help="output directory (default: runs/<name>_calibration)"
+    ),
+    set_: list[str] = typer.Option(
+        [], "--set", help="override a config value, e.g. --set calibration.method=eki (repeatable)"
+    ),
+    force: bool = typer.Option(False, "--force", help="overwrite an existing output directory"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
+) -> None:
+    """Calibrate model parameters against observations (adjoint gradients or EKI).
+
+    Example: pyclimaocean calibrate examples/column_calibrate.toml -o runs/cal
+    """
+    from .calibration.experiment import calibrate_from_file
+
+    s = calibrate_from_file(config, output_dir, set_, force=force, progress=progress)
+    console.print(
+        f"[green]done[/green]: {s['method']} data misfit {s['data_misfit']:.6g} "
+        f"({s['n_iterations']} iterations); wrote {', '.join(s['files'])}"
+    )
+
+
+@app.command()
+@handle_errors
+def infer(
+    config: Path = typer.Argument(..., help="inference TOML (calibration config + [inference])"),
+    output_dir: Path | None = typer.Option(
+        None, "--output-dir", "-o", help="output directory (default: runs/<name>_inference)"
+    ),
+    set_: list[str] = typer.Option(
+        [], "--set", help="override a config value, e.g. --set inference.method=svi (repeatable)"
+    ),
+    force: bool = typer.Option(False, "--force", help="overwrite an existing output directory"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
+) -> None:
+    """Posterior uncertainty (Laplace at the MAP or SVI) with identifiability report.
+
+    Example: pyclimaocean infer examples/column_infer.toml -o runs/post
+    """
+    from .inference.experiment import infer_from_file
+
+    s = infer_from_file(config, output_dir, set_, force=force, progress=progress)
+    bad = s.get("identifiability", {}).get("not_identifiable", [])
+    console.print(
+        f"[green]done[/green]: {s['method']} posterior ({s['n_samples']} samples); "
+        f"not identifiable: {', '.join(bad) if bad else 'none'}; wrote {', '.join(s['files'])}"
+    )
+
+
+@app.command()
 def version() -> None:
     """Print the package version."""
     from . import __version__
