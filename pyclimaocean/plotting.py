@@ -44,7 +44,7 @@ def plot_column(ds, path: str | Path | None = None, title: str | None = None):
     ``ds`` is a column dataset (``time`` × ``z``) from ``ColumnModel.to_xarray``.
     """
     plt = _plt()
-    fig = plt.figure(figsize=(13, 7.5))
+    fig = plt.figure(figsize=(13, 8), layout="constrained")
     grid = fig.add_gridspec(2, 4, height_ratios=[1.1, 1])
     z = ds.z.values
     n = ds.sizes["time"]

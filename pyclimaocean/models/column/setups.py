@@ -92,14 +92,15 @@ def seasonal_cycle(
     dt: float = 3600.0,
     closure=None,
 ) -> ColumnModel:
-    """A year of seasonal net heating (±150 W m⁻²) with a steady wind and solar penetration."""
+    """A year of seasonal forcing (net −180 W m⁻² in winter, +180 W m⁻² in summer, zero annual
+    mean) with a steady wind and solar penetration."""
     return ColumnModel(
         grid=ColumnGrid(nz=nz, depth=depth, stretching=1.5),
         closure=closure if closure is not None else CATKELike(),
         forcing=SurfaceForcing(
-            heat_flux=-30.0,
-            heat_flux_amplitude=-120.0,  # winter at t = 0
-            shortwave=130.0,
+            heat_flux=-120.0,
+            heat_flux_amplitude=-80.0,  # winter at t = 0
+            shortwave=120.0,
             shortwave_amplitude=-100.0,
             wind_stress_x=0.08,
             cycle_period=365.0 * 86400.0,
