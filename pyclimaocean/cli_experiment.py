@@ -223,16 +223,19 @@ def flow(
       pyclimaocean flow run examples/column_free_convection.toml -o runs/fc
       pyclimaocean flow ensemble examples/column_free_convection.toml -p c_hi_c -n 16 -o runs/ens
       pyclimaocean flow ensemble examples/column_free_convection.toml -p c_hi_c -o runs/ens --resume
-      pyclimaocean flow calibrate examples/<calibration>.toml -o runs/cal
+      pyclimaocean flow calibrate examples/column_calibrate.toml -o runs/cal
+      pyclimaocean flow study examples/column_calibrate.toml -o runs/study -n 16
     """
     from .config import parse_override
     from .workflows.flows import launch
 
     params: dict = {"config": str(config), "output_dir": str(output_dir) if output_dir else None,
                     "overrides": list(set_), "force": force, "resume": resume}
-    if name == "ensemble" or name == "study":
+    if name == "ensemble":
         params.update(parameters=list(perturb), members=members, seed=seed, method=method,
                       spread=spread)
+    elif name == "study":
+        params.update(members=members, seed=seed)
     for text in param:
         key, value = parse_override(text)
         params[key] = value

@@ -911,16 +911,26 @@ def start_ensemble(
     resume: bool,
     runner: str,
     command: Sequence[str] | None = None,
+    values: np.ndarray | None = None,
 ):
     """Validate, sample and set up an ensemble directory (shared by the sequential path and
-    the Prefect flow).  Returns ``(cfg, raw, out, names, values, provenance)``."""
+    the Prefect flows).  Returns ``(cfg, raw, out, names, values, provenance)``.
+
+    ``values`` ``(members, len(parameters))`` gives the members' parameter values directly
+    (e.g. posterior draws; ``method`` is then only recorded), instead of sampling them.
+    """
     from .io.files import atomic_write_bytes
     from .provenance import collect_provenance, write_provenance
 
     cfg, raw = load_experiment(config, overrides)
     params = ensemble_parameters(raw, parameters)
     names = list(params.names)
-    values = sample_members(params, members, seed, method, spread)
+    if values is None:
+        values = sample_members(params, members, seed, method, spread)
+    else:
+        values = np.asarray(values, dtype=float)
+        if values.shape != (members, len(names)):
+            raise ValueError(f"values must have shape {(members, len(names))}, got {values.shape}")
     out = (Path(output_dir) if output_dir is not None
            else Path("runs") / f"{cfg.experiment.name}_ensemble")
     text = _dump_toml(raw)

@@ -176,7 +176,8 @@ def ensemble_flow(
 
 def launch(name: str, *, dask_address: str | None = None, n_workers: int = 2, **params):
     """Run flow ``name`` (``"run"``, ``"ensemble"``, ``"calibrate"``, ``"infer"``, ``"study"``)
-    with ``params``; flows that map tasks get :func:`dask_task_runner`."""
+    with ``params``; flows that map tasks get :func:`dask_task_runner` (``dask_address``:
+    an existing scheduler; otherwise a LocalCluster of ``n_workers`` processes)."""
     flows = available_flows()
     if name not in flows:
         from ..config import ConfigError
@@ -185,21 +186,18 @@ def launch(name: str, *, dask_address: str | None = None, n_workers: int = 2, **
             f"flow {name!r} is not available. Available flows are: {', '.join(flows)}"
         )
     fl = flows[name]
-    if name in MAPPED_FLOWS:
+    if name in MAPPED_FLOWS or (name == "calibrate" and params.get("variants")):
         fl = fl.with_options(task_runner=dask_task_runner(dask_address, n_workers))
     return fl(**params)
 
 
-#: flows that map tasks over members/cases and therefore run on Dask
-MAPPED_FLOWS = ("ensemble", "calibrate", "study")
+#: flows that map tasks over members and run on the Dask task runner (``calibrate`` too when
+#: it has several ``variants``)
+MAPPED_FLOWS = ("ensemble", "study")
 
 
 def available_flows() -> dict[str, Any]:
-    """``{name: flow}`` of every flow whose Python API is installed."""
-    flows = {"run": run_flow, "ensemble": ensemble_flow}
-    try:
-        from . import science
-    except ImportError:  # calibration / inference API not available
-        return flows
-    flows.update(science.FLOWS)
-    return flows
+    """``{name: flow}``: run, ensemble, calibrate, infer, study."""
+    from . import science
+
+    return {"run": run_flow, "ensemble": ensemble_flow, **science.FLOWS}
