@@ -123,8 +123,12 @@ def predictive_samples(problem: Problem, u_samples, *, chunk: int = 64) -> list[
     """Posterior-predictive means 𝒢_c(T(u)) for samples ``(S, n)``: a list over cases of
     ``(S, m_c)`` arrays (forward runs batched with ``vmap`` in chunks of ``chunk``)."""
     u_samples = jnp.asarray(u_samples)
-    parts = [_batched_predict(problem, u_samples[i : i + chunk]) for i in range(0, u_samples.shape[0], chunk)]
-    return [np.concatenate([np.asarray(p[c]) for p in parts]) for c in range(len(problem.cases))]
+    S = u_samples.shape[0]
+    chunk = min(chunk, S)
+    pad = (-S) % chunk  # pad the last chunk (one compilation for all chunks)
+    padded = jnp.concatenate([u_samples, jnp.repeat(u_samples[-1:], pad, axis=0)])
+    parts = [_batched_predict(problem, padded[i : i + chunk]) for i in range(0, S + pad, chunk)]
+    return [np.concatenate([np.asarray(p[c]) for p in parts])[:S] for c in range(len(problem.cases))]
 
 
 def prior_samples(problem: Problem, n: int, key) -> np.ndarray:

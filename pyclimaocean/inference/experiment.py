@@ -1,0 +1,131 @@
+"""Config-file driven posterior inference: the Python API behind ``pyclimaocean infer``.
+
+An inference config is a calibration config (a column run config + ``[calibration]``, see
+:mod:`pyclimaocean.calibration.experiment`) plus an ``[inference]`` section::
+
+    [inference]
+    method = "laplace"              # laplace | svi
+    hessian = "gauss_newton"        # laplace: dense | hvp | gauss_newton
+    guide = "multivariate_normal"   # svi: normal | multivariate_normal | low_rank
+    num_steps = 2000                # svi
+    learning_rate = 0.01            # svi (Adam, decayed exponentially to 5 % over the run)
+    num_samples = 2000
+    precision = 0.01                # relative posterior std above which a parameter is
+                                    # reported as not identifiable
+
+The MAP is found first (SciPy L-BFGS-B on the posterior Φ(u), ``regularization`` must be
+``"prior"``); Laplace is built there and SVI starts there.  Writes ``posterior.nc`` (arviz
+InferenceData: posterior, prior, posterior predictive, observed data), ``history.nc`` (MAP
+search), ``summary.json`` (intervals, identifiability, Hessian eigen-spectrum),
+``corner.png``, ``profiles_<case>.png`` (prior vs posterior vs truth), ``config.toml``, and
+the observations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from ..calibration.experiment import (
+    CalibrationExperiment,
+    build_calibration,
+    load_calibration,
+    prepare_output_dir,
+    profile_figures,
+    write_common,
+    write_json_atomic,
+)
+from ..config import ConfigError, Section
+
+__all__ = ["InferenceSection", "InferenceExperiment", "infer_from_file"]
+
+
+class InferenceSection(Section):
+    method: Literal["laplace", "svi"] = "laplace"
+    hessian: Literal["dense", "hvp", "gauss_newton"] = "gauss_newton"
+    guide: Literal["normal", "multivariate_normal", "low_rank"] = "multivariate_normal"
+    num_steps: int = Field(2000, ge=1, le=10**6)
+    learning_rate: float = Field(0.01, gt=0)
+    num_particles: int = Field(4, ge=1, le=1000)
+    num_samples: int = Field(2000, ge=10, le=10**6)
+    precision: float = Field(0.01, gt=0)
+    prior_ensemble: int = Field(50, ge=0, le=10000, description="prior runs for the profile figure")
+    posterior_ensemble: int = Field(50, ge=0, le=10000, description="posterior runs for the profile figure")
+
+
+class InferenceExperiment(CalibrationExperiment):
+    inference: InferenceSection = InferenceSection()
+
+
+def infer_from_file(
+    config_path: str | Path,
+    output_dir: str | Path | None = None,
+    overrides: Iterable[str] = (),
+    *,
+    force: bool = False,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Run the inference a config describes and write its outputs (module docstring)."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from ..calibration.optimize import calibrate_scipy
+    from ..calibration.plots import plot_corner
+    from .laplace import laplace
+    from .results import prior_samples, write_netcdf_atomic
+    from .svi import run_svi
+
+    cfg, raw = load_calibration(config_path, overrides, schema=InferenceExperiment)
+    if cfg.calibration.regularization != "prior":
+        raise ConfigError(
+            f"config error in {config_path}:\n  calibration.regularization = "
+            f"{cfg.calibration.regularization!r}: inference needs 'prior'"
+        )
+    out = prepare_output_dir(output_dir or Path("runs") / f"{cfg.experiment.name}_inference", force)
+    setup = build_calibration(cfg, raw, str(config_path))
+    problem, inf = setup.problem, cfg.inference
+    files = write_common(out, raw, setup)
+    cal = cfg.calibration
+    map_res = calibrate_scipy(problem, max_iterations=cal.max_iterations, gtol=cal.gtol, ftol=cal.ftol,
+                              progress=progress)
+    files.append(write_netcdf_atomic(map_res.history, out / "history.nc"))
+    seed = cfg.experiment.seed
+    if inf.method == "laplace":
+        post = laplace(problem, map_res.u, method=inf.hessian, num_samples=inf.num_samples, seed=seed,
+                       precision=inf.precision)
+    else:
+        post = run_svi(problem, guide=inf.guide, num_steps=inf.num_steps, num_particles=inf.num_particles,
+                       optimizer=optax.adam(optax.exponential_decay(inf.learning_rate, inf.num_steps, 0.05)),
+                       num_samples=inf.num_samples, init_u=map_res.u, init_scale=0.01, seed=seed,
+                       progress=progress)
+    key = jax.random.PRNGKey(seed + 1)
+    prior = prior_samples(problem, max(inf.num_samples, 2), key)
+    idata = post.to_inference_data(problem, prior=prior, max_predictive=min(200, inf.num_samples))
+    files.append(write_netcdf_atomic(idata, out / "posterior.nc"))
+    summary = post.summary()
+    summary["map"] = map_res.summary()
+    if setup.truth is not None:
+        tv = np.array([float(setup.truth[n].value) for n in problem.names])
+        summary["truth"] = dict(zip(problem.names, tv.tolist(), strict=True))
+        summary["truth_in_95_interval"] = dict(zip(problem.names, post.covers(tv).tolist(), strict=True))
+    else:
+        tv = None
+    files.append(plot_corner(post.theta_samples, problem.names, out / "corner.png", truth=tv,
+                             map_point=map_res.theta))
+    # prior and posterior ensembles of the model (priors truncated to the bounds)
+    eps = 1e-9
+    lo = np.array([problem.parameters[n].lower for n in problem.names])
+    hi = np.array([problem.parameters[n].upper for n in problem.names])
+    span = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
+    prior_u = problem.unconstrained(jnp.asarray(np.clip(prior[: inf.prior_ensemble], lo + eps * span,
+                                                        hi - eps * span))) if inf.prior_ensemble else None
+    post_u = jnp.asarray(post.u_samples[: inf.posterior_ensemble]) if inf.posterior_ensemble else None
+    files += profile_figures(out, setup, u_prior=prior_u, u_post=post_u, u_best=jnp.asarray(map_res.u))
+    summary["files"] = [str(f) for f in files] + [str(out / "summary.json")]
+    write_json_atomic(summary, out / "summary.json")
+    return summary
