@@ -214,14 +214,27 @@ class CATKELike(AbstractClosure):
         return jnp.minimum(depth_total, jnp.maximum(l_star, l_h))
 
     def mixing_lengths(self, ctx: ColumnContext):
-        """Mixing lengths (ℓ_u, ℓ_c, ℓ_e) at interior faces (m)."""
+        """Mixing lengths (ℓ_u, ℓ_c, ℓ_e) at interior faces (m) and w★ there (m s⁻¹).
+
+        The three fields are computed together as one ``(3, nz - 1)`` array (coefficients
+        broadcast along the first axis), which keeps the compiled step — and its adjoint — small.
+        """
         q = self._face_quantities(ctx)
         jb = ctx.surface_buoyancy_flux
-        H = ctx.depth
-        lu = self._length(q, jb, self.c_un_u, self.c_lo_u, self.c_hi_u, self.c_conv_u, self.c_pen_u, H)
-        lc = self._length(q, jb, self.c_un_c, self.c_lo_c, self.c_hi_c, self.c_conv_c, self.c_pen_c, H)
-        le = self._length(q, jb, self.c_un_e, self.c_lo_e, self.c_hi_e, self.c_conv_e, self.c_pen_e, H)
-        return lu, lc, le, q["w"]
+
+        def stack(*names):
+            return jnp.stack([jnp.asarray(getattr(self, n), dtype=float) for n in names])[:, None]
+
+        lengths = self._length(
+            q, jb,
+            stack("c_un_u", "c_un_c", "c_un_e"),
+            stack("c_lo_u", "c_lo_c", "c_lo_e"),
+            stack("c_hi_u", "c_hi_c", "c_hi_e"),
+            stack("c_conv_u", "c_conv_c", "c_conv_e"),
+            stack("c_pen_u", "c_pen_c", "c_pen_e"),
+            ctx.depth,
+        )
+        return lengths[0], lengths[1], lengths[2], q["w"]
 
     def diffusivities(self, ctx: ColumnContext):
         lu, lc, _, w = self.mixing_lengths(ctx)

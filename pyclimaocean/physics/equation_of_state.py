@@ -78,6 +78,12 @@ class LinearEquationOfState(AbstractEquationOfState):
             + self.haline_contraction_coefficient * (salinity - self.reference_salinity)
         )
 
+    def thermal_expansion(self, temperature, salinity, z):
+        return self.thermal_expansion_coefficient + 0.0 * jnp.asarray(temperature, dtype=float)
+
+    def haline_contraction(self, temperature, salinity, z):
+        return self.haline_contraction_coefficient + 0.0 * jnp.asarray(salinity, dtype=float)
+
 
 class RoquetEquationOfState(AbstractEquationOfState):
     """Roquet et al. (2015) simplified nonlinear equation of state (coefficients: their Table 3).
@@ -95,6 +101,16 @@ class RoquetEquationOfState(AbstractEquationOfState):
     mu1: float = 1.4970e-4
     mu2: float = 1.1090e-5
     nu: float = 2.4341e-3
+
+    def thermal_expansion(self, temperature, salinity, z):
+        ta, sa = temperature - 10.0, salinity - 35.0
+        d_rho_dt = -self.a0 * (1 + self.lambda1 * ta - self.mu1 * z) - self.nu * sa
+        return -d_rho_dt / self.reference_density
+
+    def haline_contraction(self, temperature, salinity, z):
+        ta, sa = temperature - 10.0, salinity - 35.0
+        d_rho_ds = self.b0 * (1 - self.lambda2 * sa + self.mu2 * z) - self.nu * ta
+        return d_rho_ds / self.reference_density
 
     def density_anomaly(self, temperature, salinity, z):
         ta = temperature - 10.0
