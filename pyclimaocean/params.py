@@ -309,19 +309,29 @@ class ParameterSet(eqx.Module):
         model2 = ps2.apply(model)          # writes values into the model pytree
     """
 
-    parameters: dict[str, Parameter]
+    # Order matters (vectors, unconstrained coordinates): keep it in a static tuple of names.
+    # (A dict field would be flattened by JAX in *sorted* key order, so a traced set would come
+    # back reordered.)
+    _names: tuple[str, ...] = eqx.field(static=True)
+    _values: tuple[Parameter, ...]
 
     def __init__(self, parameters: Mapping[str, Parameter] | Iterable[tuple[str, Parameter]]):
         params = dict(parameters)
         for name, p in params.items():
             if not isinstance(p, Parameter):
                 raise ParameterError(f"{name}: expected a Parameter, got {type(p).__name__}")
-        self.parameters = params
+        self._names = tuple(params)
+        self._values = tuple(params.values())
+
+    @property
+    def parameters(self) -> dict[str, Parameter]:
+        """Name → :class:`Parameter`, in the set's order."""
+        return dict(zip(self._names, self._values, strict=True))
 
     # -- mapping-like access ---------------------------------------------------------------
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(self.parameters)
+        return self._names
 
     def __len__(self) -> int:
         return len(self.parameters)

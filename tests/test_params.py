@@ -104,3 +104,27 @@ def test_apply_writes_into_model_and_is_traceable():
         ParameterSet({"closure.nope": Parameter(1.0)}).apply(model)
     with pytest.raises(KeyError, match="Parameters are"):
         model.default_parameters(["nope"])
+
+
+def test_order_survives_jit_and_tree_operations():
+    # names deliberately not in sorted order
+    ps = ParameterSet(
+        {
+            "zeta": Parameter(jnp.asarray(3.0), 0.0, 10.0),
+            "alpha": Parameter(jnp.asarray(0.5), 0.0, 1.0),
+            "mid": Parameter(jnp.asarray(-2.0)),
+        }
+    )
+    u = ps.to_unconstrained()
+
+    @jax.jit
+    def roundtrip(q, u):
+        return q.from_unconstrained(u).vector(), q.vector()
+
+    back, vec = roundtrip(ps, u)
+    np.testing.assert_allclose(back, [3.0, 0.5, -2.0], rtol=1e-12)
+    np.testing.assert_allclose(vec, [3.0, 0.5, -2.0])
+    leaves, treedef = jax.tree_util.tree_flatten(ps)
+    rebuilt = jax.tree_util.tree_unflatten(treedef, leaves)
+    assert rebuilt.names == ("zeta", "alpha", "mid")
+    assert [float(x) for x in leaves] == [3.0, 0.5, -2.0]
