@@ -220,8 +220,21 @@ class Parameter(eqx.Module):
         return biject_to(self.constraint())
 
     def to_unconstrained(self, value=None):
-        v = self.value if value is None else value
-        return self.bijector().inv(jnp.asarray(v))
+        """Map to unconstrained space.  A value exactly on a bound (e.g. a coefficient whose
+        default is 0 with bounds [0, 1]) would map to ±inf; it is first moved inside by 1e-9 of
+        the bounded width so optimisers start from a finite point."""
+        v = jnp.asarray(self.value if value is None else value)
+        t = self.effective_transform
+        if t != "identity":
+            lo, hi = self.lower, self.upper
+            if math.isfinite(lo) and math.isfinite(hi):
+                eps = 1e-9 * (hi - lo)
+                v = jnp.clip(v, lo + eps, hi - eps)
+            elif math.isfinite(lo):
+                v = jnp.maximum(v, lo + 1e-9 * max(abs(lo), 1e-12))
+            else:
+                v = jnp.minimum(v, hi - 1e-9 * max(abs(hi), 1e-12))
+        return self.bijector().inv(v)
 
     def from_unconstrained(self, u):
         return self.bijector()(jnp.asarray(u))
@@ -299,7 +312,7 @@ class ParameterSet(eqx.Module):
     """An ordered set of named :class:`Parameter` s (a pytree).
 
     Names are dotted attribute paths into the model the set is applied to, e.g.
-    ``"closure.c_hi_u"`` or ``"equation_of_state.thermal_expansion"``.
+    ``"closure.c_hi_u"`` or ``"equation_of_state.thermal_expansion_coefficient"``.
 
     Example::
 

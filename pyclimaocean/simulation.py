@@ -168,9 +168,15 @@ class Simulation:
                     f"cannot resume: no checkpoint at {self.checkpoint_path}"
                 )
             state, _ = load_state(self.checkpoint_path, state)
-            if self.output_path is not None and self.output_path.exists():
+            source = self.output_path
+            if source is not None and not source.exists():
+                # a zarr replacement interrupted between its two renames leaves the previous
+                # store at <name>.old
+                old = source.with_name(source.name + ".old")
+                source = old if old.exists() else None
+            if source is not None:
                 opener = xr.open_dataset if self.output_format == "netcdf" else xr.open_zarr
-                with opener(self.output_path) as ds:
+                with opener(source) as ds:
                     t_ckpt = float(state.time)
                     kept = ds.sel(time=ds.time <= t_ckpt + 1e-9 * max(1.0, abs(t_ckpt))).load()
                 self.outputs = self.model.states_from_dataset(kept)

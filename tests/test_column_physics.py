@@ -219,3 +219,39 @@ def test_diurnal_and_seasonal_setups_run_and_stay_plausible():
         for name, (attr, lo, hi) in model.variable_ranges().items():
             x = np.asarray(getattr(final, attr))
             assert np.all(np.isfinite(x)) and np.all((x >= lo) & (x <= hi)), name
+
+
+def test_roquet_uniform_column_is_neutral_and_cold_water_is_not_falsely_stable():
+    """With a pressure-dependent EOS, N² uses local α, β (a uniform column has N² = 0)."""
+    for temperature in (20.0, 2.0):
+        model = ColumnModel(
+            grid=ColumnGrid(nz=8, depth=400.0), closure=ConvectiveAdjustment(),
+            equation_of_state=RoquetEquationOfState(),
+            initial_conditions=InitialConditions(surface_temperature=temperature,
+                                                 temperature_gradient=0.0),
+        )
+        n2 = model.buoyancy_frequency_squared(model.initial_state())
+        np.testing.assert_allclose(n2, 0.0, atol=1e-18)
+        nu, kappa = model.diffusivities(model.initial_state())
+        np.testing.assert_allclose(kappa, ConvectiveAdjustment().background_diffusivity)
+
+
+def test_gradient_is_finite_at_zero_wind_stress():
+    model = setups.free_convection(nz=8)
+    import equinox as eqx
+
+    def loss(tau):
+        m = eqx.tree_at(lambda q: q.forcing.wind_stress_x, model, tau)
+        return jnp.sum(m.run(None, 3)[0].temperature)
+
+    assert np.isfinite(float(jax.grad(loss)(0.0)))
+
+
+def test_mixed_layer_depth_of_stacked_states():
+    model = setups.free_convection(nz=16)
+    _, out = model.run(None, 40, save_every=10)
+    for threshold in (None, 1e-5):
+        h = mixed_layer_depth(model, out, threshold=threshold)
+        assert h.shape == (4,)
+        single = [float(mixed_layer_depth(model, at(out, k), threshold=threshold)) for k in range(4)]
+        np.testing.assert_allclose(h, single)

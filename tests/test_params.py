@@ -128,3 +128,10 @@ def test_order_survives_jit_and_tree_operations():
     rebuilt = jax.tree_util.tree_unflatten(treedef, leaves)
     assert rebuilt.names == ("zeta", "alpha", "mid")
     assert [float(x) for x in leaves] == [3.0, 0.5, -2.0]
+
+
+def test_value_on_a_bound_maps_to_a_finite_point():
+    ps = setups.free_convection(nz=8).default_parameters(["c_pen_u", "c_hi_c"])
+    u = ps.to_unconstrained()
+    assert np.all(np.isfinite(u))
+    np.testing.assert_allclose(ps.from_unconstrained(u).vector(), [0.0, 0.098], atol=1e-8)

@@ -54,9 +54,21 @@ c_wind_wdelta          CᵂwΔ       minimum_tke            minimum_tke
 minimum_convective_buoyancy_flux  Jᵇᵋ
 =====================  =========  =====================  =========
 
-Simplifications relative to Oceananigans (documented, deliberate): no near-bottom TKE flux
-(``Cᵂϵ``), no negative-TKE damping (TKE is clipped at ``minimum_tke`` after each step instead),
-first-order (backward-Euler) time stepping.
+Simplifications relative to Oceananigans (documented, deliberate):
+
+* no near-bottom TKE flux (``Cᵂϵ``); no negative-TKE damping (TKE is clipped at
+  ``minimum_tke`` after each step instead); first-order (backward-Euler) time stepping;
+* the surface buoyancy flux Jᵇ is used instantaneously everywhere (Oceananigans relaxes a stored
+  Jᵇ toward the instantaneous value on a time scale ``(ℓ_D² / Jᵇ)^{1/3}`` for the convective
+  and entrainment lengths);
+* order of operations: diffusivities and TKE terms come from the state at tⁿ, and the TKE step
+  uses N², S² from before the mixing step (Oceananigans steps e after T, S, u, v, with shear
+  production ``½ ν ∂z uⁿ · ∂z (uⁿ + uⁿ⁺¹)``-like averaging of old and new velocities, weighted by
+  Δz on stretched grids); here shear production is the plain average of ν S² at tⁿ;
+* Ri at cell centres (for ℓ_D) is the ratio of centre-averaged N² and S², not the average of
+  face Ri; Ri = ±1e10 where S² < 1e-20 (Oceananigans: ±Inf, and 0 when N² = 0);
+* the implicit buoyancy sink is active at every TKE value (Oceananigans switches it off at or
+  below ``minimum_tke``); there are no maximum-diffusivity caps (Oceananigans' default: none).
 """
 
 from __future__ import annotations
@@ -289,6 +301,8 @@ class CATKELike(AbstractClosure):
                 description=f"{_DESCRIPTIONS[name]} ({OCEANANIGANS_NAMES[name]})",
             )
         specs["c_ri_width"]["lower"] = 1e-3
+        for name in ("c_hi_d", "c_lo_d", "c_un_d"):  # ℓ★/σ_D: σ_D must stay positive
+            specs[name]["lower"] = 1e-3
         specs["minimum_tke"] = dict(
             lower=1e-12, upper=1e-4, units="m2 s-2", description="minimum TKE e_min"
         )

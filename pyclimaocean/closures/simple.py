@@ -34,9 +34,10 @@ class ConstantDiffusivity(AbstractClosure):
 class ConvectiveAdjustment(AbstractClosure):
     """Convective adjustment by enhanced diffusion where the column is unstable (N² < 0).
 
-        κ = κ_conv  if N² < 0  else κ_background   (same for ν)
+        κ = κ_conv  if N² < 0  else κ_background   (the same κ_conv for ν)
 
-    as Oceananigans' ``ConvectiveAdjustmentVerticalDiffusivity``.
+    like Oceananigans' ``ConvectiveAdjustmentVerticalDiffusivity`` (which has separate
+    convective κ and ν, the latter 0 by default).
     """
 
     convective_diffusivity: float = 1.0

@@ -42,13 +42,14 @@ def column_dataset(model, outputs, attrs: dict | None = None) -> xr.Dataset:
         data_vars[name] = (("time", "z"), values, a)
     b = np.asarray(
         model.equation_of_state.buoyancy(
-            np.asarray(outputs.temperature), np.asarray(outputs.salinity), z
+            np.asarray(outputs.temperature), np.asarray(outputs.salinity), 0.0 * z
         )
     ).reshape(len(time), g.nz)
-    data_vars["b"] = (("time", "z"), b, {"units": "m s-2", "long_name": "buoyancy"})
+    data_vars["b"] = (("time", "z"), b, {"units": "m s-2",
+                                          "long_name": "potential buoyancy (surface reference)"})
     coords = {
-        "time": ("time", time, {"units": "s", "long_name": "time since start",
-                                "standard_name": "time", "axis": "T"}),
+        "time": ("time", time, {"units": "s", "long_name": "model time since start",
+                                "axis": "T"}),
         "z": ("z", z, {"units": "m", "long_name": "height of cell centre", "positive": "up",
                        "standard_name": "height", "axis": "Z"}),
         "z_face": ("z_face", np.asarray(g.z_faces), {"units": "m", "long_name": "height of cell face",

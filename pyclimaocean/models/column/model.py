@@ -119,14 +119,34 @@ class ColumnModel(eqx.Module):
             u=ic.u * ones,
             v=ic.v * ones,
             tke=ic.tke * ones if self.closure.has_tke else 0.0 * ones,
-            time=jnp.asarray(0.0),
+            # explicit dtypes (not weakly typed) so a state read back from a checkpoint has the
+            # same types and a resumed run replays the same compiled chunks
+            time=jnp.asarray(0.0, dtype=jnp.result_type(float)),
             iteration=jnp.asarray(0, dtype=jnp.int64 if jax.config.jax_enable_x64 else jnp.int32),
         )
 
     # -- diagnostics ------------------------------------------------------------------------
     def buoyancy(self, state: ColumnState):
-        """Buoyancy b at centres (m s⁻²)."""
-        return self.equation_of_state.buoyancy(state.temperature, state.salinity, self.grid.z_centers)
+        """Potential buoyancy b at centres (m s⁻²): the equation of state evaluated at the
+        surface (z = 0), so that differences between depths measure stratification also for a
+        pressure-dependent equation of state."""
+        z0 = jnp.zeros_like(self.grid.z_centers)
+        return self.equation_of_state.buoyancy(state.temperature, state.salinity, z0)
+
+    def buoyancy_frequency_squared(self, state: ColumnState):
+        """N² at interior faces ``(nz - 1,)`` (s⁻²) with local expansion coefficients:
+        ``N² = g (α_f ∂z T − β_f ∂z S)``, α and β evaluated at the face's mean T, S and depth
+        (as NEMO's ``eos_bn2``); exact for the linear equation of state."""
+        g = self.grid
+        t_face = 0.5 * (state.temperature[1:] + state.temperature[:-1])
+        s_face = 0.5 * (state.salinity[1:] + state.salinity[:-1])
+        z_face = g.z_interior_faces
+        eos = self.equation_of_state
+        alpha = eos.thermal_expansion(t_face, s_face, z_face)
+        beta = eos.haline_contraction(t_face, s_face, z_face)
+        return GRAVITY * (
+            alpha * jnp.diff(state.temperature) - beta * jnp.diff(state.salinity)
+        ) / g.dz_faces
 
     def surface_fluxes(self, time):
         """Upward boundary fluxes at the surface at ``time``.
@@ -138,13 +158,17 @@ class ColumnModel(eqx.Module):
         rho_cp = self.reference_density * self.heat_capacity
         flux_t = -f.heat_flux / rho_cp
         flux_s = -self.reference_salinity * f.freshwater_flux
+        stress_squared = f.wind_stress_x**2 + f.wind_stress_y**2
+        calm = stress_squared == 0
+        # double-where: finite derivatives of |τ| and u★ at zero stress
+        stress = jnp.where(calm, 0.0, jnp.sqrt(jnp.where(calm, 1.0, stress_squared)))
         return dict(
             temperature=flux_t,
             salinity=flux_s,
             u=-f.wind_stress_x / self.reference_density,
             v=-f.wind_stress_y / self.reference_density,
             shortwave=f.shortwave / rho_cp,
-            stress=jnp.sqrt(f.wind_stress_x**2 + f.wind_stress_y**2),
+            stress=stress,
         )
 
     def context(self, state: ColumnState, fluxes) -> ColumnContext:
@@ -154,9 +178,11 @@ class ColumnModel(eqx.Module):
         eos = self.equation_of_state
         alpha = eos.thermal_expansion(t_top, s_top, z_top)
         beta = eos.haline_contraction(t_top, s_top, z_top)
-        jb = GRAVITY * (alpha * fluxes["temperature"] - beta * fluxes["salinity"])
-        b = self.buoyancy(state)
-        n2 = jnp.diff(b) / g.dz_faces
+        flux_t = fluxes["temperature"]
+        if self.solar_penetration is None:  # shortwave then acts as a surface flux
+            flux_t = flux_t - fluxes["shortwave"]
+        jb = GRAVITY * (alpha * flux_t - beta * fluxes["salinity"])
+        n2 = self.buoyancy_frequency_squared(state)
         s2 = (jnp.diff(state.u) / g.dz_faces) ** 2 + (jnp.diff(state.v) / g.dz_faces) ** 2
         return ColumnContext(
             z_centers=g.z_centers,
@@ -167,7 +193,7 @@ class ColumnModel(eqx.Module):
             buoyancy_frequency_squared=n2,
             shear_squared=s2,
             surface_buoyancy_flux=jb,
-            friction_velocity=jnp.sqrt(fluxes["stress"] / self.reference_density),
+            friction_velocity=_safe_sqrt(fluxes["stress"] / self.reference_density),
             tke=state.tke,
         )
 
@@ -303,6 +329,11 @@ class ColumnModel(eqx.Module):
         return column_dataset(self, outputs, attrs=attrs)
 
 
+def _safe_sqrt(x):
+    positive = x > 0
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, x, 1.0)), 0.0)
+
+
 def _implicit_update(matrix, dz, phi, source, bottom_damping=None):
     """Backward-Euler update in increment and flux form.
 
@@ -330,7 +361,8 @@ def mixed_layer_depth(model: ColumnModel, state: ColumnState, threshold: float |
     g = model.grid
     b = model.buoyancy(state)
     if threshold is None:
-        n2 = jnp.diff(b, axis=-1) / g.dz_faces
+        n2 = model.buoyancy_frequency_squared(state) if b.ndim == 1 else jax.vmap(
+            model.buoyancy_frequency_squared)(state)
         k = jnp.argmax(n2, axis=-1)
         return -g.z_interior_faces[k]
     db = b[..., -1:] - b  # >= 0 below a stable surface layer
@@ -340,8 +372,9 @@ def mixed_layer_depth(model: ColumnModel, state: ColumnState, threshold: float |
     k = b.shape[-1] - 1 - idx_from_top
     k_up = jnp.minimum(k + 1, b.shape[-1] - 1)
     z = g.z_centers
-    frac = (threshold - jnp.take(db, k_up, axis=-1)) / (
-        jnp.take(db, k, axis=-1) - jnp.take(db, k_up, axis=-1) + 1e-30
-    )
+    def pick(a, idx):
+        return jnp.take_along_axis(a, idx[..., None], axis=-1)[..., 0]
+
+    frac = (threshold - pick(db, k_up)) / (pick(db, k) - pick(db, k_up) + 1e-30)
     zk = z[k_up] + frac * (z[k] - z[k_up])
     return jnp.where(jnp.any(below, axis=-1), -zk, g.depth)
