@@ -6,6 +6,7 @@
   (controls + cases -> loss Φ(u) in unconstrained space, several cases batched by ``vmap``).
 * :mod:`.optimize` — optax (Adam, L-BFGS) and SciPy L-BFGS-B drivers with histories.
 * :mod:`.eki` — ensemble Kalman inversion (derivative-free).
+* :mod:`.uki` — unscented Kalman inversion (derivative-free, with a covariance).
 * :mod:`.column` — cases for the single-column model; :mod:`.toy` — a toy diffusion map.
 * :mod:`.experiment` — the config-file driven ``calibrate`` command.
 
@@ -24,6 +25,7 @@ from .observations import (
 )
 from .optimize import CalibrationResult, calibrate, calibrate_optax, calibrate_scipy
 from .problem import Case, Problem
+from .uki import UKIResult, unscented_kalman_inversion
 
 __all__ = [
     "Case",
@@ -42,4 +44,6 @@ __all__ = [
     "EKIResult",
     "ensemble_kalman_inversion",
     "prior_ensemble",
+    "UKIResult",
+    "unscented_kalman_inversion",
 ]
