@@ -5,7 +5,7 @@ A calibration config is a column *run* config (``[experiment]``, ``[grid]``, ``[
 section::
 
     [calibration]
-    method = "scipy_lbfgsb"          # scipy_lbfgsb | optax_lbfgs | optax_adam | eki
+    method = "scipy_lbfgsb"          # scipy_lbfgsb | optax_lbfgs | optax_adam | eki | uki
     regularization = "prior"         # prior | physical | ridge | none
     max_iterations = 100
 
@@ -119,7 +119,7 @@ class CaseSpec(Section):
 
 
 class CalibrationSection(Section):
-    method: Literal["scipy_lbfgsb", "optax_lbfgs", "optax_adam", "eki"] = "scipy_lbfgsb"
+    method: Literal["scipy_lbfgsb", "optax_lbfgs", "optax_adam", "eki", "uki"] = "scipy_lbfgsb"
     regularization: Literal["prior", "physical", "ridge", "none"] = "prior"
     ridge_weight: float = Field(1.0, gt=0)
     max_iterations: int = Field(100, ge=1, le=100000)
@@ -128,6 +128,7 @@ class CalibrationSection(Section):
     learning_rate: float = Field(0.01, gt=0, description="optax_adam")
     ensemble_size: int = Field(20, ge=2, le=10000, description="eki")
     eki_dt: float = Field(1.0, gt=0, description="eki step")
+    uki_alpha: float = Field(1.0, gt=0, le=1, description="uki regularisation alpha (1 with a prior)")
     default_prior_scale: float = Field(0.5, gt=0, description="lognormal scale for controls without a prior")
     parameters: dict[str, ParameterSpec] = Field(..., min_length=1)
     observations: ObservationSpec
@@ -372,6 +373,7 @@ def calibrate_from_file(
     from .eki import ensemble_kalman_inversion
     from .optimize import calibrate
     from .plots import plot_loss, plot_parameter_trajectories
+    from .uki import unscented_kalman_inversion
 
     cfg, raw = load_calibration(config_path, overrides)
     out = prepare_output_dir(output_dir or Path("runs") / f"{cfg.experiment.name}_calibration", force)
@@ -381,6 +383,9 @@ def calibrate_from_file(
     if cal.method == "eki":
         res = ensemble_kalman_inversion(problem, ensemble_size=cal.ensemble_size, max_iterations=cal.max_iterations,
                                         dt=cal.eki_dt, seed=cfg.experiment.seed, progress=progress)
+    elif cal.method == "uki":
+        res = unscented_kalman_inversion(problem, max_iterations=cal.max_iterations, alpha_reg=cal.uki_alpha,
+                                         ftol=cal.ftol, progress=progress)
     else:
         kwargs: dict[str, Any] = dict(max_iterations=cal.max_iterations, gtol=cal.gtol, progress=progress)
         if cal.method == "optax_adam":
@@ -401,7 +406,7 @@ def calibrate_from_file(
     summary["cases"] = [c.name for c in problem.cases]
     files.append(write_netcdf_atomic(res.history, out / "history.nc"))
     files.append(plot_loss({cal.method: res.history}, out / "loss.png",
-                           variable="data_misfit" if cal.method == "eki" else "loss"))
+                           variable="data_misfit" if cal.method in ("eki", "uki") else "loss"))
     files.append(plot_parameter_trajectories(res.history, out / "parameters.png", truth=tv))
     files += profile_figures(out, setup, u_prior=None, u_best=jnp.asarray(res.u))
     summary["files"] = [str(f) for f in files] + [str(out / "summary.json")]
