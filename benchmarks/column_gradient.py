@@ -6,7 +6,8 @@ Prints, for a CATKE-like column run of ``--steps`` steps:
 
 * forward time and gradient time (``jax.value_and_grad`` of a profile misfit w.r.t. all 29
   closure parameters) and their ratio (target ≤ 3);
-* the same for a batch of 16 forcing cases under ``vmap``;
+* the same for batches of 16 and 128 forcing cases under ``vmap`` (per-kernel overhead of the
+  many small operations of a 64-level column is amortised over the batch);
 * memory of the compiled forward and of the gradient with √T segment checkpointing and without
   checkpointing: XLA's own buffer accounting (``compiled.memory_analysis()``: arguments +
   outputs + temporaries) and the peak resident memory of a fresh process running each
@@ -141,6 +142,7 @@ def main(argv=None):
         ("single case, sqrt(T) checkpoints", "sqrt", 0),
         ("single case, no checkpointing", None, 0),
         ("16 cases (vmap), sqrt(T) checkpoints", "sqrt", 16),
+        ("128 cases (vmap), sqrt(T) checkpoints", "sqrt", 128),
     ):
         forward, gradient, v = build(args.nz, args.steps, checkpoint, batch)
         tf = timed(forward, v, args.repeat)
