@@ -75,7 +75,7 @@ def dask_task_runner(address: str | None = None, n_workers: int = 2, threads_per
             "n_workers": int(n_workers),
             "threads_per_worker": int(threads_per_worker),
             "processes": True,
-            "dashboard_address": None,
+            "dashboard_address": ":0",
             "env": worker_environment(threads_per_worker),
         },
     )
