@@ -187,7 +187,7 @@ def ensemble(
     res = launch("ensemble", dask_address=dask_address, n_workers=workers, config=str(config),
                  output_dir=str(output_dir) if output_dir else None, overrides=list(set_),
                  parameters=list(perturb), members=members, seed=seed, method=method,
-                 spread=spread, force=force, resume=resume)
+                 spread=spread, force=force, resume=resume, progress=progress)
     _report_ensemble(res["members"], res["output_dir"])
 
 
@@ -211,6 +211,9 @@ def flow(
         [], "--param", help="extra flow parameter key=value (TOML value), repeatable"),
     dask_address: str | None = _ADDRESS,
     workers: int = _WORKERS,
+    progress: bool = typer.Option(
+        True, "--progress/--no-progress",
+        help="progress bar (ensemble members; optimisation in calibrate/infer)"),
 ) -> None:
     """Run a Prefect flow over the Python API (offline; task results persisted in
     OUTPUT_DIR/.prefect so that `--resume` skips finished tasks).
@@ -233,7 +236,9 @@ def flow(
                     "overrides": list(set_), "force": force, "resume": resume}
     if name == "ensemble":
         params.update(parameters=list(perturb), members=members, seed=seed, method=method,
-                      spread=spread)
+                      spread=spread, progress=progress)
+    elif name in ("calibrate", "infer"):
+        params.update(progress=progress)
     elif name == "study":
         params.update(members=members, seed=seed)
     for text in param:

@@ -217,7 +217,10 @@ def test_killed_flow_reruns_only_unfinished_tasks(prefect_api, tmp_path):
     first, second = states[-2][2], states[-1][2]
     assert second.count("Cached") == finished, second
     assert second.count("Completed") == n - finished, second
-    assert len(second) == n and first.count("Completed") == finished
+    assert len(second) == n
+    # (the killed run may not have reported its last finished task to the API before dying:
+    # its result file is written before the Completed state is sent)
+    assert first.count("Completed") <= finished
     # and no member simulation was ever started from scratch twice
     for i in range(n):
         log = (out / "members" / f"member_{i:03d}" / "run.log").read_text()

@@ -27,6 +27,7 @@ from typing import Any  # noqa: E402
 
 from prefect import flow, task, unmapped  # noqa: E402
 from prefect.cache_policies import INPUTS  # noqa: E402
+from prefect.futures import as_completed  # noqa: E402
 
 __all__ = [
     "run_flow",
@@ -39,9 +40,10 @@ __all__ = [
     "FLOW_CACHE_POLICY",
 ]
 
-#: Cache key of every persisted task: a hash of its inputs, except the ``resume`` flag (a
-#: task run again with ``resume=True`` must find the result it stored with ``resume=False``).
-FLOW_CACHE_POLICY = INPUTS - "resume"
+#: Cache key of every persisted task: a hash of its inputs, except the ``resume`` and
+#: ``progress`` flags (a task run again with ``resume=True`` must find the result it stored
+#: with ``resume=False``).
+FLOW_CACHE_POLICY = INPUTS - "resume" - "progress"
 
 
 def results_dir(output_dir: str | Path) -> Path:
@@ -63,7 +65,9 @@ def dask_task_runner(address: str | None = None, n_workers: int = 2, threads_per
             ``None`` starts a ``distributed.LocalCluster`` for the flow run.
         n_workers: worker *processes* of the local cluster (default 2).
         threads_per_worker: threads per worker (default 1; JAX runs one member per worker and
-            is limited to one XLA thread, see :func:`~.settings.worker_environment`).
+            is limited to one XLA thread, see :func:`~.settings.worker_environment`).  Keep it
+            at 1: the netCDF/HDF5 library is not thread-safe, and two members writing their
+            outputs from threads of one process can crash it (seen as a segmentation fault).
     """
     from prefect_dask import DaskTaskRunner
 
@@ -154,13 +158,14 @@ def ensemble_flow(
     spread: float = 0.2,
     force: bool = False,
     resume: bool = False,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Parameter-perturbation ensemble: one mapped task per member on the flow's task runner.
 
     Same members (same seed → same parameter draws) and bit-for-bit the same outputs as the
     sequential :func:`pyclimaocean.experiment.run_ensemble`.
     """
-    from ..experiment import start_ensemble
+    from ..experiment import _member_progress, start_ensemble
 
     cfg, raw, out, names, values, prov = start_ensemble(
         config, output_dir, overrides, parameters=parameters, members=members, seed=seed,
@@ -170,6 +175,9 @@ def ensemble_flow(
     futures = persisted(run_member_task, out).map(
         unmapped(raw), unmapped(str(out)), list(range(members)), unmapped(names),
         [list(map(float, v)) for v in values], resume=unmapped(True))
+    with _member_progress(progress, members) as advance:
+        for _ in as_completed(futures):
+            advance()
     summaries = [f.result() for f in futures]
     return finish_ensemble_task(raw, str(out), summaries, names, settings, prov)
 

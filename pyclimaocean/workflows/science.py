@@ -60,26 +60,27 @@ def _open_dir(config, output_dir, overrides, default_suffix, force, resume, sche
 
 @task(name="calibrate", cache_policy=FLOW_CACHE_POLICY, persist_result=True)
 def calibrate_task(config: str, config_sha256: str, output_dir: str, overrides: Sequence[str],
-                   resume: bool = True) -> dict[str, Any]:
+                   resume: bool = True, progress: bool = False) -> dict[str, Any]:
     """One calibration (``calibrate_from_file``) into ``output_dir``; returns its summary."""
     from ..calibration.experiment import calibrate_from_file
 
-    return calibrate_from_file(config, output_dir, list(overrides), force=True, progress=False)
+    return calibrate_from_file(config, output_dir, list(overrides), force=True,
+                               progress=progress)
 
 
 @task(name="infer", cache_policy=FLOW_CACHE_POLICY, persist_result=True)
 def infer_task(config: str, config_sha256: str, output_dir: str, overrides: Sequence[str],
-               resume: bool = True) -> dict[str, Any]:
+               resume: bool = True, progress: bool = False) -> dict[str, Any]:
     """One posterior inference (``infer_from_file``) into ``output_dir``; returns its summary."""
     from ..inference.experiment import infer_from_file
 
-    return infer_from_file(config, output_dir, list(overrides), force=True, progress=False)
+    return infer_from_file(config, output_dir, list(overrides), force=True, progress=progress)
 
 
 @flow(name="calibrate", log_prints=True)
 def calibrate_flow(config: str, output_dir: str | None = None, overrides: Sequence[str] = (),
                    variants: Mapping[str, Sequence[str]] | None = None, force: bool = False,
-                   resume: bool = False) -> dict[str, Any]:
+                   resume: bool = False, progress: bool = False) -> dict[str, Any]:
     """Calibrate the parameters of ``config`` (a calibration TOML).
 
     Without ``variants`` the calibration is written to ``output_dir``; with
@@ -90,7 +91,8 @@ def calibrate_flow(config: str, output_dir: str | None = None, overrides: Sequen
     sha = _sha256(config)
     task_ = persisted(calibrate_task, out)
     if not variants:
-        summary = task_(str(config), sha, str(out), list(overrides), resume=True)
+        summary = task_(str(config), sha, str(out), list(overrides), resume=True,
+                        progress=progress)
         return {"output_dir": str(out), "summaries": {cfg.experiment.name: summary}}
     names = list(variants)
     futures = task_.map(unmapped(str(config)), unmapped(sha), [str(out / n) for n in names],
@@ -102,14 +104,15 @@ def calibrate_flow(config: str, output_dir: str | None = None, overrides: Sequen
 
 @flow(name="infer", log_prints=True)
 def infer_flow(config: str, output_dir: str | None = None, overrides: Sequence[str] = (),
-               force: bool = False, resume: bool = False) -> dict[str, Any]:
+               force: bool = False, resume: bool = False,
+               progress: bool = False) -> dict[str, Any]:
     """Posterior inference (MAP + Laplace or SVI) for ``config`` (an inference TOML)."""
     from ..inference.experiment import InferenceExperiment
 
     cfg, raw, out = _open_dir(config, output_dir, overrides, "inference", force, resume,
                               schema=InferenceExperiment)
     summary = persisted(infer_task, out)(str(config), _sha256(config), str(out),
-                                         list(overrides), resume=True)
+                                         list(overrides), resume=True, progress=progress)
     return {"output_dir": str(out), "summary": summary}
 
 
