@@ -151,7 +151,7 @@ def test_kill9_during_writes_then_resume_is_bit_for_bit(tmp_path):
         n = _check_output_valid(out / "output.nc", 600.0)  # previous output intact
         lengths.append(n)
         prov = json.loads((out / "provenance.json").read_text())
-        assert prov["status"] == "running" if outcome == "killed" else "completed"
+        assert prov["status"] == ("running" if outcome == "killed" else "completed")
     assert kills.count("killed") >= 2, kills
     # a mid-write kill leaves a temporary file behind; --resume removes it
     proc = _cli(["run", str(cfg), "-o", str(out), "--no-progress", "--resume"])
