@@ -178,6 +178,13 @@ def test_ensemble_16_members_on_dask_is_bit_for_bit_sequential(prefect_api, dask
                      "final_mixed_layer_depth", "heat_content_change"):
             assert np.array_equal(a[name].values, b[name].values), name
         assert not np.array_equal(a["e"].values[0], a["e"].values[1])
+    # the example script drives the same flow (small variant, on the same cluster)
+    import runpy
+
+    example = runpy.run_path(str(ROOT / "examples" / "column_ensemble_flow.py"))
+    ex = example["main"](["-n", "2", "-o", str(tmp_path / "example"), "--dask-address",
+                          cluster.scheduler_address, *[x for s in SMALL for x in ("--set", s)]])
+    assert len(ex["members"]) == 2 and (tmp_path / "example" / "report.md").exists()
     for i in (0, 7, 15):
         m = f"members/member_{i:03d}/checkpoint.npz"
         with np.load(out / m) as x, np.load(seq.output_dir / m) as y:

@@ -125,7 +125,7 @@ def finish_ensemble_task(raw: Mapping[str, Any], output_dir: str, summaries: lis
 # ---------------------------------------------------------------------------------------------
 # flows
 # ---------------------------------------------------------------------------------------------
-@flow(name="run", log_prints=True)
+@flow(name="run")
 def run_flow(config: str, output_dir: str | None = None, overrides: Sequence[str] = (),
              force: bool = False, resume: bool = False) -> dict[str, Any]:
     """Run one experiment (TOML ``config`` + ``--set`` ``overrides``) as a Prefect flow."""
@@ -146,7 +146,7 @@ def run_flow(config: str, output_dir: str | None = None, overrides: Sequence[str
     return persisted(run_experiment_task, out)(raw, str(out), resume=True)
 
 
-@flow(name="ensemble", log_prints=True, task_runner=dask_task_runner())
+@flow(name="ensemble", task_runner=dask_task_runner())
 def ensemble_flow(
     config: str,
     output_dir: str | None = None,

@@ -77,7 +77,7 @@ def infer_task(config: str, config_sha256: str, output_dir: str, overrides: Sequ
     return infer_from_file(config, output_dir, list(overrides), force=True, progress=progress)
 
 
-@flow(name="calibrate", log_prints=True)
+@flow(name="calibrate")
 def calibrate_flow(config: str, output_dir: str | None = None, overrides: Sequence[str] = (),
                    variants: Mapping[str, Sequence[str]] | None = None, force: bool = False,
                    resume: bool = False, progress: bool = False) -> dict[str, Any]:
@@ -102,7 +102,7 @@ def calibrate_flow(config: str, output_dir: str | None = None, overrides: Sequen
             "summaries": dict(zip(names, [f.result() for f in futures], strict=True))}
 
 
-@flow(name="infer", log_prints=True)
+@flow(name="infer")
 def infer_flow(config: str, output_dir: str | None = None, overrides: Sequence[str] = (),
                force: bool = False, resume: bool = False,
                progress: bool = False) -> dict[str, Any]:
@@ -124,7 +124,7 @@ def study_report_task(output_dir: str, calibration: dict, inference: dict, ensem
     return str(write_study_report(output_dir, calibration, inference, ensembles, provenance))
 
 
-@flow(name="study", log_prints=True, task_runner=dask_task_runner())
+@flow(name="study", task_runner=dask_task_runner())
 def study_flow(
     config: str,
     output_dir: str | None = None,
