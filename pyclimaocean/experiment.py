@@ -217,12 +217,12 @@ def plan_experiment(
     )
 
 
-_BARE_KEY = __import__("re").compile(r"^[A-Za-z0-9_-]+$")
+_BARE_KEY = __import__("re").compile(r"[A-Za-z0-9_-]+")
 
 
 def _toml_key(k) -> str:
     k = str(k)
-    return k if _BARE_KEY.match(k) else _toml_value(k)
+    return k if _BARE_KEY.fullmatch(k) else _toml_value(k)
 
 
 def _toml_value(v: Any) -> str:
@@ -268,7 +268,7 @@ def _dump_toml(data: dict) -> str:
 
 def _checkpoint_steps(t) -> int | None:
     k = t.checkpoint_every
-    if k is None:
+    if k is None or k > t.n_steps:  # none, or beyond the end of the run: no checkpoint
         return None
     o = t.output_every
     if k % o:

@@ -123,7 +123,8 @@ def _out_of_range_values(path: str) -> list[float]:
 
 
 # fields whose huge values are rejected (all bounded ones, plus times and the seed)
-HUGE_OK = {"initial_conditions.mixed_layer_depth", "forcing.cycle_period"}
+HUGE_OK = {"initial_conditions.mixed_layer_depth", "forcing.cycle_period",
+           "time.checkpoint_interval"}  # (a checkpoint interval beyond the run: none written)
 HUGE = [p for p in NUMERIC if p not in HUGE_OK]
 
 

@@ -160,7 +160,7 @@ class TimeSection(Section):
                         f"time.{name} = {v} must be a positive whole number of time steps "
                         f"(time.dt = {self.dt})"
                     )
-                if round(k) > round(n):
+                if name == "output_interval" and round(k) > round(n):
                     raise ValueError(
                         f"time.{name} = {v} must not exceed time.stop_time = {self.stop_time}"
                     )
@@ -169,8 +169,8 @@ class TimeSection(Section):
                 f"time.output_interval = {self.output_interval} must divide time.stop_time = "
                 f"{self.stop_time} into a whole number of outputs"
             )
-        ck = self.checkpoint_every
-        if ck is not None and ck % self.output_every:
+        ck = self.checkpoint_every  # longer than the run: no checkpoint is written
+        if ck is not None and ck <= round(n) and ck % self.output_every:
             raise ValueError(
                 f"time.checkpoint_interval = {self.checkpoint_interval} must be a multiple of "
                 f"the output interval ({self.output_every * self.dt} s)"
