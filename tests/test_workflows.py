@@ -240,8 +240,6 @@ def test_killed_flow_reruns_only_unfinished_tasks(prefect_api, tmp_path):
 
 @pytest.mark.slow
 def test_calibrate_variants_on_dask_and_study_flow(prefect_api, dask_cluster, tmp_path):
-    if not CALIBRATION_EXAMPLE.exists():
-        pytest.skip("calibration example not available")
     from pyclimaocean.workflows import dask_task_runner, launch, study_flow
 
     cluster, _ = dask_cluster
