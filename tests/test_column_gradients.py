@@ -32,7 +32,8 @@ from pyclimaocean.models.column import ColumnModel, InitialConditions
 N_STEPS = 1000
 
 
-def make_problem(closure, heat_flux=-50.0, checkpoint_every="auto", heat_flux_amplitude=0.0):
+def make_problem(closure, heat_flux=-50.0, checkpoint_every="auto", heat_flux_amplitude=0.0,
+                 n_steps=N_STEPS):
     model = ColumnModel(
         grid=ColumnGrid(nz=16, depth=64.0),
         closure=closure,
@@ -46,7 +47,7 @@ def make_problem(closure, heat_flux=-50.0, checkpoint_every="auto", heat_flux_am
 
     def loss(vec):
         out = params.with_values(vec).apply(model).run(
-            None, N_STEPS, save_every=100, checkpoint_every=checkpoint_every
+            None, n_steps, save_every=100, checkpoint_every=checkpoint_every
         )[1]
         return jnp.mean((out.temperature - 19.5) ** 2) + 100 * jnp.mean((out.u - 0.01) ** 2)
 
@@ -120,8 +121,8 @@ def test_catke_forward_and_reverse_mode_agree(catke_problem):
 
 def test_checkpointing_and_jit_do_not_change_gradients():
     closure = CATKELike()
-    params, loss_ckpt = make_problem(closure, checkpoint_every=10)
-    _, loss_plain = make_problem(closure, checkpoint_every=None)
+    params, loss_ckpt = make_problem(closure, checkpoint_every=10, n_steps=300)
+    _, loss_plain = make_problem(closure, checkpoint_every=None, n_steps=300)
     v = params.vector()
     g1 = jax.jit(jax.grad(loss_ckpt))(v)
     g2 = jax.jit(jax.grad(loss_plain))(v)
