@@ -28,7 +28,6 @@ same as an uninterrupted run — after checking that the config did not change.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import math
@@ -534,7 +533,6 @@ def run_experiment(
         attrs={"title": cfg.experiment.name, "backend": cfg.experiment.backend,
                "comment": cfg.experiment.description or None},
     )
-    _share_compiled_code(sim, model)
     can_resume = resume and sim.checkpoint_path is not None and sim.checkpoint_path.exists()
     prov = collect_provenance(
         command=command,
@@ -603,55 +601,6 @@ def run_experiment(
             files.append(_write_report(out, cfg, prov, diagnostics, files))
         log.info("completed in %.1f s", prov["wall_time_s"])
     return ExperimentResult(out, ds, final, files, diagnostics)
-
-
-@functools.lru_cache(maxsize=64)
-def _compiled_chunk(n_steps: int):
-    import equinox as eqx
-
-    @eqx.filter_jit
-    def chunk(model, state):
-        return model.run(state, n_steps, checkpoint_every=None)[0]
-
-    return chunk
-
-
-@functools.lru_cache(maxsize=1)
-def _compiled_step():
-    import equinox as eqx
-
-    return eqx.filter_jit(lambda model, state: model.step(state))
-
-
-def _share_compiled_code(sim, model) -> None:
-    """Let runs of models that differ only in parameter values share compiled code.
-
-    ``Simulation`` compiles its chunk with the model closed over (parameter values become
-    constants), so every ensemble member or resumed run would compile again (seconds each).
-    Here the model is passed as an argument of one ``eqx.filter_jit`` function per chunk
-    length, compiled once per process for a given model structure.  Every path through this
-    module (run, resume, sequential and Dask ensembles) uses the same compiled functions, which
-    is what makes them bit-for-bit identical.
-    """
-    import jax
-    import jax.numpy as jnp
-
-    # Python floats in an equinox module are static for filter_jit: make them array leaves
-    model = jax.tree_util.tree_map(
-        lambda x: jnp.asarray(x) if isinstance(x, float) else x, model)
-    sim._chunk = functools.partial(_compiled_chunk(sim.output_every), model)
-    sim._step = functools.partial(_compiled_step(), model)
-
-    # Stack the outputs on the host: ``jnp.stack`` of a list whose length grows by one per
-    # output compiles a new XLA concatenation every time (~60 ms each), which made runs with
-    # frequent outputs quadratic.  Same values (a copy), no compilation.
-    def dataset(outputs=None):
-        outputs = sim.outputs if outputs is None else outputs
-        stacked = jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]),
-                                         *outputs)
-        return sim.model.to_xarray(stacked, attrs=sim.attrs)
-
-    sim.dataset = dataset
 
 
 def _previous_attempts(path: Path) -> list[dict]:

@@ -15,6 +15,7 @@ For gradients, use ``model.run`` (pure, checkpointed ``lax.scan``) instead.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -111,8 +112,12 @@ class Simulation:
         self.callbacks = list(callbacks)
         self.progress = progress
         self.attrs = attrs or {}
-        self._chunk = jax.jit(lambda s: model.run(s, self.output_every, checkpoint_every=None)[0])
-        self._step = jax.jit(model.step)
+        # The model is an *argument* of compiled functions shared per chunk length, so models
+        # that differ only in parameter values (ensemble members, resumed runs, calibration
+        # candidates) reuse one compilation and replay exactly the same code (bit-for-bit).
+        model_arg = _floats_to_arrays(model)
+        self._chunk = functools.partial(_compiled_chunk(self.output_every), model_arg)
+        self._step = functools.partial(_compiled_step(), model_arg)
         self.outputs: list = []
 
     # -- paths -----------------------------------------------------------------------------
@@ -132,8 +137,13 @@ class Simulation:
 
     # -- running ---------------------------------------------------------------------------
     def dataset(self, outputs=None):
+        """Dataset of the outputs so far (stacked on the host: no compilation per length)."""
         outputs = self.outputs if outputs is None else outputs
-        stacked = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *outputs)
+        if not outputs:
+            raise ValueError("no outputs yet: run the simulation first")
+        stacked = jax.tree_util.tree_map(
+            lambda *xs: np.stack([np.asarray(x) for x in xs]), *outputs
+        )
         return self.model.to_xarray(stacked, attrs=self.attrs)
 
     def _write_outputs(self):
@@ -211,6 +221,29 @@ class Simulation:
                     bar.update(task, completed=it)
         self._write_outputs()
         return state, self.dataset()
+
+
+def _floats_to_arrays(model):
+    """Python floats in an equinox module are static under ``filter_jit``: make them leaves."""
+    return jax.tree_util.tree_map(lambda x: jnp.asarray(x) if isinstance(x, float) else x, model)
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_chunk(n_steps: int):
+    import equinox as eqx
+
+    @eqx.filter_jit
+    def chunk(model, state):
+        return model.run(state, n_steps, checkpoint_every=None)[0]
+
+    return chunk
+
+
+@functools.lru_cache(maxsize=1)
+def _compiled_step():
+    import equinox as eqx
+
+    return eqx.filter_jit(lambda model, state: model.step(state))
 
 
 class _NullProgress:
