@@ -157,6 +157,12 @@ class Parameter(eqx.Module):
                 f"transform {self.transform!r} is not supported. Supported transforms are: "
                 + ", ".join(_TRANSFORMS)
             )
+        if self.transform == "identity" and (math.isfinite(self.lower) or math.isfinite(self.upper)):
+            raise ParameterError(
+                f"transform 'identity' cannot honour the bounds [{self.lower}, {self.upper}]: "
+                "optimisers and samplers would leave them. Use transform 'auto' (logit or log "
+                "from the bounds) or remove the bounds"
+            )
         if self.transform == "logit" and not (
             math.isfinite(self.lower) and math.isfinite(self.upper)
         ):

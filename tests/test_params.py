@@ -135,3 +135,9 @@ def test_value_on_a_bound_maps_to_a_finite_point():
     u = ps.to_unconstrained()
     assert np.all(np.isfinite(u))
     np.testing.assert_allclose(ps.from_unconstrained(u).vector(), [0.0, 0.098], atol=1e-8)
+
+
+def test_identity_transform_with_bounds_is_refused():
+    with pytest.raises(ParameterError, match="cannot honour the bounds"):
+        Parameter(0.5, 0.0, 1.0, transform="identity")
+    assert Parameter(0.5, transform="identity").from_unconstrained(2.0) == 2.0
