@@ -191,15 +191,22 @@ def test_online_loss_gradient_matches_finite_differences(truth_data):
 
 
 def test_online_training_from_scratch_learns_a_closure(truth_data):
-    """Online training alone (no subgrid targets seen) finds a closure that beats none."""
+    """Online training alone finds a closure that beats none, without any use of U.
+
+    The output scaling is built from the states only (``u_mean = 0``, ``u_scale = std(x)``),
+    so neither the loss nor the network ever sees the subgrid tendencies U.  (The experiment
+    runner's online mode does scale the outputs with U's mean and standard deviation.)
+    """
     train, val, test, base = (truth_data[k] for k in ("train", "val", "test", "base"))
+    x_scaling = learning.standardisation(train.x, train.x)
     cnn = learning.PeriodicCNNClosure(
         width=8,
         depth=2,
         kernel_size=5,
-        scaling=learning.standardisation(train.x, train.subgrid),
+        scaling=learning.Standardisation(x_scaling.x_mean, x_scaling.x_scale, 0.0, x_scaling.x_scale),
         key=jax.random.PRNGKey(10),
     )
+    mse_untrained = float(learning.offline_loss(cnn, (test.x, test.subgrid)))
     val_windows = learning.trajectory_windows(val.x, jnp.arange(0, 300, 10), 10)
     loss = learning.make_online_loss(base, COARSE_DT)
     before = float(loss(cnn, val_windows))
@@ -221,7 +228,9 @@ def test_online_training_from_scratch_learns_a_closure(truth_data):
     assert after < 0.1 * none
     # and the learned tendency is a closure of U, although U was never used (held-out data)
     mse = float(learning.offline_loss(result.model, (test.x, test.subgrid)))
-    assert mse < 0.5 * float(jnp.mean(test.subgrid**2))
+    # (measured: untrained 0.57 mean(U²), trained 0.08 mean(U²))
+    assert mse < 0.3 * mse_untrained
+    assert mse < 0.2 * float(jnp.mean(test.subgrid**2))
 
 
 def test_fit_detects_divergence_and_writes_checkpoints(tmp_path):
