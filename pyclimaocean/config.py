@@ -109,11 +109,15 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not key or any(not part for part in key.split(".")):
         raise ConfigError(f"override {text!r}: empty key path")
     raw = raw.strip()
+    if "\n" in raw or "\r" in raw:
+        raise ConfigError(f"override {key}=...: the value must be on one line")
     try:
-        value = tomllib.loads(f"v = {raw}")["v"]
+        parsed = tomllib.loads(f"v = {raw}")
     except tomllib.TOMLDecodeError:
-        value = raw
-    return key, value
+        return key, raw
+    if set(parsed) != {"v"}:
+        raise ConfigError(f"override {text!r}: could not read the value as one TOML value")
+    return key, parsed["v"]
 
 
 def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:

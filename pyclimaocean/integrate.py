@@ -56,9 +56,14 @@ def integrate(
     Returns:
         ``(final_state, outputs)``; ``outputs`` is ``None`` when ``save_every`` is ``None``.
     """
-    if not isinstance(n_steps, int) or n_steps < 0:
+    import numbers
+
+    if not isinstance(n_steps, numbers.Integral) or isinstance(n_steps, bool) or n_steps < 0:
         raise ValueError(f"n_steps must be a non-negative int, got {n_steps!r}")
+    n_steps = int(n_steps)
     if n_steps == 0:
+        if save_every is not None:
+            raise ValueError("n_steps = 0 with save_every: nothing would be saved")
         return state, None
     observe = observe or (lambda s: s)
     block = n_steps if save_every is None else save_every

@@ -298,11 +298,17 @@ class Parameter(eqx.Module):
             value = float(d["value"])
         except (TypeError, ValueError):
             raise ParameterError(f"{name}.value = {d['value']!r} is not a number") from None
+        bounds = {}
+        for key, default in (("lower", -math.inf), ("upper", math.inf)):
+            try:
+                bounds[key] = float(d.get(key, default))
+            except (TypeError, ValueError):
+                raise ParameterError(f"{name}.{key} = {d[key]!r} is not a number") from None
         try:
             p = cls(
                 value=jnp.asarray(value),
-                lower=float(d.get("lower", -math.inf)),
-                upper=float(d.get("upper", math.inf)),
+                lower=bounds["lower"],
+                upper=bounds["upper"],
                 prior=Prior.from_dict(d["prior"]) if "prior" in d else None,
                 units=str(d.get("units", "1")),
                 description=str(d.get("description", "")),
@@ -466,7 +472,7 @@ class ParameterSet(eqx.Module):
         """TOML text with one ``["name"]`` table per parameter (round-trips via :meth:`from_toml`)."""
         lines = []
         for name, d in self.to_dict().items():
-            lines.append(f'["{name}"]')
+            lines.append(f"[{_toml_value(name)}]")
             for key, val in d.items():
                 if key == "prior":
                     inner = ", ".join(f"{k} = {_toml_value(v)}" for k, v in val.items())
@@ -494,7 +500,17 @@ class ParameterSet(eqx.Module):
 
 def _toml_value(v: Any) -> str:
     if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        out = []
+        for ch in v:
+            if ch == "\\":
+                out.append("\\\\")
+            elif ch == '"':
+                out.append('\\"')
+            elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+                out.append(f"\\u{ord(ch):04X}")
+            else:
+                out.append(ch)
+        return '"' + "".join(out) + '"'
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
