@@ -68,6 +68,32 @@ def test_subgrid_data_matches_two_scale_coupling(truth_data):
     # U anti-correlates with X (the fast variables damp the slow ones; Arnold et al. 2013 Fig. 1)
     corr = np.corrcoef(np.ravel(train.x), np.ravel(train.subgrid))[0, 1]
     assert corr < -0.8
+    # the definition itself, at a sampled state: U = dX/dt (two-scale) - one-scale tendency
+    truth = truth_data["truth"]
+    state = truth.initial_condition(seed=5)
+    data, final = learning.generate_two_scale_data(
+        truth, state, dt=0.001, n_samples=1, sample_every=3
+    )
+    np.testing.assert_array_equal(data.x[0], final.x)
+    one_scale = Lorenz96(n=truth.K, forcing=truth.forcing)
+    np.testing.assert_allclose(
+        data.subgrid[0], truth.tendency(final).x - one_scale.tendency(final.x), rtol=0, atol=1e-12
+    )
+
+
+def test_split_data_and_windows_reject_what_does_not_fit():
+    x = jnp.arange(8000.0).reshape(1000, 8)
+    data = learning.ClosureData(x=x, subgrid=-x, dt=0.005)
+    with pytest.raises(ValueError, match="gap = 100"):
+        learning.split_data(data, (0.95, 0.05), gap=100)
+    parts = learning.split_data(data, (0.45, 0.45), gap=100)
+    assert [p.n_samples for p in parts] == [450, 450]
+    np.testing.assert_array_equal(parts[1].x, data.x[550:])
+    with pytest.raises(ValueError, match="leave the series"):
+        learning.trajectory_windows(data.x, jnp.array([0, 995]), 5)
+    with pytest.raises(ValueError, match="leave the series"):
+        learning.trajectory_windows(data.x, jnp.array([-1]), 5)
+    assert learning.trajectory_windows(data.x, jnp.array([0, 994]), 5).shape == (2, 6, 8)
 
 
 @pytest.mark.parametrize("shift", range(8))

@@ -111,9 +111,18 @@ def split_data(data: ClosureData, fractions: tuple[float, ...], gap: int = 0) ->
     """
     if any(f <= 0 for f in fractions) or sum(fractions) > 1 + 1e-12:
         raise ValueError(f"fractions = {fractions!r}: must be > 0 and sum to <= 1")
+    if gap < 0:
+        raise ValueError(f"gap = {gap!r}: must be >= 0 samples")
+    sizes = [int(f * data.n_samples) for f in fractions]
+    needed = sum(sizes) + gap * (len(fractions) - 1)
+    if needed > data.n_samples:
+        raise ValueError(
+            f"fractions = {fractions!r} with gap = {gap} need {needed} samples "
+            f"(parts {sizes} + {len(fractions) - 1} gaps of {gap}) but the series has "
+            f"{data.n_samples}; use smaller fractions or a smaller gap"
+        )
     out, start = [], 0
-    for f in fractions:
-        n = int(f * data.n_samples)
+    for f, n in zip(fractions, sizes, strict=True):
         if n < 1:
             raise ValueError(f"fraction {f} of {data.n_samples} samples is empty")
         out.append(ClosureData(data.x[start : start + n], data.subgrid[start : start + n], data.dt))
@@ -122,6 +131,23 @@ def split_data(data: ClosureData, fractions: tuple[float, ...], gap: int = 0) ->
 
 
 def trajectory_windows(x: jax.Array, starts: jax.Array, length: int) -> jax.Array:
-    """Windows ``x[s : s + length + 1]`` for every start ``s``: shape ``(len(starts), length + 1, K)``."""
+    """Windows ``x[s : s + length + 1]`` for every start ``s``: shape ``(len(starts), length + 1, K)``.
+
+    Raises ``ValueError`` when the starts are concrete and a window would leave the series
+    (``0 <= s`` and ``s + length < len(x)`` are required); traced starts are not checked (JAX
+    indexing would clamp them).
+    """
+    try:
+        concrete = np.asarray(starts)
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        concrete = None
+    if concrete is not None and concrete.size:
+        n = np.shape(x)[0]
+        if concrete.min() < 0 or concrete.max() + length >= n:
+            raise ValueError(
+                f"trajectory_windows: starts in [{concrete.min()}, {concrete.max()}] with "
+                f"length = {length} leave the series of {n} samples; need "
+                f"0 <= start <= {n - 1 - length}"
+            )
     idx = jnp.asarray(starts)[:, None] + jnp.arange(length + 1)[None, :]
     return jnp.asarray(x)[idx]
