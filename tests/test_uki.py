@@ -133,3 +133,39 @@ def test_uki_bad_settings(linear):
     res = unscented_kalman_inversion(problem.with_regularization("none"), alpha_reg=0.9, max_iterations=3,
                                      progress=False)
     assert res.n_forward == 3 * (7 + 1) + 1
+
+
+def test_priors_spilling_past_the_bounds_are_truncated_not_clipped(linear):
+    """normal(0.5, 0.5) on [0, 1]: the u = logit-type T⁻¹(θ) moments of the *truncated*
+    normal (scipy.stats.truncnorm, quadrature) — clipping would put atoms at the bounds
+    whose images are at |u| ~ 20 and blow the variance up by ~50x."""
+    import jax
+    from scipy import integrate
+    from scipy.stats import truncnorm
+
+    from pyclimaocean.calibration import prior_ensemble
+    from pyclimaocean.calibration.uki import gaussian_prior
+    from pyclimaocean.inference.results import prior_samples
+
+    problem, _, _ = linear
+    p = Parameter(jnp.asarray(0.5), lower=0.0, upper=1.0, prior=Prior.make("normal", loc=0.5, scale=0.5))
+    params = ParameterSet({"a": p, "b": problem.parameters["b"], "c": problem.parameters["c"]})
+    bounded = problem.with_parameters(params)
+    ref = truncnorm(-1.0, 1.0, loc=0.5, scale=0.5)
+    to_u = lambda x: float(p.to_unconstrained(jnp.asarray(x)))  # noqa: E731
+    m1 = integrate.quad(lambda x: to_u(x) * ref.pdf(x), 0, 1, limit=200)[0]
+    m2 = integrate.quad(lambda x: to_u(x) ** 2 * ref.pdf(x), 0, 1, limit=200)[0]
+    mean, var, exact = gaussian_prior(bounded, num_samples=20000)
+    assert not exact[0]
+    np.testing.assert_allclose(mean[0], m1, atol=0.05)
+    np.testing.assert_allclose(var[0], m2 - m1**2, rtol=0.05)
+    theta = prior_samples(bounded, 20000, jax.random.PRNGKey(3))[:, 0]
+    assert 0.0 < theta.min() and theta.max() < 1.0
+    np.testing.assert_allclose(theta.var(), ref.var(), rtol=0.05)
+    ens = np.asarray(prior_ensemble(bounded, 4000, jax.random.PRNGKey(4)))[:, 0]
+    np.testing.assert_allclose(ens.var(), m2 - m1**2, rtol=0.1)
+    # bounds that hold no prior mass: a clear error naming the parameter
+    far = Parameter(jnp.asarray(0.5), lower=0.0, upper=1.0, prior=Prior.make("normal", loc=100.0, scale=1.0))
+    with pytest.raises(ParameterError, match="a: .*no mass inside the bounds"):
+        prior_samples(problem.with_parameters(ParameterSet({"a": far, "b": params["b"], "c": params["c"]})),
+                      10, jax.random.PRNGKey(0))

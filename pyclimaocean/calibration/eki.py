@@ -30,7 +30,7 @@ import xarray as xr
 
 from ..params import ParameterError, ParameterSet
 from .optimize import _Progress
-from .problem import Problem
+from .problem import Problem, sample_truncated_prior
 
 __all__ = ["EKIResult", "ensemble_kalman_inversion", "prior_ensemble", "eki_update"]
 
@@ -60,13 +60,9 @@ def prior_ensemble(problem: Problem, n_ensemble: int, key, *, kind: str = "prior
     cols = []
     for i, name in enumerate(problem.names):
         p = problem.parameters[name]
-        theta = p.prior_distribution().sample(jax.random.fold_in(key, i), (n_ensemble,))
-        # keep samples strictly inside the bounds (truncation of priors that leak outside)
-        lo, hi = p.lower, p.upper
-        span = (hi - lo) if np.isfinite(hi - lo) else 1.0
-        theta = jnp.clip(theta, lo + 1e-9 * span if np.isfinite(lo) else -jnp.inf,
-                         hi - 1e-9 * span if np.isfinite(hi) else jnp.inf)
-        cols.append(jax.vmap(p.to_unconstrained)(theta))
+        # the prior truncated to the bounds (rejection, not clipping)
+        theta = sample_truncated_prior(p, jax.random.fold_in(key, i), n_ensemble, name)
+        cols.append(jax.vmap(p.to_unconstrained)(jnp.asarray(theta)))
     return jnp.stack(cols, axis=1)
 
 

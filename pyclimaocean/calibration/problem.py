@@ -44,9 +44,40 @@ import xarray as xr
 from ..params import ParameterError, ParameterSet
 from .observations import ObservationOperator, observation_vector
 
-__all__ = ["Case", "Problem", "REGULARIZATIONS"]
+__all__ = ["Case", "Problem", "REGULARIZATIONS", "sample_truncated_prior"]
 
 REGULARIZATIONS = ("prior", "physical", "ridge", "none")
+
+
+def sample_truncated_prior(parameter, key, n: int, name: str = "parameter", *,
+                           max_rounds: int = 20) -> np.ndarray:
+    """``(n,)`` physical draws of the prior *truncated* to the open interval (lower, upper).
+
+    Rejection sampling: draws of the prior that fall outside the bounds are discarded and
+    redrawn (never clipped onto the bounds, which would put an atom of probability there).
+    Raises :class:`ParameterError` naming ``name`` when the bounds hold (almost) none of the
+    prior's mass.
+    """
+    try:
+        dist = parameter.prior_distribution()
+    except ParameterError as err:
+        raise ParameterError(f"{name}: {err}") from None
+    lo, hi = float(parameter.lower), float(parameter.upper)
+    kept: list[np.ndarray] = []
+    have, batch = 0, max(int(n), 16)
+    for r in range(max_rounds):
+        x = np.asarray(dist.sample(jax.random.fold_in(key, r), (batch,)), dtype=float)
+        x = x[(x > lo) & (x < hi)]
+        kept.append(x)
+        have += x.size
+        if have >= n:
+            return np.concatenate(kept)[:n]
+        # grow the batch where acceptance is low
+        batch = min(4 * batch, 1_000_000)
+    raise ParameterError(
+        f"{name}: fewer than {n} of the prior draws fell inside the bounds [{lo}, {hi}] after "
+        f"{max_rounds} rounds; the prior puts (almost) no mass inside the bounds"
+    )
 
 
 class Case(eqx.Module):

@@ -62,7 +62,7 @@ import xarray as xr
 
 from ..params import ParameterError, ParameterSet
 from .optimize import _Progress
-from .problem import Problem
+from .problem import Problem, sample_truncated_prior
 
 __all__ = ["UKIResult", "unscented_kalman_inversion", "gaussian_prior", "sigma_points", "uki_analysis"]
 
@@ -120,7 +120,7 @@ def gaussian_prior(problem: Problem, *, num_samples: int = 4096, seed: int = 0):
 
     Returns ``(mean (n,), var (n,), exact (n,) bool)``: exact for ``normal`` priors with the
     identity transform and ``lognormal`` priors with the log transform at lower bound 0;
-    otherwise moments of ``num_samples`` prior draws mapped by T⁻¹ (clipped inside the bounds).
+    otherwise moments of ``num_samples`` prior draws mapped by T⁻¹ (the prior truncated to the bounds).
     """
     means, variances, exact = [], [], []
     key = jax.random.PRNGKey(seed)
@@ -137,16 +137,8 @@ def gaussian_prior(problem: Problem, *, num_samples: int = 4096, seed: int = 0):
             variances.append(k["scale"] ** 2)
             exact.append(True)
             continue
-        try:
-            dist = p.prior_distribution()
-        except ParameterError as err:
-            raise ParameterError(f"{name}: {err}") from None
-        theta = dist.sample(jax.random.fold_in(key, i), (num_samples,))
-        lo, hi = p.lower, p.upper
-        span = (hi - lo) if np.isfinite(hi - lo) else 1.0
-        theta = jnp.clip(theta, lo + 1e-9 * span if np.isfinite(lo) else -jnp.inf,
-                         hi - 1e-9 * span if np.isfinite(hi) else jnp.inf)
-        u = np.asarray(jax.vmap(p.to_unconstrained)(theta))
+        theta = sample_truncated_prior(p, jax.random.fold_in(key, i), num_samples, name)
+        u = np.asarray(jax.vmap(p.to_unconstrained)(jnp.asarray(theta)))
         means.append(float(np.mean(u)))
         variances.append(float(np.var(u, ddof=1)))
         exact.append(False)

@@ -117,13 +117,8 @@ def infer_from_file(
         tv = None
     files.append(plot_corner(post.theta_samples, problem.names, out / "corner.png", truth=tv,
                              map_point=map_res.theta))
-    # prior and posterior ensembles of the model (priors truncated to the bounds)
-    eps = 1e-9
-    lo = np.array([problem.parameters[n].lower for n in problem.names])
-    hi = np.array([problem.parameters[n].upper for n in problem.names])
-    span = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
-    prior_u = problem.unconstrained(jnp.asarray(np.clip(prior[: inf.prior_ensemble], lo + eps * span,
-                                                        hi - eps * span))) if inf.prior_ensemble else None
+    # prior and posterior ensembles of the model (prior_samples draws strictly inside the bounds)
+    prior_u = problem.unconstrained(jnp.asarray(prior[: inf.prior_ensemble])) if inf.prior_ensemble else None
     post_u = jnp.asarray(post.u_samples[: inf.posterior_ensemble]) if inf.posterior_ensemble else None
     files += profile_figures(out, setup, u_prior=prior_u, u_post=post_u, u_best=jnp.asarray(map_res.u))
     summary["files"] = [str(f) for f in files] + [str(out / "summary.json")]

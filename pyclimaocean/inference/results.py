@@ -132,12 +132,13 @@ def predictive_samples(problem: Problem, u_samples, *, chunk: int = 64) -> list[
 
 
 def prior_samples(problem: Problem, n: int, key) -> np.ndarray:
-    """``(n, n_parameters)`` physical samples of the priors, clipped to the bounds."""
+    """``(n, n_parameters)`` physical samples of the priors truncated to the bounds."""
+    from ..calibration.problem import sample_truncated_prior
+
     cols = []
     for i, name in enumerate(problem.names):
         p = problem.parameters[name]
-        s = p.prior_distribution().sample(jax.random.fold_in(key, i), (n,))
-        cols.append(np.clip(np.asarray(s), p.lower, p.upper))
+        cols.append(sample_truncated_prior(p, jax.random.fold_in(key, i), n, name))
     return np.stack(cols, axis=1)
 
 
