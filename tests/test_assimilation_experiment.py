@@ -85,3 +85,21 @@ def test_config_errors_name_the_field(tmp_path):
         ],
     )
     assert res.exit_code == 2 and "spinup_cycles=5000" in res.output
+    # 4D-Var scores only whole windows: a spin-up covering all of them is refused
+    res = runner.invoke(
+        app,
+        [
+            "assimilate",
+            str(EXAMPLES / "l96_4dvar.toml"),
+            "-o",
+            str(tmp_path / "x"),
+            "--set",
+            "experiment.n_cycles=29",
+            "--set",
+            "experiment.spinup_cycles=25",
+            "--set",
+            "method.window=10",
+        ],
+    )
+    assert res.exit_code == 2 and "spinup_cycles=25" in res.output, res.output
+    assert "20 cycles analysed" in res.output

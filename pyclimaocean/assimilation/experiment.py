@@ -146,14 +146,18 @@ class AssimilationConfig(Section):
 
     @pydantic.model_validator(mode="after")
     def _window_fits(self):
-        if (
-            isinstance(self.method, FourDVarMethod)
-            and self.method.window > self.experiment.n_cycles
-        ):
-            raise ValueError(
-                f"method.window={self.method.window} must not exceed "
-                f"experiment.n_cycles={self.experiment.n_cycles}"
-            )
+        if isinstance(self.method, FourDVarMethod):
+            w, n = self.method.window, self.experiment.n_cycles
+            if w > n:
+                raise ValueError(f"method.window={w} must not exceed experiment.n_cycles={n}")
+            # 4D-Var analyses only whole windows: cycles 0..w*(n//w)-1 are scored
+            analysed = w * (n // w)
+            if self.experiment.spinup_cycles >= analysed:
+                raise ValueError(
+                    f"experiment.spinup_cycles={self.experiment.spinup_cycles} must be smaller "
+                    f"than the {analysed} cycles analysed by 4D-Var (method.window={w} times "
+                    f"n_cycles // window = {n // w}); nothing would be scored"
+                )
         return self
 
 
