@@ -56,6 +56,17 @@ def test_stlsq_recovers_planted_sparse_vector():
         stlsq(theta, y, threshold=-1)
 
 
+def test_stlsq_stopped_at_max_iterations_keeps_no_coefficient_below_threshold():
+    """Correlated columns: the refit after one sweep gives x1 = 0.29 < threshold 0.3."""
+    rng = np.random.default_rng(25)
+    theta = rng.normal(size=(30, 6))
+    theta[:, 1] = theta[:, 0] + 0.3 * rng.normal(size=30)
+    y = theta @ np.array([1.0, 0.5, 0.0, 0.2, 0.0, 0.0]) + 0.1 * rng.normal(size=30)
+    xi = np.asarray(stlsq(theta, y, 0.3, max_iterations=1))
+    assert np.count_nonzero(xi) >= 1
+    assert np.all((xi == 0) | (np.abs(xi) >= 0.3)), xi
+
+
 def _check_l96_recovery(model, forcing, rtol):
     active = model.active_terms()
     expected = dict(L96_TERMS, **{"1": forcing})
