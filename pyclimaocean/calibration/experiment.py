@@ -198,12 +198,14 @@ def _controls(cfg: CalibrationExperiment, model) -> tuple[ParameterSet, Paramete
         if spec.prior is not None:
             prior = Prior.from_dict(spec.prior)
         else:
-            if not t > 0:
+            # centred on the model's value, never on the synthetic truth (that would leak the
+            # answer into a twin experiment)
+            if not value > 0:
                 raise ConfigError(
                     f"calibration.parameters.{key}: the default lognormal prior needs a positive "
-                    f"model value, got {t}; give a prior"
+                    f"model value, got {value}; give a prior"
                 )
-            prior = Prior.make("lognormal", loc=math.log(t), scale=cal.default_prior_scale)
+            prior = Prior.make("lognormal", loc=math.log(value), scale=cal.default_prior_scale)
         first = spec.initial if spec.initial is not None else t * (spec.initial_factor or 1.0)
         name = f"closure.{short}"
         try:
@@ -231,8 +233,11 @@ def build_calibration(cfg: CalibrationExperiment, raw: dict, source: str = "conf
     first = next(iter(case_cfgs.values()))
     n_steps, save_every = first.time.n_steps, first.time.output_every
     for name, c in case_cfgs.items():
-        if (c.time.n_steps, c.time.output_every) != (n_steps, save_every):
-            raise ConfigError(f"case {name!r}: all cases must share [time] (dt, stop_time, output_interval)")
+        if (c.time.dt, c.time.n_steps, c.time.output_every) != (first.time.dt, n_steps, save_every):
+            raise ConfigError(
+                f"case {name!r}: all cases must share [time] (dt, stop_time, output_interval); got "
+                f"dt = {c.time.dt} s, {c.time.n_steps} steps, output every {c.time.output_every} steps "
+                f"vs dt = {first.time.dt} s, {n_steps} steps, output every {save_every} steps")
     controls, truth = _controls(cfg, next(iter(models.values())))
     obs = cfg.calibration.observations
     obs_every = 1
