@@ -132,3 +132,12 @@ def test_test_data_must_cover_the_forecast():
             TrainConfig,
             ["truth.test_time=1.0", "evaluation.forecast_time=2.0"],
         )
+
+
+def test_climate_run_must_cover_the_autocorrelation_lags():
+    with pytest.raises(ConfigError, match="evaluation.climate_time = 0.5"):
+        load_config(
+            EXAMPLES / "l96_train_offline.toml",
+            TrainConfig,
+            ["evaluation.climate_time=0.5", "evaluation.acf_max_lag_time=1.0"],
+        )

@@ -208,6 +208,16 @@ class TrainConfig(Section):
                 f"truth.test_time = {t.test_time} MTU must exceed evaluation.forecast_time = "
                 f"{self.evaluation.forecast_time} MTU"
             )
+        ev = self.evaluation
+        n_climate = max(2, t.samples(ev.climate_time))
+        max_lag_time = min(ev.acf_max_lag_time, 0.5 * t.test_time)
+        max_lag = max(1, int(round(max_lag_time / t.coarse_dt)))
+        if n_climate <= max_lag:
+            raise ValueError(
+                f"evaluation.climate_time = {ev.climate_time} MTU must exceed the largest "
+                f"autocorrelation lag min(evaluation.acf_max_lag_time, truth.test_time / 2) = "
+                f"{max_lag_time} MTU"
+            )
         if self.closure.architecture == "cnn" and self.closure.kernel_size // 2 > t.K:
             raise ValueError(
                 f"closure.kernel_size = {self.closure.kernel_size} is too wide for truth.K = {t.K}"
