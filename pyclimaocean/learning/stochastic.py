@@ -247,7 +247,10 @@ def estimate_noise(
         x, u: states and subgrid tendencies ``(T, K)`` sampled every ``dt`` MTU.
         kind: ``"additive"`` (σ = std of r) or ``"multiplicative"`` (σ² = Σ r² / Σ det(x)²);
             τ comes from the autocorrelation of r in both cases (``method``, see
-            :func:`estimate_ar1`).
+            :func:`estimate_ar1`).  For ``"multiplicative"`` this is a known approximation:
+            r = e · det(x) also decorrelates as det(x) changes, so τ of r is biased low with
+            respect to τ of the multiplicative noise e (dividing by det(x) is avoided because
+            it is ill-conditioned where det(x) ≈ 0).
     """
     if kind not in NOISE_KINDS:
         raise ValueError(
@@ -277,9 +280,10 @@ def fit_stochastic_closure(
     part (or the given trained ``deterministic`` closure) and AR(1) noise of its residual.
 
     Args:
-        x, u: states and subgrid tendencies ``(T, K)`` sampled every ``dt`` MTU (``dt`` should
-            be the coarse step the closure will run with; τ is stored in MTU, so another step
-            gets the consistent φ = exp(-Δt / τ)).
+        x, u: states and subgrid tendencies ``(T, K)``.
+        dt: sampling interval of ``x`` and ``u`` (MTU), used to turn autocorrelation lags into
+            τ.  τ is stored in MTU, so a closure run with another step Δt gets the consistent
+            φ = exp(-Δt / τ).
         kind: ``"additive"`` or ``"multiplicative"``.
         degree: polynomial degree when ``deterministic`` is None.
         deterministic: a trained closure to use instead of fitting the polynomial.
