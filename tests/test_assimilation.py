@@ -106,6 +106,25 @@ def test_etkf_matches_kalman_update_with_ensemble_covariance():
     )
 
 
+def test_etkf_uses_the_symmetric_square_root():
+    """W_a = [(N-1) A^{-1}]^{1/2} with A = (N-1) I + Y R^{-1} Y^T is symmetric (Hunt et al. 2007)."""
+    from pyclimaocean.assimilation.ensemble import _ensemble_transform, _prior_anomalies
+
+    ens, op, H, R, y = _linear_gaussian_case()
+    N = ens.shape[0]
+    xb, Xb, yb, Yb = _prior_anomalies(ens, op, 1.0)
+    C = Yb / R  # Y R^{-1}
+    Wa = _ensemble_transform(Yb, jnp.zeros_like(yb), C)  # d = 0: no mean update
+    np.testing.assert_allclose(Wa, Wa.T, atol=1e-12)
+    A = (N - 1) * jnp.eye(N) + C @ Yb.T
+    np.testing.assert_allclose(Wa @ Wa, (N - 1) * jnp.linalg.inv(A), atol=1e-12)
+    assert float(jnp.min(jnp.linalg.eigvalsh(Wa))) > 0  # the positive root
+    np.testing.assert_allclose(Wa @ jnp.ones(N), jnp.ones(N), atol=1e-12)  # keeps the mean
+    # the public analysis uses it: anomalies X_a = W_a^T X_b
+    ea = etkf_analysis(ens, y, op, R)
+    np.testing.assert_allclose(ea - ea.mean(0), Wa.T @ Xb, atol=1e-12)
+
+
 def test_letkf_reduces_to_etkf_without_localization_and_ignores_far_obs():
     ens = jnp.asarray(np.random.default_rng(3).normal(size=(8, 12)))
     op, R = IdentityObservation(12), jnp.ones(12)
@@ -121,6 +140,16 @@ def test_letkf_reduces_to_etkf_without_localization_and_ignores_far_obs():
     a2 = letkf_analysis(ens, y2, op, R, localization_radius=1.5)
     np.testing.assert_allclose(a1[:, 0], a2[:, 0], atol=1e-12)
     assert float(jnp.max(jnp.abs(a1[:, 6] - a2[:, 6]))) > 1.0
+    # across the periodic boundary: observation 11 is at distance 1 from grid point 0 and
+    # changes it, but not grid point 4 (distance 5 > 2c = 3) ...
+    y3 = y.at[11].add(100.0)
+    a3 = letkf_analysis(ens, y3, op, R, localization_radius=1.5)
+    assert float(jnp.max(jnp.abs(a1[:, 0] - a3[:, 0]))) > 0.5
+    np.testing.assert_allclose(a1[:, 4], a3[:, 4], atol=1e-12)
+    # ... while on a non-periodic (very long) domain it is at distance 11 and cannot
+    a4 = letkf_analysis(ens, y, op, R, localization_radius=1.5, domain_length=1e6)
+    a5 = letkf_analysis(ens, y3, op, R, localization_radius=1.5, domain_length=1e6)
+    np.testing.assert_allclose(a4[:, 0], a5[:, 0], atol=1e-12)
 
 
 def test_stochastic_enkf_converges_to_kalman_for_large_ensemble():
