@@ -61,6 +61,8 @@ def plot_column(ds, path: str | Path | None = None, title: str | None = None):
             if name == "u":
                 ax.plot(ds["v"].values[i], z, color=color, ls="--")
         ax.set_xlabel(label + ("  (— u, -- v)" if name == "u" else ""))
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4), useOffset=False)
+        ax.xaxis.set_major_locator(_plt().MaxNLocator(4))
         if j == 0:
             ax.set_ylabel("z (m)")
             ax.legend(fontsize=7)
