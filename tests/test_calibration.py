@@ -222,15 +222,49 @@ def test_optax_lbfgs_and_adam_reach_the_scipy_optimum(twin, scipy_result):
 
 
 def test_bounds_in_physical_space_are_honoured(twin):
+    """An upper bound on kappa_surface below its truth (0.01): the unbounded optimum lies outside,
+    so L-BFGS-B's own iterates (not the clipped history) must stay inside and end on the bound."""
+    from pyclimaocean.params import Parameter, ParameterSet
+
     problem, _ = twin
-    # first guess far off; L-BFGS-B works on θ with the parameters' bounds
-    r = calibrate_scipy(problem.with_regularization("physical"), space="physical", max_iterations=60,
-                        progress=False)
-    lo = np.array([problem.parameters[n].lower for n in problem.names])
-    hi = np.array([problem.parameters[n].upper for n in problem.names])
-    assert np.all(np.asarray(r.history["parameters"]) >= lo[None] - 1e-12)
-    assert np.all(np.asarray(r.history["parameters"]) <= hi[None] + 1e-12)
-    assert r.loss < float(problem.with_regularization("physical").loss(problem.u0))
+    ks = problem.parameters["kappa_surface"]
+    tight = Parameter(jnp.asarray(5e-3), lower=ks.lower, upper=6e-3, prior=ks.prior, units=ks.units)
+    params = ParameterSet({n: (tight if n == "kappa_surface" else problem.parameters[n]) for n in problem.names})
+    bounded = problem.with_parameters(params).with_regularization("none")
+    r = calibrate_scipy(bounded, space="physical", max_iterations=60, progress=False)
+    x = r.extra["iterates"]
+    assert r.extra["iterates_space"] == "physical" and x.shape[0] == r.history.sizes["iteration"] >= 3
+    lo = np.array([bounded.parameters[n].lower for n in bounded.names])
+    hi = np.array([bounded.parameters[n].upper for n in bounded.names])
+    assert np.all(x >= lo[None]) and np.all(x <= hi[None])
+    i = bounded.names.index("kappa_surface")
+    assert r.theta[i] == pytest.approx(6e-3, rel=1e-6)  # the bound is active
+    assert r.loss < float(bounded.loss_physical(jnp.asarray(x[0])))
+    assert "physical space" in r.history["gradient_norm"].attrs["long_name"]
+
+
+def test_lognormal_prior_with_lower_bound_zero_in_physical_space(twin):
+    """log p(0) = -inf for a lognormal prior: the L-BFGS-B bound is moved inside so that every
+    evaluated loss and gradient is finite even when the data push the parameter to 0."""
+    from pyclimaocean.params import Parameter, ParameterSet, Prior
+
+    problem, _ = twin
+    kb = problem.parameters["kappa_background"]
+    zero = Parameter(jnp.asarray(2e-4), lower=0.0, upper=kb.upper,
+                     prior=Prior.make("lognormal", loc=float(np.log(1e-7)), scale=3.0), units=kb.units)
+    params = ParameterSet({n: (zero if n == "kappa_background" else problem.parameters[n]) for n in problem.names})
+    p = problem.with_parameters(params).with_regularization("physical")
+    r = calibrate_scipy(p, space="physical", max_iterations=40, progress=False)
+    assert np.all(np.isfinite(r.history["loss"].values)), r.message
+    # with the raw bound 0, L-BFGS-B meets log p(0) = -inf and stops at the first guess (loss 2.8e5)
+    assert r.loss < 1e-2 * r.history["loss"].values[0], r.message
+    assert np.all(np.isfinite(r.extra["iterates"]))
+    assert r.extra["iterates"][:, p.names.index("kappa_background")].min() > 0.0
+    # bounds outside the prior's support: a clear error naming the parameter
+    neg = Parameter(jnp.asarray(2e-4), lower=-1.0, upper=1.0, prior=Prior.make("lognormal", loc=0.0, scale=1.0))
+    with pytest.raises(ParameterError, match="kappa_background: the bounds .* outside the support"):
+        problem.with_parameters(ParameterSet({n: (neg if n == "kappa_background" else problem.parameters[n])
+                                              for n in problem.names}))
 
 
 def test_stopping_rules_and_bad_settings(twin):

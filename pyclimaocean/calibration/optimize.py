@@ -105,7 +105,8 @@ class CalibrationResult:
         }
 
 
-def history_dataset(problem: Problem, rows: list[dict[str, Any]], method: str) -> xr.Dataset:
+def history_dataset(problem: Problem, rows: list[dict[str, Any]], method: str,
+                    space: str = "unconstrained") -> xr.Dataset:
     """Per-iteration history as a CF-annotated Dataset (``iteration`` 0 = first guess)."""
     names = list(problem.names)
     u = np.array([r["u"] for r in rows], dtype=float).reshape(len(rows), len(names))
@@ -116,7 +117,8 @@ def history_dataset(problem: Problem, rows: list[dict[str, Any]], method: str) -
             "loss": ("iteration", np.array([r["loss"] for r in rows], float),
                      {"units": "1", "long_name": "loss (data misfit + regularisation)"}),
             "gradient_norm": ("iteration", np.array([r["gradient_norm"] for r in rows], float),
-                              {"units": "1", "long_name": "max-norm of the loss gradient in unconstrained space"}),
+                              {"units": "1", "long_name": f"max-norm of the loss gradient in {space} space"
+                                           + (" (dPhi/dtheta, in units of 1/parameter)" if space == "physical" else "")}),
             "n_evaluations": ("iteration", np.array([r["n_evaluations"] for r in rows], int),
                               {"units": "1", "long_name": "cumulative loss+gradient evaluations"}),
             "wall_time": ("iteration", np.array([r["wall_time"] for r in rows], float),
@@ -181,7 +183,7 @@ def _finish(problem, method, u, rows, n_eval, converged, message, t0, space="unc
     misfit = float(_misfit(problem, u))
     return CalibrationResult(
         method=method, u=np.asarray(u), theta=theta, parameters=problem.parameter_set(jnp.asarray(theta)),
-        loss=loss, data_misfit=misfit, history=history_dataset(problem, rows, method),
+        loss=loss, data_misfit=misfit, history=history_dataset(problem, rows, method, space),
         n_evaluations=n_eval, converged=converged, message=message, wall_time=time.perf_counter() - t0,
         extra={"space": space},
     )
@@ -344,9 +346,10 @@ def calibrate_scipy(
 
         to_u = lambda x: x  # noqa: E731
     else:
-        x0 = np.asarray(problem.physical(jnp.asarray(u_start)), dtype=float)
-        lo = np.array([problem.parameters[n].lower for n in problem.names])
-        hi = np.array([problem.parameters[n].upper for n in problem.names])
+        from .problem import physical_bounds
+
+        lo, hi = physical_bounds(problem)
+        x0 = np.clip(np.asarray(problem.physical(jnp.asarray(u_start)), dtype=float), lo, hi)
         bounds = list(zip(np.where(np.isfinite(lo), lo, None), np.where(np.isfinite(hi), hi, None), strict=True))
 
         def fun(x):
@@ -365,8 +368,11 @@ def calibrate_scipy(
              "n_evaluations": counter["n"], "wall_time": time.perf_counter() - t0}]
     bar = _Progress(progress, max_iterations, f"calibrate (scipy {method})")
 
+    iterates = [np.array(x0, dtype=float)]  # the optimizer's own iterates (θ or u), unclipped
+
     def callback(intermediate_result):
         x = np.asarray(intermediate_result.x)
+        iterates.append(np.array(x, dtype=float))
         # SciPy has just evaluated fun at x (its accepted point); reuse it
         if "x" in last and np.array_equal(last["x"], x):
             v, g = last["v"], last["g"]
@@ -387,10 +393,14 @@ def calibrate_scipy(
     if not np.allclose(rows[-1]["u"], u):
         rows.append({"u": u, "loss": float(res.fun), "gradient_norm": float(np.max(np.abs(res.jac))),
                      "n_evaluations": counter["n"], "wall_time": time.perf_counter() - t0})
-    hit_max = res.nit >= max_iterations
+    # SciPy's own verdict: status 1 = iteration/evaluation limit (L-BFGS-B, BFGS, CG, ...),
+    # so convergence reached on the last allowed iteration still counts as converged
     message = str(res.message)
-    return _finish(problem, f"scipy_{method.lower().replace('-', '')}", u, rows, counter["n"],
-                   bool(res.success) and not hit_max, message, t0, space)
+    result = _finish(problem, f"scipy_{method.lower().replace('-', '')}", u, rows, counter["n"],
+                     bool(res.success) and res.status != 1, message, t0, space)
+    result.extra["iterates"] = np.array(iterates)
+    result.extra["iterates_space"] = space
+    return result
 
 
 def calibrate(problem: Problem, method: str = "scipy_lbfgsb", **kwargs) -> CalibrationResult:

@@ -32,6 +32,7 @@ structure and shapes are stacked and evaluated with one ``vmap`` (``batch=True``
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -78,6 +79,55 @@ def sample_truncated_prior(parameter, key, n: int, name: str = "parameter", *,
         f"{name}: fewer than {n} of the prior draws fell inside the bounds [{lo}, {hi}] after "
         f"{max_rounds} rounds; the prior puts (almost) no mass inside the bounds"
     )
+
+
+def _check_prior_support(p, name: str) -> None:
+    """The open interval (lower, upper) must lie inside the prior's support (a bound may sit on
+    the support's edge, e.g. lower = 0 for a lognormal prior)."""
+    try:
+        dist = p.prior_distribution()
+    except ParameterError as err:
+        raise ParameterError(f"{name}: {err}") from None
+    lo, hi = float(p.lower), float(p.upper)
+    inner = []
+    for b, sign in ((lo, 1.0), (hi, -1.0)):
+        if np.isfinite(b):
+            width = hi - lo if np.isfinite(hi - lo) else max(abs(b), 1.0)
+            inner.append(b + sign * 1e-9 * width)
+        else:
+            inner.append(-sign * 1e300)
+    ok = [bool(dist.support(jnp.asarray(x))) for x in inner]
+    if not all(ok):
+        kind = p.prior.kind if p.prior is not None else "uniform"
+        raise ParameterError(
+            f"{name}: the bounds [{lo}, {hi}] reach outside the support of its {kind} prior "
+            f"({dist.support}); narrow the bounds or choose a prior whose support covers them"
+        )
+
+
+def physical_bounds(problem) -> tuple[np.ndarray, np.ndarray]:
+    """``(lower (n,), upper (n,))`` physical bounds for bound-constrained optimizers on θ.
+
+    Where −log p(θ) is infinite at a finite bound (lower = 0 with a lognormal prior), that bound
+    is moved inwards by 10⁻⁹ of the interval's width so that Φ(θ) and its gradient stay finite
+    at every point the optimizer may visit.
+    """
+    lo = np.array([problem.parameters[n].lower for n in problem.names], dtype=float)
+    hi = np.array([problem.parameters[n].upper for n in problem.names], dtype=float)
+    if problem.regularization not in ("prior", "physical"):
+        return lo, hi
+    for i, n in enumerate(problem.names):
+        dist = problem.parameters[n].prior_distribution()
+        width = hi[i] - lo[i] if np.isfinite(hi[i] - lo[i]) else 1.0
+        for arr, sign in ((lo, 1.0), (hi, -1.0)):
+            b = arr[i]
+            if np.isfinite(b):
+                with warnings.catch_warnings():  # numpyro warns about the out-of-support value
+                    warnings.simplefilter("ignore", UserWarning)
+                    lp, g = jax.value_and_grad(dist.log_prob)(jnp.asarray(b))
+                if not (np.isfinite(float(lp)) and np.isfinite(float(g))):
+                    arr[i] = b + sign * 1e-9 * max(width, abs(b))
+    return lo, hi
 
 
 class Case(eqx.Module):
@@ -185,11 +235,8 @@ class Problem(eqx.Module):
         if regularization == "ridge" and not ridge_weight > 0:
             raise ParameterError(f"ridge_weight = {ridge_weight} must be > 0")
         if regularization in ("prior", "physical"):
-            for name, p in zip(parameters.names, parameters.parameters.values(), strict=True):
-                try:
-                    p.prior_distribution()
-                except ParameterError as err:
-                    raise ParameterError(f"{name}: {err}") from None
+            for name in parameters.names:
+                _check_prior_support(parameters[name], name)
         parameters.check()
         self.parameters = parameters
         self.order = tuple(parameters.names)
