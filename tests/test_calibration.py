@@ -296,3 +296,19 @@ def test_case_from_dataset_with_mixed_layer_depth_gradient():
     fd = (p.loss(u + jnp.array([1e-5, 0])) - p.loss(u - jnp.array([1e-5, 0]))) / 2e-5
     assert float(jnp.abs(g[0])) > 0
     assert float(g[0]) == pytest.approx(float(fd), rel=1e-4)
+
+
+def test_optax_with_a_backtracking_linesearch(twin, scipy_result):
+    """Backtracking linesearches keep no gradient in their state unless store_grad=True: both
+    variants must run (the value and gradient are then evaluated outside the linesearch)."""
+    import optax
+
+    problem, _ = twin
+    for store in (False, True):
+        opt = optax.chain(optax.scale_by_lbfgs(), optax.scale(-1.0),
+                          optax.scale_by_backtracking_linesearch(max_backtracking_steps=20, store_grad=store))
+        r = calibrate_optax(problem, opt, max_iterations=150, gtol=1e-4, progress=False)
+        assert r.loss == pytest.approx(scipy_result.loss, rel=1e-4), (store, r.message)
+        assert r.n_evaluations >= r.history.sizes["iteration"]
+    with pytest.raises(ParameterError, match="space 'physical' is not supported by method 'optax_lbfgs'"):
+        calibrate(problem, "optax_lbfgs", space="physical")

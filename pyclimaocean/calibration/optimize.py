@@ -233,16 +233,25 @@ def calibrate_optax(
 
     if needs_value:
 
+        # zoom linesearches (optax.lbfgs) keep value and gradient at the accepted point in their
+        # state; backtracking ones only with store_grad=True: otherwise evaluate them here
+        stored = _stores_value_and_grad(opt_state)
+
         @eqx.filter_jit
         def step(p, v, state, grad):
             value_fn = lambda x: p.loss(x)  # noqa: E731
-            value, grad = optax.value_and_grad_from_state(value_fn)(v, state=state)
+            if stored:
+                value, grad = optax.value_and_grad_from_state(value_fn)(v, state=state)
+            else:
+                value, grad = jax.value_and_grad(value_fn)(v)
             updates, state = optimizer.update(grad, state, v, value=value, grad=grad, value_fn=value_fn)
             v = optax.apply_updates(v, updates)
-            # the linesearch has evaluated value and gradient at the accepted point
-            ls = optax.tree_utils.tree_get(state, "num_linesearch_steps")
-            return (v, state, optax.tree_utils.tree_get(state, "value"),
-                    optax.tree_utils.tree_get(state, "grad"), ls)
+            ls = _tree_sum(state, "num_linesearch_steps")
+            if stored:  # the linesearch has evaluated value and gradient at the accepted point
+                return (v, state, optax.tree_utils.tree_get(state, "value"),
+                        optax.tree_utils.tree_get(state, "grad"), ls)
+            value, grad = jax.value_and_grad(value_fn)(v)
+            return v, state, value, grad, ls + 1
     else:
 
         @eqx.filter_jit
@@ -279,6 +288,30 @@ def calibrate_optax(
     finally:
         bar.close()
     return _finish(problem, method, u, rows, n_eval, converged, message, t0)
+
+
+def _stores_value_and_grad(opt_state) -> bool:
+    """Whether the linesearch state holds a finite-size ``value`` and ``grad`` usable by
+    ``optax.value_and_grad_from_state`` (zoom; backtracking only with ``store_grad=True``)."""
+    import optax
+
+    try:
+        value = optax.tree_utils.tree_get(opt_state, "value")
+        grad = optax.tree_utils.tree_get(opt_state, "grad")
+    except (KeyError, ValueError):
+        return False
+    return value is not None and grad is not None and jax.tree_util.tree_leaves(grad) != []
+
+
+def _tree_sum(state, key: str):
+    import optax
+
+    try:
+        v = optax.tree_utils.tree_get(state, key)
+        found = [] if v is None else [v]
+    except (KeyError, ValueError):
+        found = [leaf for _, leaf in optax.tree_utils.tree_get_all_with_path(state, key)]
+    return sum((jnp.asarray(f) for f in found), jnp.asarray(0))
 
 
 def _needs_value(opt_state) -> bool:
@@ -409,11 +442,16 @@ def calibrate(problem: Problem, method: str = "scipy_lbfgsb", **kwargs) -> Calib
 
     if method == "scipy_lbfgsb":
         return calibrate_scipy(problem, method="L-BFGS-B", **kwargs)
+    if method in ("optax_lbfgs", "optax_adam"):
+        space = kwargs.pop("space", "unconstrained")
+        if space != "unconstrained":
+            raise ParameterError(
+                f"space {space!r} is not supported by method {method!r} (optax works on the "
+                "unconstrained u); use method 'scipy_lbfgsb' for space 'physical'")
     if method == "optax_lbfgs":
         kwargs.pop("learning_rate", None)
         return calibrate_optax(problem, optax.lbfgs(), method=method, **kwargs)
     if method == "optax_adam":
         lr = kwargs.pop("learning_rate", 1e-2)
-        kwargs.pop("space", None)
         return calibrate_optax(problem, optax.adam(lr), method=method, **kwargs)
     raise ParameterError(f"method {method!r} is not supported. Supported methods: {', '.join(METHODS)}")
