@@ -131,6 +131,11 @@ def test_posterior_predictive_and_inference_data_netcdf(small, small_laplace, tm
     np.testing.assert_allclose(back.posterior["mixing_depth"].values[0], post.theta_samples[:, 2])
     assert back.posterior["kappa_surface"].attrs["units"] == "m2 s-1"
     assert back.posterior_predictive["y:flux_2.5e-05"].shape == (1, 20, problem.n_observations)
+    # y_rep = G + noise (sigma = 2e-3); mean: = G, noise-free
+    mean = back.posterior_predictive["mean:flux_2.5e-05"].values[0]
+    np.testing.assert_allclose(mean, preds[0][:20], rtol=1e-10, atol=1e-14)
+    eps = back.posterior_predictive["y:flux_2.5e-05"].values[0] - mean
+    assert np.std(eps) == pytest.approx(2e-3, rel=0.1) and abs(np.mean(eps)) < 2e-4
 
 
 def _coverage(method: str, n_seeds: int):

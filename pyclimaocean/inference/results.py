@@ -75,10 +75,15 @@ class PosteriorResult:
         return out
 
     def to_inference_data(self, problem: Problem, *, prior: np.ndarray | None = None,
-                          predictive: bool = True, max_predictive: int = 200):
+                          predictive: bool = True, max_predictive: int = 200, seed: int = 0):
         """arviz ``InferenceData``: posterior (physical values + ``u:``-prefixed unconstrained),
-        optional prior samples ``(S, n)`` (physical), posterior predictive of every case
-        (at most ``max_predictive`` draws), observed data."""
+        optional prior samples ``(S, n)`` (physical), observed data ``y:<case>`` and the
+        posterior predictive of every case (at most ``max_predictive`` draws):
+
+        * ``y:<case>``: replicated data y_rep = 𝒢_c(T(u)) + ε, ε ~ N(0, Γ_c) (comparable with the
+          observed data, e.g. ``az.plot_ppc``; noise drawn with ``seed``);
+        * ``mean:<case>``: the noise-free model prediction 𝒢_c(T(u)).
+        """
         import arviz as az
 
         post = {n: self.theta_samples[None, :, i] for i, n in enumerate(self.names)}
@@ -92,7 +97,14 @@ class PosteriorResult:
         if predictive:
             k = min(max_predictive, self.u_samples.shape[0])
             preds = predictive_samples(problem, self.u_samples[:k])
-            kwargs["posterior_predictive"] = {f"y:{c.name}": p[None] for c, p in zip(problem.cases, preds, strict=True)}
+            rng = np.random.default_rng(seed)
+            pp: dict[str, np.ndarray] = {}
+            for c, p in zip(problem.cases, preds, strict=True):
+                chol = np.linalg.cholesky(np.asarray(c.noise.covariance(), dtype=float))
+                pp[f"y:{c.name}"] = (p + rng.standard_normal(p.shape) @ chol.T)[None]
+                pp[f"mean:{c.name}"] = p[None]
+                dims[f"mean:{c.name}"] = [f"obs_{c.name}"]
+            kwargs["posterior_predictive"] = pp
         idata = az.from_dict(**kwargs, dims=dims)
         idata.posterior.attrs.update({"method": self.method, "parameter_units": ", ".join(
             f"{n} [{u}]" for n, u in zip(self.names, self.units, strict=True))})
