@@ -183,9 +183,11 @@ def infer(
 
     s = infer_from_file(config, output_dir, set_, force=force, progress=progress)
     bad = s.get("identifiability", {}).get("not_identifiable", [])
+    loose = s.get("identifiability", {}).get("imprecise", [])
     console.print(
         f"[green]done[/green]: {s['method']} posterior ({s['n_samples']} samples); "
-        f"not identifiable: {', '.join(bad) if bad else 'none'}; wrote {', '.join(s['files'])}"
+        f"not identifiable: {', '.join(bad) if bad else 'none'}; "
+        f"imprecise: {', '.join(loose) if loose else 'none'}; wrote {', '.join(s['files'])}"
     )
 
 

@@ -86,6 +86,23 @@ def test_laplace_reports_the_non_identifiable_pair(full):
     assert summary["identifiability"]["not_identifiable"] == ident["not_identifiable"]
 
 
+def test_identifiability_separates_unidentifiable_from_imprecise():
+    """Data information 100x the prior on u_0, 0.1x on u_1; θ_0's MAP is near zero so its
+    relative std is large although the data pin it down: identifiable but imprecise."""
+    from pyclimaocean.inference import identifiability
+
+    rng = np.random.default_rng(0)
+    theta_map = np.array([1e-3, 1.0])
+    samples = theta_map + rng.normal(size=(4000, 2)) * np.array([2e-5, 1e-3])  # rel std 2 %, 0.1 %
+    ident = identifiability(np.diag([100.0, 0.1]), np.eye(2), ["a", "b"], theta_map=theta_map,
+                            theta_samples=samples, precision=0.01)
+    a, b = ident["parameters"]["a"], ident["parameters"]["b"]
+    assert a["identifiable"] and not a["precise"] and a["contraction"] == pytest.approx(100 / 101)
+    assert not b["identifiable"] and b["precise"] and b["contraction"] == pytest.approx(0.1 / 1.1)
+    assert ident["not_identifiable"] == ["b"] and ident["imprecise"] == ["a"]
+    assert "contraction 0.09 < 0.5" in b["reason"] and "2.0" in a["precision_note"]
+
+
 def test_svi_guides_run_and_report(small, small_laplace):
     problem, _ = small
     for guide in ("normal", "low_rank"):

@@ -11,7 +11,7 @@ An inference config is a calibration config (a column run config + ``[calibratio
     learning_rate = 0.01            # svi (Adam, decayed exponentially to 5 % over the run)
     num_samples = 2000
     precision = 0.01                # relative posterior std above which a parameter is
-                                    # reported as not identifiable
+                                    # listed as imprecise (identifiability is separate)
 
 The MAP is found first (SciPy L-BFGS-B on the posterior Φ(u), ``regularization`` must be
 ``"prior"``); Laplace is built there and SVI starts there.  Writes ``posterior.nc`` (arviz

@@ -12,12 +12,14 @@ has eigenvalues λₖ = (information from the data) / (information from the prio
 eigenvectors.  A direction with λₖ < ``threshold`` (default 1) is *not identifiable*: the data
 constrain it less than the prior does, so its posterior width is set by the prior.  A parameter
 is reported as not identifiable when its loading Σ_{k weak} (P^{-1/2}vₖ)ᵢ² / Σ_k (P^{-1/2}vₖ)ᵢ²
-on the weak directions exceeds ``loading_threshold`` (default 0.1), or equivalently its
-posterior variance is not much smaller than its prior variance.  The per-parameter
+on the weak directions exceeds ``loading_threshold`` (default 0.1), or when its
 *contraction* 1 − σ²_post/σ²_prior (in u-space, 0 = nothing learnt, 1 = fully determined) is
-reported as well, and with ``precision`` (default 1 %) a parameter whose relative posterior
-standard deviation exceeds it is reported as not identifiable *at that precision*; each entry
-says why.
+below ``min_contraction`` (default 0.5: the data halve the prior variance at least, the
+single-parameter form of λ ≥ 1); each entry says why.
+
+Precision is a separate matter: with ``precision`` (relative, e.g. 0.01) a parameter whose
+relative posterior standard deviation std(θ)/|θ_MAP| exceeds it is listed as *imprecise*
+(well constrained by the data relative to the prior perhaps, but not to that precision).
 """
 
 from __future__ import annotations
@@ -90,13 +92,16 @@ def hessian(problem: Problem, u, *, which: str = "loss", method: str = "dense") 
 
 def identifiability(H_data: np.ndarray, H_prior: np.ndarray, names, *, threshold: float = 1.0,
                     loading_threshold: float = 0.1, theta_map=None, theta_samples=None,
-                    precision: float | None = None) -> dict[str, Any]:
+                    precision: float | None = None, min_contraction: float = 0.5) -> dict[str, Any]:
     """Eigen-analysis of the prior-whitened data Hessian (see module docstring).
 
-    With ``precision`` (relative, e.g. 0.01) and posterior samples ``theta_samples`` ``(S, n)``
-    around ``theta_map`` ``(n,)``, a parameter is also reported as not identifiable when its
-    relative posterior standard deviation exceeds ``precision``.
+    Returns per parameter ``identifiable`` (weak-direction loading ≤ ``loading_threshold`` and
+    contraction ≥ ``min_contraction``) and, with ``precision`` (relative, e.g. 0.01) and
+    posterior samples ``theta_samples`` ``(S, n)`` around ``theta_map`` ``(n,)``, ``precise``
+    (relative posterior std ≤ ``precision``); the lists ``not_identifiable`` and ``imprecise``.
     """
+    if not 0 <= min_contraction < 1:
+        raise ParameterError(f"min_contraction = {min_contraction} must be in [0, 1)")
     w, V = np.linalg.eigh(H_prior)
     if np.any(w <= 0):
         # the prior is not locally convex in u here: fall back to its diagonal magnitude
@@ -126,13 +131,20 @@ def identifiability(H_data: np.ndarray, H_prior: np.ndarray, names, *, threshold
                 f"{weak_loading[i]:.0%} of it lies in directions where the data carry less "
                 f"information than the prior (eigenvalue < {threshold:g})"
             )
+        if contraction[i] < min_contraction:
+            reasons.append(
+                f"posterior variance is {1 - contraction[i]:.0%} of the prior variance in u-space "
+                f"(contraction {contraction[i]:.2f} < {min_contraction:g})"
+            )
+        entry["identifiable"] = not reasons
+        entry["reason"] = "; ".join(reasons)
         if theta_samples is not None and theta_map is not None:
             rel = float(np.std(theta_samples[:, i], ddof=1) / max(abs(float(theta_map[i])), 1e-300))
             entry["relative_posterior_std"] = rel
-            if precision is not None and rel > precision:
-                reasons.append(f"relative posterior std {rel:.2%} > precision {precision:.2%}")
-        entry["identifiable"] = not reasons
-        entry["reason"] = "; ".join(reasons)
+            if precision is not None:
+                entry["precise"] = rel <= precision
+                if rel > precision:
+                    entry["precision_note"] = f"relative posterior std {rel:.2%} > precision {precision:.2%}"
         params[n] = entry
     return {
         "eigenvalues": lam,  # ascending, data/prior information ratios
@@ -141,7 +153,9 @@ def identifiability(H_data: np.ndarray, H_prior: np.ndarray, names, *, threshold
         "precision": precision,
         "n_weak_directions": int(weak.sum()),
         "parameters": params,
+        "min_contraction": min_contraction,
         "not_identifiable": [n for n in names if not params[n]["identifiable"]],
+        "imprecise": [n for n in names if params[n].get("precise") is False],
     }
 
 
