@@ -131,6 +131,16 @@ class PhysicsSection(Section):
     haline_contraction: Finite = Field(8e-4, ge=0, le=1e-2, description="linear EOS β")
     solar_penetration: SolarSection | None = None
 
+    @model_validator(mode="after")
+    def _linear_coefficients_only_with_linear_eos(self):
+        given = {"thermal_expansion", "haline_contraction"} & self.model_fields_set
+        if self.equation_of_state != "linear" and given:
+            raise ValueError(
+                f"physics.{sorted(given)[0]} applies to equation_of_state = 'linear' only; "
+                f"remove it or set equation_of_state = 'linear' (got {self.equation_of_state!r})"
+            )
+        return self
+
 
 class TimeSection(Section):
     dt: Finite = Field(..., gt=0, le=86400, description="time step (s)")
