@@ -177,6 +177,20 @@ def test_parameter_order_survives_jit(twin):
     jitted = eqx.filter_jit(lambda p, v: p.physical(v))(problem, u)
     np.testing.assert_allclose(eager, jitted, rtol=1e-14)
     np.testing.assert_allclose(eager, [truth[n].value for n in problem.names], rtol=1e-12)
+    # a ParameterSet whose names are not sorted: its vectors must follow ps.names under jit
+    from pyclimaocean.params import ParameterSet
+
+    names = ("mixing_depth", "flux_gain", "kappa_background", "kappa_surface")
+    assert list(names) != sorted(names)
+    ps = ParameterSet({n: problem.parameters[n] for n in names})
+    assert ps.names == names
+    expected = np.array([float(problem.parameters[n].value) for n in names])
+    np.testing.assert_array_equal(eqx.filter_jit(lambda p: p.vector())(ps), expected)
+    expected_u = np.array([float(problem.parameters[n].to_unconstrained()) for n in names])
+    np.testing.assert_allclose(eqx.filter_jit(lambda p: p.to_unconstrained())(ps), expected_u, rtol=1e-14)
+    sub = problem.with_parameters(ps)
+    np.testing.assert_allclose(eqx.filter_jit(lambda p, v: p.physical(v))(sub, jnp.asarray(expected_u)),
+                               expected, rtol=1e-12)
 
 
 # -- optimizers ------------------------------------------------------------------------------

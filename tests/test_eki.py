@@ -59,3 +59,38 @@ def test_eki_bad_input(problem):
         ensemble_kalman_inversion(problem, dt=0)
     with pytest.raises(ParameterError, match="initial_ensemble has shape"):
         ensemble_kalman_inversion(problem, initial_ensemble=jnp.zeros((4, 2)))
+
+
+def test_eki_update_is_the_kalman_update_for_a_linear_gaussian_problem():
+    """One step with dt = 1 on 𝒢(u) = A u: the explicit gain C_ug (C_gg + Γ)⁻¹ with the
+    ensemble covariances, and, for a large ensemble, the Kalman posterior of the prior
+    N(m, C): mean m + C Aᵀ (A C Aᵀ + Γ)⁻¹ (y − A m) and (perturbed observations) covariance
+    C − C Aᵀ (A C Aᵀ + Γ)⁻¹ A C."""
+    import jax
+
+    from pyclimaocean.calibration.eki import eki_update
+
+    rng = np.random.default_rng(0)
+    n, m, J = 3, 5, 40000
+    A = rng.normal(size=(m, n))
+    gamma = np.diag(rng.uniform(0.2, 0.5, m))
+    m0, C = np.array([0.5, -1.0, 2.0]), np.diag([1.0, 0.5, 2.0])
+    y = A @ np.array([1.0, -0.5, 1.5]) + rng.multivariate_normal(np.zeros(m), gamma)
+    ens = rng.multivariate_normal(m0, C, size=J)
+    g = ens @ A.T
+    new = np.asarray(eki_update(jnp.asarray(ens), jnp.asarray(g), jnp.asarray(y), jnp.asarray(gamma),
+                                jax.random.PRNGKey(0), 1.0, False))
+    du, dg = ens - ens.mean(0), g - g.mean(0)
+    c_ug, c_gg = du.T @ dg / (J - 1), dg.T @ dg / (J - 1)
+    explicit = ens + (c_ug @ np.linalg.solve(c_gg + gamma, (y[None] - g).T)).T
+    np.testing.assert_allclose(new, explicit, rtol=1e-10, atol=1e-12)
+    K = C @ A.T @ np.linalg.inv(A @ C @ A.T + gamma)
+    post_mean, post_cov = m0 + K @ (y - A @ m0), C - K @ A @ C
+    se = np.sqrt(np.diag(C) / J)  # Monte Carlo error of the prior ensemble mean
+    np.testing.assert_allclose(new.mean(0), post_mean, atol=5 * se.max())
+    pert = np.asarray(eki_update(jnp.asarray(ens), jnp.asarray(g), jnp.asarray(y), jnp.asarray(gamma),
+                                 jax.random.PRNGKey(1), 1.0, True))
+    np.testing.assert_allclose(pert.mean(0), post_mean, atol=5 * se.max())
+    np.testing.assert_allclose(np.cov(pert.T), post_cov, atol=0.03 * np.abs(post_cov).max())
+    # without perturbations the ensemble is over-contracted (the square-root-free EnKF)
+    assert np.trace(np.cov(new.T)) < 0.9 * np.trace(post_cov)

@@ -186,7 +186,9 @@ def _coverage(method: str, n_seeds: int):
 def test_laplace_95_percent_intervals_cover_the_truth_over_20_twins():
     hits = _coverage("laplace", 20)
     rate = hits.mean()
-    # 80 intervals at nominal 95 %: binomial 99.9 % range is about [0.86, 1.0]
+    # 80 intervals at nominal 95 %: binomial 99.9 % range is about [0.86, 1.0].  With truths
+    # drawn from the prior, 100 seeds x 4 parameters gave 0.92 (Laplace undercovers slightly:
+    # the posterior of the log-parameters is not exactly Gaussian); these 20 seeds give 0.91
     assert rate >= 0.86, (rate, hits.mean(0))
     print(f"Laplace coverage over 20 seeds x 4 parameters: {rate:.3f} (per parameter {hits.mean(0)})")
 
