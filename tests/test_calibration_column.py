@@ -77,6 +77,9 @@ def test_calibrate_cli_config_errors(tmp_path):
     r = _run(["calibrate", str(EXAMPLES / "column_calibrate.toml"), "-o", str(tmp_path / "y"),
               "--set", "calibration.parameters.c_nonsense.initial=1.0"])
     assert r.exit_code == 2 and "c_nonsense" in r.output
+    r = _run(["calibrate", str(EXAMPLES / "column_calibrate.toml"), "-o", str(tmp_path / "z"),
+              "--set", "calibration.method=uki", "--set", "calibration.uki_alpha=0.5"])
+    assert r.exit_code == 2 and "calibration.uki_alpha = 0.5" in r.output, r.output
 
 
 def test_default_prior_is_centred_on_the_model_value_not_the_truth():

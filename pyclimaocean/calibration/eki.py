@@ -68,7 +68,12 @@ def prior_ensemble(problem: Problem, n_ensemble: int, key, *, kind: str = "prior
 
 @jax.jit
 def eki_update(ensemble, g, y, noise_cov, key, dt, perturb):
-    """One EKI step: ``(J, n)`` ensemble, ``(J, m)`` forward values -> new ``(J, n)`` ensemble."""
+    """One EKI step: ``(J, n)`` ensemble, ``(J, m)`` forward values -> new ``(J, n)`` ensemble.
+
+    u⁽ʲ⁾ ← u⁽ʲ⁾ + C_ug (C_gg + Γ/Δt)⁻¹ (y + ξ⁽ʲ⁾ − g⁽ʲ⁾), ξ⁽ʲ⁾ ~ N(0, Γ/Δt) when ``perturb``.
+    The ensemble covariances C_ug, C_gg use the unbiased 1/(J − 1) normalisation
+    (EnsembleKalmanProcesses.jl uses 1/J; the two differ by a factor J/(J − 1) in the gain).
+    """
     J = ensemble.shape[0]
     du = ensemble - ensemble.mean(axis=0)
     dg = g - g.mean(axis=0)

@@ -389,6 +389,11 @@ def calibrate_from_file(
         res = ensemble_kalman_inversion(problem, ensemble_size=cal.ensemble_size, max_iterations=cal.max_iterations,
                                         dt=cal.eki_dt, seed=cfg.experiment.seed, progress=progress)
     elif cal.method == "uki":
+        if cal.uki_alpha != 1.0 and cal.regularization != "none":
+            raise ConfigError(
+                f"calibration.uki_alpha = {cal.uki_alpha} regularises towards the first guess; with "
+                f"calibration.regularization = {cal.regularization!r} the prior is imposed already: "
+                "use calibration.uki_alpha = 1 or calibration.regularization = 'none'")
         res = unscented_kalman_inversion(problem, max_iterations=cal.max_iterations, alpha_reg=cal.uki_alpha,
                                          ftol=cal.ftol, progress=progress)
     else:

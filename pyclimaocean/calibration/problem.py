@@ -207,8 +207,8 @@ class Problem(eqx.Module):
     ridge_weight: float = eqx.field(static=True, default=1.0)
     batch: bool = eqx.field(static=True, default=True)
     groups: tuple[tuple[int, ...], ...] = eqx.field(static=True, default=())
-    # parameter order kept statically: a dict inside a traced pytree comes back with sorted
-    # keys, so the order of ``parameters.parameters`` must not be relied upon under jit.
+    # parameter order kept statically (the same as ``parameters.names``, which ParameterSet
+    # itself keeps as a static tuple)
     order: tuple[str, ...] = eqx.field(static=True, default=())
 
     def __init__(
