@@ -151,6 +151,7 @@ def test_column_twin_recovers_identifiable_parameters_and_reports_the_others(tmp
     assert len(identifiable) >= 4
     for n in identifiable:
         assert abs(errors[n]) < 0.02, (n, errors[n])
-    # c_conv_c (the convective mixing length of tracers) barely changes well-mixed profiles
-    assert "closure.c_conv_c" in s["identifiability"]["not_identifiable"] + s["identifiability"]["imprecise"]
+    # c_conv_c (the convective mixing length of tracers) barely changes well-mixed profiles: the
+    # data narrow its prior (contraction >= 0.5) but only to a relative std of about 8 %
+    assert "closure.c_conv_c" in s["identifiability"]["imprecise"]
     assert all(s["truth_in_95_interval"].values())
