@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -290,12 +288,9 @@ def prepare_output_dir(output_dir: str | Path, force: bool) -> Path:
 
 def write_json_atomic(data: dict, path: Path) -> Path:
     from ..inference.results import _jsonable
+    from ..io.files import atomic_write_bytes
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(_jsonable(data), f, indent=2)
-    os.replace(tmp, path)
-    return path
+    return atomic_write_bytes(path, json.dumps(_jsonable(data), indent=2).encode())
 
 
 def write_common(out: Path, raw: dict, setup: ColumnCalibrationSetup) -> list[Path]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,15 +155,9 @@ def prior_samples(problem: Problem, n: int, key) -> np.ndarray:
 def write_netcdf_atomic(obj, path: str | Path) -> Path:
     """Write an ``xarray.Dataset`` or arviz ``InferenceData`` to ``path`` atomically (temporary
     file in the same directory, then ``os.replace``)."""
+    from ..io.files import atomic_path
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        obj.to_netcdf(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_path(path, ".nc") as tmp:
+        obj.to_netcdf(str(tmp))
     return path

@@ -10,13 +10,22 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import jax
 import numpy as np
 import xarray as xr
 
-__all__ = ["write_dataset", "save_state", "load_state", "atomic_write_bytes"]
+__all__ = [
+    "write_dataset",
+    "save_state",
+    "load_state",
+    "atomic_path",
+    "atomic_write",
+    "atomic_write_bytes",
+]
 
 
 def _tmp_sibling(path: Path, suffix: str = "") -> Path:
@@ -26,20 +35,32 @@ def _tmp_sibling(path: Path, suffix: str = "") -> Path:
     return Path(tmp)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+@contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary sibling of ``path`` to write; on success it is fsync-ed and renamed
+    over ``path`` (``os.replace``), on failure removed.  ``suffix`` goes before ``.tmp``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_sibling(path)
+    tmp = _tmp_sibling(path, suffix)
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
+        yield tmp
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
-    return path
+
+
+def atomic_write(path: str | os.PathLike, write: Callable) -> Path:
+    """Write ``path`` atomically with ``write(binary_file)``."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        write(f)
+    return Path(path)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    return atomic_write(path, lambda f: f.write(data))
 
 
 def write_dataset(ds: xr.Dataset, path: str | os.PathLike, format: str = "netcdf") -> Path:
@@ -47,15 +68,8 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, format: str = "netcdf
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if format == "netcdf":
-        tmp = _tmp_sibling(path, ".nc")
-        try:
+        with atomic_path(path, ".nc") as tmp:
             ds.to_netcdf(tmp, engine="netcdf4")
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
     elif format == "zarr":
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
         try:

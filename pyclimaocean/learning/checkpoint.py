@@ -10,13 +10,13 @@ side-car (``<name>.json``) with the closure's hyperparameters, from which
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import equinox as eqx
 import jax
+
+from ..io.files import atomic_write
 
 __all__ = [
     "save_model",
@@ -28,31 +28,14 @@ __all__ = [
 ]
 
 
-def _atomic_write(path: Path, write) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
-
-
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write UTF-8 text to ``path`` atomically (temporary file + ``os.replace``)."""
-    return _atomic_write(Path(path), lambda f: f.write(text.encode("utf-8")))
+    return atomic_write(Path(path), lambda f: f.write(text.encode("utf-8")))
 
 
 def save_model(path: str | Path, model: Any) -> Path:
     """Serialise the array leaves of an equinox pytree to ``path`` atomically."""
-    return _atomic_write(Path(path), lambda f: eqx.tree_serialise_leaves(f, model))
+    return atomic_write(Path(path), lambda f: eqx.tree_serialise_leaves(f, model))
 
 
 def load_model(path: str | Path, like: Any) -> Any:
