@@ -13,6 +13,9 @@ validates against a schema; :func:`validate` does the same for an in-memory dict
 
 from __future__ import annotations
 
+import json
+import math
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -28,6 +31,8 @@ __all__ = [
     "load_config",
     "apply_overrides",
     "parse_override",
+    "toml_value",
+    "toml_key",
 ]
 
 T = TypeVar("T", bound=pydantic.BaseModel)
@@ -146,3 +151,33 @@ def load_config(
     """Load a TOML experiment file, apply overrides and validate it against ``schema``."""
     data = apply_overrides(load_toml(path), overrides)
     return validate(data, schema, source=str(path))
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def toml_key(k) -> str:
+    """A TOML key: bare when possible, else a quoted string."""
+    k = str(k)
+    return k if _BARE_KEY.fullmatch(k) else toml_value(k)
+
+
+def toml_value(v: Any) -> str:
+    """A TOML value (strings escaped as JSON strings, which are valid TOML basic strings)."""
+    if isinstance(v, str):  # JSON leaves DEL (U+007F) unescaped; TOML forbids it
+        return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, Mapping):
+        return "{" + ", ".join(f"{toml_key(k)} = {toml_value(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    return json.dumps(str(v))

@@ -43,6 +43,8 @@ from typing import Any
 import numpy as np
 
 from .config import ConfigError, apply_overrides, load_toml, validate
+from .config import toml_key as _toml_key
+from .config import toml_value as _toml_value
 
 __all__ = [
     "run_experiment",
@@ -214,35 +216,6 @@ def plan_experiment(
         parameters=params,
         output_exists=out.exists() and out.is_dir() and any(out.iterdir()),
     )
-
-
-_BARE_KEY = __import__("re").compile(r"[A-Za-z0-9_-]+")
-
-
-def _toml_key(k) -> str:
-    k = str(k)
-    return k if _BARE_KEY.fullmatch(k) else _toml_value(k)
-
-
-def _toml_value(v: Any) -> str:
-    """A TOML value (strings escaped as JSON strings, which are valid TOML basic strings)."""
-    if isinstance(v, str):  # JSON leaves DEL (U+007F) unescaped; TOML forbids it
-        return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return repr(v)
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, Mapping):
-        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items()) + "}"
-    if isinstance(v, list | tuple):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    return json.dumps(str(v))
 
 
 def _dump_toml(data: dict) -> str:

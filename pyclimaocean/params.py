@@ -36,6 +36,8 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
+from .config import toml_value
+
 __all__ = ["Prior", "Parameter", "ParameterSet", "ParameterError"]
 
 
@@ -472,13 +474,13 @@ class ParameterSet(eqx.Module):
         """TOML text with one ``["name"]`` table per parameter (round-trips via :meth:`from_toml`)."""
         lines = []
         for name, d in self.to_dict().items():
-            lines.append(f"[{_toml_value(name)}]")
+            lines.append(f"[{toml_value(name)}]")
             for key, val in d.items():
                 if key == "prior":
-                    inner = ", ".join(f"{k} = {_toml_value(v)}" for k, v in val.items())
+                    inner = ", ".join(f"{k} = {toml_value(v)}" for k, v in val.items())
                     lines.append(f"prior = {{ {inner} }}")
                 else:
-                    lines.append(f"{key} = {_toml_value(val)}")
+                    lines.append(f"{key} = {toml_value(val)}")
             lines.append("")
         return "\n".join(lines)
 
@@ -496,30 +498,6 @@ class ParameterSet(eqx.Module):
             for n, p in self.parameters.items()
         ]
         return "ParameterSet(\n" + "\n".join(rows) + "\n)"
-
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, str):
-        out = []
-        for ch in v:
-            if ch == "\\":
-                out.append("\\\\")
-            elif ch == '"':
-                out.append('\\"')
-            elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-                out.append(f"\\u{ord(ch):04X}")
-            else:
-                out.append(ch)
-        return '"' + "".join(out) + '"'
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        if math.isnan(v):
-            return "nan"
-        return repr(v)
-    return repr(v)
 
 
 def _getter(path: str):

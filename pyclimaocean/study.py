@@ -32,7 +32,7 @@ def run_config(raw: Mapping[str, Any]) -> dict[str, Any]:
 def case_overrides(raw: Mapping[str, Any]) -> dict[str, list[str]]:
     """``{case name: --set strings}`` of the ``[[calibration.cases]]`` of a config (one case
     named after the experiment when there are none)."""
-    from .experiment import _toml_value
+    from .config import toml_value as _toml_value
 
     cases = raw.get("calibration", {}).get("cases", [])
     if not cases:

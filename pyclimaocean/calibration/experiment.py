@@ -42,7 +42,7 @@ import jax
 import numpy as np
 from pydantic import Field, model_validator
 
-from ..config import ConfigError, Section, apply_overrides, load_toml, validate
+from ..config import ConfigError, Section, apply_overrides, load_toml, toml_value, validate
 from ..models.column.config import ColumnExperiment, build_model
 from ..params import Parameter, ParameterError, ParameterSet, Prior
 
@@ -162,18 +162,10 @@ def _case_configs(cfg: CalibrationExperiment, raw: dict, source: str) -> dict[st
     out = {}
     base = {k: v for k, v in raw.items() if k not in ("calibration", "inference")}
     for case in cfg.calibration.cases:
-        sets = [f"{k}={_toml_literal(v)}" for k, v in case.set.items()]
+        sets = [f"{k}={toml_value(v)}" for k, v in case.set.items()]
         data = apply_overrides(base, sets)
         out[case.name] = validate(data, ColumnExperiment, source=f"{source} (case {case.name!r})")
     return out
-
-
-def _toml_literal(v) -> str:
-    from ..params import _toml_value
-
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    return _toml_value(v)
 
 
 def _controls(cfg: CalibrationExperiment, model) -> tuple[ParameterSet, ParameterSet]:
