@@ -158,10 +158,8 @@ class ColumnModel(eqx.Module):
         rho_cp = self.reference_density * self.heat_capacity
         flux_t = -f.heat_flux / rho_cp
         flux_s = -self.reference_salinity * f.freshwater_flux
-        stress_squared = f.wind_stress_x**2 + f.wind_stress_y**2
-        calm = stress_squared == 0
-        # double-where: finite derivatives of |τ| and u★ at zero stress
-        stress = jnp.where(calm, 0.0, jnp.sqrt(jnp.where(calm, 1.0, stress_squared)))
+        # |τ| with finite derivatives at zero stress
+        stress = _safe_sqrt(f.wind_stress_x**2 + f.wind_stress_y**2)
         return dict(
             temperature=flux_t,
             salinity=flux_s,
