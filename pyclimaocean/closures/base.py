@@ -62,6 +62,11 @@ class AbstractClosure(eqx.Module):
     def step_tke(self, ctx: ColumnContext, viscosity, diffusivity, dt: float):
         return ctx.tke
 
+    # Closures with a TKE equation (``has_tke``) also provide
+    #   tke_system(ctx, viscosity, diffusivity, dt) -> (lower, diag, upper, rhs)
+    #   finish_tke(e) -> e
+    # so that a model can solve the TKE system in one batched solve with its other fields.
+
     @classmethod
     def parameter_specs(cls) -> dict[str, dict[str, Any]]:
         """``{field: {lower, upper, units, description, prior?}}`` for calibratable fields."""

@@ -270,8 +270,10 @@ class CATKELike(AbstractClosure):
         )
         return jnp.minimum(ctx.depth, jnp.maximum(l_star, l_h))
 
-    def step_tke(self, ctx: ColumnContext, viscosity, diffusivity, dt: float):
-        """Backward-Euler step of the TKE equation; returns e at centres ``(nz,)``."""
+    def tke_system(self, ctx: ColumnContext, viscosity, diffusivity, dt: float):
+        """Backward-Euler system of the TKE equation: ``(lower, diag, upper, rhs)``, each
+        ``(nz,)``; its solution, clipped by :meth:`finish_tke`, is e at tⁿ⁺¹.  The column model
+        solves it together with the T, S, u, v systems (one batched solve)."""
         e_old = jnp.maximum(ctx.tke, self.minimum_tke)
         _, _, le, w = self.mixing_lengths(ctx)
         kappa_e = le * w
@@ -286,8 +288,15 @@ class CATKELike(AbstractClosure):
         rhs = rhs.at[-1].add(dt * surface_flux_in)
         lower, diag, upper = diffusion_matrix(ctx.dz_centers, ctx.dz_faces, kappa_e, dt)
         diag = diag + dt * ctx.dz_centers * sink_rate
-        e_new = tridiagonal_solve(lower, diag, upper, rhs)
-        return jnp.maximum(e_new, self.minimum_tke)
+        return lower, diag, upper, rhs
+
+    def finish_tke(self, e):
+        """TKE after the solve, clipped at ``minimum_tke``."""
+        return jnp.maximum(e, self.minimum_tke)
+
+    def step_tke(self, ctx: ColumnContext, viscosity, diffusivity, dt: float):
+        """Backward-Euler step of the TKE equation; returns e at centres ``(nz,)``."""
+        return self.finish_tke(tridiagonal_solve(*self.tke_system(ctx, viscosity, diffusivity, dt)))
 
     @classmethod
     def parameter_specs(cls):
@@ -328,13 +337,14 @@ def _to_centres(face_values):
 def diffusion_matrix(dz_centers, dz_faces, kappa_faces, dt):
     """Tridiagonal matrix of ``Δz (φⁿ⁺¹ - φⁿ) = Δt ∂z(κ ∂z φⁿ⁺¹) Δz`` with no-flux ends.
 
-    Returns ``(lower, diag, upper)``, each ``(nz,)``; columns sum to ``Δz`` so the solve
+    ``kappa_faces`` may carry leading batch axes.  Returns ``(lower, diag, upper)``, each
+    ``(..., nz)``; columns sum to ``Δz`` so the solve
     conserves ``Σ Δz φ`` exactly.
     """
-    d = kappa_faces / dz_faces  # (nz-1,)
-    zero = jnp.zeros(1, d.dtype)
-    d_up = jnp.concatenate([d, zero])
-    d_down = jnp.concatenate([zero, d])
+    d = kappa_faces / dz_faces  # (..., nz-1)
+    zero = jnp.zeros(d.shape[:-1] + (1,), d.dtype)
+    d_up = jnp.concatenate([d, zero], axis=-1)
+    d_down = jnp.concatenate([zero, d], axis=-1)
     lower = -dt * d_down
     upper = -dt * d_up
     diag = dz_centers + dt * (d_up + d_down)

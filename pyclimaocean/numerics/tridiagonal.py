@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax.ad_checkpoint import checkpoint_name
 
 __all__ = ["tridiagonal_solve"]
 
@@ -59,7 +60,7 @@ def tridiagonal_solve(lower, diag, upper, rhs):
 def _jvp(primals, tangents):
     lower, diag, upper, rhs = primals
     dlower, ddiag, dupper, drhs = tangents
-    x = _solve(lower, diag, upper, rhs)
+    x = checkpoint_name(_solve(lower, diag, upper, rhs), "tridiagonal_solution")
     dlower = jnp.asarray(dlower).at[..., 0].set(0.0)
     dupper = jnp.asarray(dupper).at[..., -1].set(0.0)
     a_dot_x = ddiag * x + dlower * _shift_down(x) + dupper * _shift_up(x)

@@ -206,7 +206,8 @@ class ColumnModel(eqx.Module):
         g, dt = self.grid, self.dt
         fluxes = self.surface_fluxes(state.time)
         ctx = self.context(state, fluxes)
-        nu, kappa = self.closure.diffusivities(ctx)
+        closure = self.closure
+        nu, kappa = closure.diffusivities(ctx)
         dz = g.dz_centers
 
         # Coriolis: exact rotation by f Δt
@@ -215,34 +216,40 @@ class ColumnModel(eqx.Module):
         u = c * state.u + s * state.v
         v = -s * state.u + c * state.v
 
-        lower_c, diag_c, upper_c = diffusion_matrix(dz, g.dz_faces, kappa, dt)
-        lower_m, diag_m, upper_m = diffusion_matrix(dz, g.dz_faces, nu, dt)
+        # T, S, u, v stacked as (4, nz): tracers diffuse with κ, momentum with ν; each is
+        # solved in increment/flux form (see _flux_form_rhs) so budgets close to round-off
+        fields = jnp.stack([state.temperature, state.salinity, u, v])
+        kappas = jnp.stack([kappa, kappa, nu, nu])
+        lower, diag, upper = diffusion_matrix(dz, g.dz_faces, kappas, dt)
 
-        # temperature: surface flux + shortwave absorption (sources in K m per step)
-        source_t = jnp.zeros_like(dz).at[-1].add(-dt * fluxes["temperature"])
+        # sources (per step, field units × m): surface fluxes into the top cell, shortwave
+        # absorbed in the interior (or in the top cell without penetration)
+        top = jnp.zeros_like(dz).at[-1].set(1.0)
+        surface = jnp.stack([fluxes["temperature"], fluxes["salinity"], fluxes["u"], fluxes["v"]])
+        sources = -dt * surface[:, None] * top
         if self.solar_penetration is None:
-            source_t = source_t.at[-1].add(dt * fluxes["shortwave"])
+            shortwave = dt * fluxes["shortwave"] * top
         else:
-            source_t = source_t + dt * fluxes["shortwave"] * self.solar_penetration.absorbed_fraction(
+            shortwave = dt * fluxes["shortwave"] * self.solar_penetration.absorbed_fraction(
                 g.z_faces
             )
-        matrix_c = (lower_c, diag_c, upper_c)
-        temperature = _implicit_update(matrix_c, dz, state.temperature, source_t)
-        source_s = jnp.zeros_like(dz).at[-1].add(-dt * fluxes["salinity"])
-        salinity = _implicit_update(matrix_c, dz, state.salinity, source_s)
+        sources = sources.at[0].add(shortwave)
 
-        # momentum: wind stress on top, quadratic drag at the bottom (implicit, linearised)
+        # quadratic bottom drag on u, v (implicit, linearised about the current speed)
         speed_bottom = jnp.sqrt(state.u[0] ** 2 + state.v[0] ** 2 + 1e-30)
         damping = dt * self.bottom_drag_coefficient * speed_bottom
-        matrix_m = (lower_m, diag_m.at[0].add(damping), upper_m)
-        u = _implicit_update(
-            matrix_m, dz, u, jnp.zeros_like(dz).at[-1].add(-dt * fluxes["u"]), damping
-        )
-        v = _implicit_update(
-            matrix_m, dz, v, jnp.zeros_like(dz).at[-1].add(-dt * fluxes["v"]), damping
-        )
+        bottom_damping = jnp.stack([0.0, 0.0, 1.0, 1.0]) * damping
+        diag = diag.at[:, 0].add(bottom_damping)
+        rhs = _flux_form_rhs(lower, fields, sources, bottom_damping)
 
-        tke = self.closure.step_tke(ctx, nu, kappa, dt) if self.closure.has_tke else state.tke
+        if closure.has_tke:  # the TKE system joins the same batched solve
+            tke_system = closure.tke_system(ctx, nu, kappa, dt)
+            lower, diag, upper, rhs = (
+                jnp.concatenate([m, t[None]]) for m, t in zip((lower, diag, upper, rhs), tke_system)
+            )
+        solution = tridiagonal_solve(lower, diag, upper, rhs)
+        temperature, salinity, u, v = fields + solution[:4]
+        tke = closure.finish_tke(solution[4]) if closure.has_tke else state.tke
 
         return ColumnState(
             temperature=temperature,
@@ -332,22 +339,22 @@ def _safe_sqrt(x):
     return jnp.where(positive, jnp.sqrt(jnp.where(positive, x, 1.0)), 0.0)
 
 
-def _implicit_update(matrix, dz, phi, source, bottom_damping=None):
-    """Backward-Euler update in increment and flux form.
+def _flux_form_rhs(lower, phi, source, bottom_damping=None):
+    """Right-hand side of the backward-Euler update in increment and flux form.
 
-    Solves ``A δ = source − (A − Δz) φ`` and returns ``φ + δ`` — algebraically the same as
-    ``A φⁿ⁺¹ = Δz φⁿ + source`` — with ``(A − Δz) φ`` evaluated as a difference of face fluxes
-    ``Gₖ = Δt κₖ (φₖ − φₖ₋₁) / Δzₖ``, so round-off scales with gradients and increments rather
-    than with |φ| and the column budget closes to ~1e-12.  ``bottom_damping`` is the extra
-    diagonal term of the bottom cell (implicit drag).
+    With ``A`` the matrix of :func:`diffusion_matrix` (plus implicit drag), the update
+    ``A φⁿ⁺¹ = Δz φⁿ + source`` is solved as ``A δ = source − (A − Δz) φⁿ``, ``φⁿ⁺¹ = φⁿ + δ``,
+    with ``(A − Δz) φ`` evaluated as a difference of face fluxes
+    ``Gₖ = Δt κₖ (φₖ − φₖ₋₁) / Δzₖ``: round-off then scales with gradients and increments rather
+    than with |φ|, and the column budget closes to ~1e-12.  Arrays are ``(..., nz)``;
+    ``bottom_damping`` ``(...)`` is the extra diagonal term of the bottom cell (implicit drag).
     """
-    lower, diag, upper = matrix
-    face = -lower[1:] * (phi[1:] - phi[:-1])  # G at interior faces, (nz-1,)
-    zero = jnp.zeros(1, phi.dtype)
-    operator_phi = jnp.concatenate([zero, face]) - jnp.concatenate([face, zero])
+    face = -lower[..., 1:] * (phi[..., 1:] - phi[..., :-1])  # G at interior faces
+    zero = jnp.zeros(phi.shape[:-1] + (1,), phi.dtype)
+    operator_phi = jnp.concatenate([zero, face], axis=-1) - jnp.concatenate([face, zero], axis=-1)
     if bottom_damping is not None:
-        operator_phi = operator_phi.at[0].add(bottom_damping * phi[0])
-    return phi + tridiagonal_solve(lower, diag, upper, source - operator_phi)
+        operator_phi = operator_phi.at[..., 0].add(bottom_damping * phi[..., 0])
+    return source - operator_phi
 
 
 def mixed_layer_depth(model: ColumnModel, state: ColumnState, threshold: float | None = None):
