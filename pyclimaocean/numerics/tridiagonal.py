@@ -11,6 +11,11 @@ solve with ``Aᵀ`` (``λ = A⁻ᵀ x̄``; ``rhs̄ = λ``, ``lower̄[k] = −λ[
 ``diaḡ[k] = −λ[k] x[k]``, ``upper̄[k] = −λ[k] x[k+1]``) and keeps only ``x`` and the diagonals —
 cheaper than differentiating through the elimination, and still usable by forward mode
 (``jax.jvp``, ``jax.hessian``).
+
+The solution is tagged ``"tridiagonal_solution"`` (``jax.ad_checkpoint.checkpoint_name``), so
+a ``jax.checkpoint`` policy can keep it for the reverse sweep instead of recomputing the solve
+(:func:`pyclimaocean.integrate` does).  Leading batch axes are supported: a model solves all
+its fields in one call.
 """
 
 from __future__ import annotations
