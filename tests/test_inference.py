@@ -1,6 +1,8 @@
 """Inference layer on the toy diffusion forward map: NumPyro model, Laplace, SVI, identifiability,
 posterior predictive, InferenceData output, coverage over repeated twins."""
 
+import dataclasses
+
 import arviz as az
 import jax
 import jax.numpy as jnp
@@ -117,6 +119,29 @@ def test_svi_guides_run_and_report(small, small_laplace):
         run_svi(problem.with_regularization("none"))
 
 
+def test_svi_warm_start_from_laplace(small, small_laplace):
+    """``init_from``: the guide starts with the Laplace centre and covariance (checked with a
+    vanishing learning rate), for each guide family; mismatched names are refused."""
+    problem, _ = small
+    lap = small_laplace
+    for guide in ("multivariate_normal", "normal", "low_rank"):
+        post = run_svi(problem, guide=guide, num_steps=1, optimizer=optax.sgd(1e-12),
+                       init_from=lap, num_samples=4000, seed=2)
+        np.testing.assert_allclose(post.u_map, lap.u_map, atol=1e-8)
+        ratio = post.u_samples.std(0) / lap.u_samples.std(0)
+        assert np.all(np.abs(ratio - 1) < 0.08), (guide, ratio)
+        if guide == "multivariate_normal":  # full covariance: correlations carried over too
+            diff = np.corrcoef(post.u_samples.T) - np.corrcoef(lap.u_samples.T)
+            assert np.max(np.abs(diff)) < 0.08
+    cold = run_svi(problem, guide="multivariate_normal", num_steps=1, optimizer=optax.sgd(1e-12),
+                   init_u=lap.u_map, init_scale=0.01, num_samples=4000, seed=2)
+    cold_ratio = cold.u_samples.std(0) / lap.u_samples.std(0)
+    assert np.any(np.abs(cold_ratio - 1) > 0.3), cold_ratio  # without init_from the check fails
+    bad = dataclasses.replace(lap, names=tuple(reversed(lap.names)))
+    with pytest.raises(ParameterError, match="init_from has parameters"):
+        run_svi(problem, init_from=bad, num_steps=1)
+
+
 @pytest.mark.slow
 def test_svi_and_laplace_agree_on_a_near_gaussian_posterior(small, small_laplace):
     problem, _ = small
@@ -155,7 +180,7 @@ def test_posterior_predictive_and_inference_data_netcdf(small, small_laplace, tm
     assert np.std(eps) == pytest.approx(2e-3, rel=0.1) and abs(np.mean(eps)) < 2e-4
 
 
-def _coverage(method: str, n_seeds: int):
+def _coverage(method: str, n_seeds: int, return_spread: bool = False):
     """Per seed: the truth drawn from the (bound-truncated) prior, then noisy observations.
     Averaged over the prior, Bayesian 95 % intervals cover at 95 % when the posterior
     approximation is right (a truth at the prior median would flatter them)."""
@@ -163,7 +188,7 @@ def _coverage(method: str, n_seeds: int):
     from pyclimaocean.calibration.toy import diffusion_parameters
 
     priors = diffusion_parameters()
-    hits = []
+    hits, spread = [], []
     for seed in range(n_seeds):
         key = jax.random.PRNGKey(1000 + seed)
         draw = {n: float(sample_truncated_prior(priors[n], jax.random.fold_in(key, i), 1, n)[0])
@@ -175,11 +200,14 @@ def _coverage(method: str, n_seeds: int):
         if method == "laplace":
             post = laplace(problem, num_samples=4000, seed=seed)
         else:
-            lap = laplace(problem, num_samples=10, seed=seed)
-            post = run_svi(problem, guide="multivariate_normal", num_steps=1500, num_particles=4,
-                           optimizer=optax.adam(optax.exponential_decay(0.01, 1500, 0.1)),
-                           init_u=lap.u_map, init_scale=0.01, num_samples=4000, seed=seed)
+            lap = laplace(problem, num_samples=4000, seed=seed)
+            post = run_svi(problem, guide="multivariate_normal", num_steps=1000, num_particles=4,
+                           optimizer=optax.adam(optax.exponential_decay(0.005, 1000, 0.1)),
+                           init_from=lap, num_samples=4000, seed=seed)
+            spread.append(post.u_samples.std(0) / lap.u_samples.std(0))
         hits.append(post.covers(tv, 0.95))
+    if return_spread:
+        return np.array(hits), np.array(spread)
     return np.array(hits)  # (seeds, n)
 
 
@@ -194,13 +222,12 @@ def test_laplace_95_percent_intervals_cover_the_truth_over_20_twins():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "known undercoverage: with truths drawn from the prior, SVI (multivariate-normal guide, "
-    "1500 steps from the Laplace MAP) covers 0.81 of 80 intervals (per parameter 0.90, 0.75, "
-    "0.70, 0.90) against 0.91 for Laplace on the same twins; not yet diagnosed (under-converged "
-    "guide or the KL(q||p) under-dispersion)"))
 def test_svi_95_percent_intervals_cover_the_truth_over_20_twins():
-    hits = _coverage("svi", 20)
+    """SVI started from the Laplace approximation.  (A cold start at the MAP with spread 0.01,
+    1500 steps, covered only 0.81: the guide's spread had grown to 0.3–0.9 of the posterior's —
+    under-converged, not variational under-dispersion; the warm-started guide ends with spreads
+    within a few % of Laplace's and a lower loss in every twin checked.)"""
+    hits, spread = _coverage("svi", 20, return_spread=True)
     rate = hits.mean()
     assert rate >= 0.86, (rate, hits.mean(0))
-    print(f"SVI coverage over 20 seeds x 4 parameters: {rate:.3f} (per parameter {hits.mean(0)})")
+    assert np.all((spread > 0.8) & (spread < 1.25)), spread  # spread SVI / Laplace, per twin
