@@ -76,6 +76,26 @@ def test_operator_masks_interpolates_and_matches_observation_vector():
     np.testing.assert_allclose(pred[:4], expect, atol=1e-12)
 
 
+def test_observation_times_from_netcdf_units(tmp_path):
+    """Times written with units "hours" decode to durations and give the same operator as
+    seconds; times "… since <date>" decode to dates and are refused with the conversion."""
+    ds = _obs_dataset()
+    model_times = np.array([0.0, 3600.0, 7200.0, 10800.0])
+    model_z = np.linspace(-31.0, -1.0, 16)
+    reference = ObservationOperator.from_dataset(ds, model_times, model_z, domain_depth=32.0)
+    hours = ds.assign_coords(time=("time", ds.time.values / 3600.0, {"units": "hours"}))
+    hours.to_netcdf(tmp_path / "hours.nc")
+    with xr.open_dataset(tmp_path / "hours.nc", decode_timedelta=True) as back:
+        assert np.issubdtype(back.time.dtype, np.timedelta64)
+        op = ObservationOperator.from_dataset(back, model_times, model_z, domain_depth=32.0)
+    np.testing.assert_allclose(op.maps[0].time_weights, reference.maps[0].time_weights)
+    dated = ds.assign_coords(time=("time", ds.time.values, {"units": "seconds since 2020-01-01"}))
+    dated.to_netcdf(tmp_path / "dated.nc")
+    with xr.open_dataset(tmp_path / "dated.nc") as back:
+        with pytest.raises(ObservationError, match="holds dates.*seconds since the start"):
+            ObservationOperator.from_dataset(back, model_times, model_z, domain_depth=32.0)
+
+
 def test_observation_errors_are_checked_and_full_covariance_whitens():
     ds = _obs_dataset()
     del ds["T"].attrs["error_std"]

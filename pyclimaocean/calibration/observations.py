@@ -1,7 +1,8 @@
 """Observations, observation errors and the observation operator.
 
 Observations are an :class:`xarray.Dataset` with coordinates ``time`` (s since the start of
-the run, the model's clock) and ``z`` (m, positive up, 0 at the surface).  Each observed
+the run, the model's clock; decoded durations such as netCDF units ``"hours"`` are converted,
+absolute dates are refused with the conversion to apply) and ``z`` (m, positive up, 0 at the surface).  Each observed
 variable is a data variable with dims ``("time", "z")`` (profiles: ``T``, ``S``, ``u``,
 ``v``, ``e`` ...) or ``("time",)`` (scalar series such as ``mixed_layer_depth``).  ``NaN``
 entries are "not observed", so variables may be observed at different depths and times.
@@ -287,7 +288,7 @@ class ObservationOperator(eqx.Module):
             _check_dims(da, name)
             if "time" not in da.dims:
                 raise ObservationError(f"observed variable {name!r} needs a 'time' dimension")
-            t_obs = np.asarray(ds["time"].values, dtype=float)
+            t_obs = observation_seconds(ds["time"])
             Wt = interpolation_matrix(model_times, t_obs, name=f"{name}.time")
             values = np.asarray(da.transpose(*[d for d in ("time", "z") if d in da.dims]).values, float)
             index = tuple(int(i) for i in np.flatnonzero(np.isfinite(values.reshape(-1))))
@@ -342,6 +343,32 @@ def _variables(ds: xr.Dataset, variables: Sequence[str] | None) -> list[str]:
                 + ", ".join(str(k) for k in ds.data_vars)
             )
     return variables
+
+
+def observation_seconds(time: xr.DataArray) -> np.ndarray:
+    """Observation times as float seconds since the start of the run.
+
+    Numbers are taken as seconds; decoded durations (``timedelta64``, e.g. a netCDF ``time``
+    with units ``"seconds"`` or ``"hours"``) are converted.  Absolute dates (``datetime64``,
+    from units ``"… since <date>"``) are refused with the conversion to apply, since the
+    model's clock starts at 0.
+    """
+    values = np.asarray(time.values)
+    if np.issubdtype(values.dtype, np.timedelta64):
+        return values / np.timedelta64(1, "s")
+    if np.issubdtype(values.dtype, np.datetime64) or values.dtype == object:
+        raise ObservationError(
+            f"observation 'time' holds dates ({values.dtype}, first {values.flat[0]}); the "
+            "model's clock is seconds since the start of the run. Convert, e.g. "
+            "ds['time'] = (ds.time - np.datetime64('START')) / np.timedelta64(1, 's'), or "
+            "open the file with decode_times=False if its units are seconds since the start"
+        )
+    try:
+        return values.astype(float)
+    except (TypeError, ValueError):
+        raise ObservationError(
+            f"observation 'time' must be numbers (s since the start), got dtype {values.dtype}"
+        ) from None
 
 
 def _check_dims(da: xr.DataArray, name: str) -> None:
