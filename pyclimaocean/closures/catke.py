@@ -37,22 +37,27 @@ where the dissipation length ``ℓ_D`` uses the same construction with the coeff
 ``CʰⁱD, CˡᵒD, CᵘⁿD, CᶜD, CᵉD`` and ``ℓ★ = ℓ_stable / σ_D``.  Surface TKE flux (into the ocean):
 ``Cᵂu★ u★³ + CᵂwΔ wΔ³`` with ``wΔ³ = max(Jᵇ, 0) Δz_top``.
 
-Parameter names (ASCII) and their Oceananigans symbols:
+Parameter names (ASCII) and their Oceananigans symbols (``f`` is ``u`` for momentum, ``c``
+for tracers, ``e`` for TKE, ``d`` for the dissipation length):
 
-=====================  =========  =====================  =========
-pyclimaocean           CATKE      pyclimaocean           CATKE
-=====================  =========  =====================  =========
-c_surface              Cˢ         c_bottom               Cᵇ
-c_shear_convection     Cˢᵖ        c_ri_width             CRiᵟ
-c_ri_threshold         CRi⁰       c_hi_u / c_hi_c / c_hi_e  Cʰⁱu / Cʰⁱc / Cʰⁱe
-c_lo_u / c_lo_c / c_lo_e  Cˡᵒu / …  c_un_u / c_un_c / c_un_e  Cᵘⁿu / …
-c_conv_u / _c / _e     Cᶜu / …    c_pen_u / _c / _e      Cᵉu / …
-c_hi_d                 CʰⁱD       c_lo_d                 CˡᵒD
-c_un_d                 CᵘⁿD       c_conv_d               CᶜD
-c_pen_d                CᵉD        c_wind_ustar           Cᵂu★
-c_wind_wdelta          CᵂwΔ       minimum_tke            minimum_tke
-minimum_convective_buoyancy_flux  Jᵇᵋ
-=====================  =========  =====================  =========
+=================================  =====================
+pyclimaocean                       CATKE (Oceananigans)
+=================================  =====================
+c_surface                          Cˢ
+c_bottom                           Cᵇ
+c_shear_convection                 Cˢᵖ
+c_ri_width                         CRiᵟ
+c_ri_threshold                     CRi⁰
+c_hi_f  (f = u, c, e, d)           Cʰⁱf (CʰⁱD for d)
+c_lo_f                             Cˡᵒf (CˡᵒD)
+c_un_f                             Cᵘⁿf (CᵘⁿD)
+c_conv_f                           Cᶜf (CᶜD)
+c_pen_f                            Cᵉf (CᵉD)
+c_wind_ustar                       Cᵂu★
+c_wind_wdelta                      CᵂwΔ
+minimum_tke                        minimum_tke
+minimum_convective_buoyancy_flux   Jᵇᵋ
+=================================  =====================
 
 Simplifications relative to Oceananigans (documented, deliberate):
 
