@@ -70,6 +70,33 @@ def test_linear_gaussian_uki_is_the_exact_posterior(linear):
     np.testing.assert_allclose(h["data_misfit"].values[-1], float(problem.data_misfit(jnp.asarray(res.u))))
 
 
+def test_update_freq_refreshes_sigma_omega_at_predictions_k_2k(linear):
+    """Linear map, no prior, α = 1: each UKI iteration is an exact Kalman update with
+    Ĉ = C_n + Σ_ω and Σ_ν = 2Γ.  With update_freq = 2, Σ_ω is C₀ for predictions 1 and (again
+    refreshed from C₁) … — the recursion written out here: predictions 2 and 4 refresh."""
+    problem, A, sigma = linear
+    problem = problem.with_regularization("none")
+    c0 = np.diag([0.5, 2.0, 1.0])
+    gamma2 = 2.0 * sigma**2 * np.eye(A.shape[0])
+
+    def expected(k, n):
+        cov, omega = c0, c0
+        for p in range(1, n + 1):
+            if k > 0 and p % k == 0:
+                omega = cov
+            c_hat = cov + omega
+            gain = c_hat @ A.T @ np.linalg.inv(A @ c_hat @ A.T + gamma2)
+            cov = c_hat - gain @ A @ c_hat
+        return cov
+
+    for k in (0, 1, 2, 3):
+        res = unscented_kalman_inversion(problem, max_iterations=5, update_freq=k,
+                                         initial_mean=np.zeros(3), initial_covariance=c0,
+                                         progress=False)
+        np.testing.assert_allclose(res.covariance, expected(k, 5), rtol=1e-9)
+    assert not np.allclose(expected(2, 5), expected(3, 5), rtol=1e-3)  # the phase matters
+
+
 def test_sigma_points_are_batched_and_match_a_loop(linear):
     problem, _, _ = linear
     pts = sigma_points(jnp.zeros(3), jnp.diag(jnp.array([1.0, 2.0, 3.0])), 2.0)

@@ -247,7 +247,8 @@ def unscented_kalman_inversion(
     Args:
         max_iterations: number of UKI updates (≥ 1).
         alpha_reg: α ∈ (0, 1]; α < 1 regularises towards r = m₀ (only without a prior).
-        update_freq: Σ_ω = (2 − α²) C_n is refreshed every ``update_freq`` iterations; 0 keeps
+        update_freq: Σ_ω = (2 − α²) C_n is refreshed at predictions ``update_freq``,
+            ``2 update_freq``, … (counted from 1, as EnsembleKalmanProcesses does); 0 keeps
             (2 − α²) C₀ (for non-identifiable problems; C then measures sensitivity only).
         prior: ``"auto"`` (from ``problem.regularization``; module docstring), ``"none"``, or
             ``(mean (n,), covariance (n, n))`` of a Gaussian prior in u-space.
@@ -334,7 +335,9 @@ def unscented_kalman_inversion(
                 if it == max_iterations or reason:
                     converged, message = (True, reason) if reason else (converged, message)
                     break
-            if update_freq > 0 and it > 0 and it % update_freq == 0:
+            # prediction number it + 1 refreshes Σ_ω when it is a multiple of update_freq
+            # (EnsembleKalmanProcesses' Unscented process counts predictions the same way)
+            if update_freq > 0 and (it + 1) % update_freq == 0:
                 sigma_omega = (2.0 - alpha_reg**2) * cov
             m_hat = alpha_reg * mean + (1.0 - alpha_reg) * r
             c_hat = alpha_reg**2 * cov + sigma_omega
