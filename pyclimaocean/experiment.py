@@ -45,6 +45,7 @@ import numpy as np
 from .config import ConfigError, apply_overrides, load_toml, validate
 from .config import toml_key as _toml_key
 from .config import toml_value as _toml_value
+from .io.cf import seconds_since_start
 
 __all__ = [
     "run_experiment",
@@ -379,7 +380,7 @@ def column_diagnostics(model, ds) -> dict[str, float]:
     hc = (ds["T"].values * dz).sum(axis=-1)
     rho_cp = float(model.reference_density) * float(model.heat_capacity)
     return {
-        "final_time": float(ds.time.values[-1]),
+        "final_time": float(seconds_since_start(ds["time"])[-1]),
         "final_mixed_layer_depth": float(mixed_layer_depth(model, s)),
         "final_mixed_layer_depth_threshold": float(mixed_layer_depth(model, s, threshold=1e-4)),
         "initial_surface_temperature": float(ds["T"].values[0, -1]),

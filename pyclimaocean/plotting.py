@@ -40,6 +40,9 @@ def plot_column(ds, path: str | Path | None = None, title: str | None = None):
     fig = plt.figure(figsize=(13, 8), layout="constrained")
     grid = fig.add_gridspec(2, 4, height_ratios=[1.1, 1])
     z = ds.z.values
+    from .io.cf import seconds_since_start
+
+    seconds = seconds_since_start(ds["time"])
     n = ds.sizes["time"]
     picks = sorted(set(np.linspace(0, n - 1, min(n, 5)).round().astype(int)))
     cmap = plt.get_cmap("viridis")
@@ -49,7 +52,7 @@ def plot_column(ds, path: str | Path | None = None, title: str | None = None):
         ax = fig.add_subplot(grid[0, j])
         for c, i in enumerate(picks):
             color = cmap(c / max(1, len(picks) - 1))
-            t_days = float(ds.time.values[i]) / 86400
+            t_days = float(seconds[i]) / 86400
             ax.plot(ds[name].values[i], z, color=color, label=f"{t_days:.2f} d")
             if name == "u":
                 ax.plot(ds["v"].values[i], z, color=color, ls="--")
@@ -61,7 +64,7 @@ def plot_column(ds, path: str | Path | None = None, title: str | None = None):
             ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
     ax = fig.add_subplot(grid[1, :])
-    t_days = ds.time.values / 86400
+    t_days = seconds / 86400
     mesh = ax.pcolormesh(t_days, z, ds["T"].values.T, shading="nearest", cmap="RdYlBu_r")
     fig.colorbar(mesh, ax=ax, label="temperature (°C)")
     ax.set_xlabel("time (days)")

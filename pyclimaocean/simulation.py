@@ -186,7 +186,7 @@ class Simulation:
                 source = old if old.exists() else None
             if source is not None:
                 opener = xr.open_dataset if self.output_format == "netcdf" else xr.open_zarr
-                with opener(source) as ds:
+                with opener(source, decode_times=False) as ds:  # model seconds, not dates
                     t_ckpt = float(state.time)
                     kept = ds.sel(time=ds.time <= t_ckpt + 1e-9 * max(1.0, abs(t_ckpt))).load()
                 self.outputs = self.model.states_from_dataset(kept)

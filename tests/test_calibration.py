@@ -89,6 +89,15 @@ def test_observation_times_from_netcdf_units(tmp_path):
         assert np.issubdtype(back.time.dtype, np.timedelta64)
         op = ObservationOperator.from_dataset(back, model_times, model_z, domain_depth=32.0)
     np.testing.assert_allclose(op.maps[0].time_weights, reference.maps[0].time_weights)
+    # pyclimaocean's own CF time units (nominal start date) decode to dates and convert back
+    from pyclimaocean.io.cf import time_attributes
+
+    own = ds.assign_coords(time=("time", ds.time.values, time_attributes()))
+    own.to_netcdf(tmp_path / "own.nc")
+    with xr.open_dataset(tmp_path / "own.nc") as back:
+        assert np.issubdtype(back.time.dtype, np.datetime64)
+        op = ObservationOperator.from_dataset(back, model_times, model_z, domain_depth=32.0)
+    np.testing.assert_allclose(op.maps[0].time_weights, reference.maps[0].time_weights)
     dated = ds.assign_coords(time=("time", ds.time.values, {"units": "seconds since 2020-01-01"}))
     dated.to_netcdf(tmp_path / "dated.nc")
     with xr.open_dataset(tmp_path / "dated.nc") as back:

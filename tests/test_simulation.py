@@ -11,6 +11,7 @@ from pyclimaocean.closures.catke import CATKELike
 from pyclimaocean.closures.simple import ConstantDiffusivity
 from pyclimaocean.fluxes.surface import SurfaceForcing
 from pyclimaocean.grids.column import ColumnGrid
+from pyclimaocean.io.cf import seconds_since_start
 from pyclimaocean.io.files import load_state, save_state, write_dataset
 from pyclimaocean.models.column import ColumnModel, InitialConditions
 from pyclimaocean.simulation import BlowUpError, Simulation
@@ -47,6 +48,11 @@ def test_outputs_are_cf_annotated_and_written_atomically(tmp_path):
     assert ds.attrs["Conventions"].startswith("CF")
     on_disk = xr.open_dataset(tmp_path / "output.nc")
     np.testing.assert_array_equal(on_disk["T"].values, ds["T"].values)
+    # CF time: decoded to dates by xarray (nominal start date), back to model seconds exactly
+    assert on_disk.time.attrs["standard_name"] == "time" and on_disk.time.attrs["axis"] == "T"
+    assert on_disk.time.encoding["units"] == "seconds since 2000-01-01 00:00:00"
+    assert np.issubdtype(on_disk.time.dtype, np.datetime64)
+    np.testing.assert_array_equal(seconds_since_start(on_disk.time), ds.time.values)
     on_disk.close()
     np.testing.assert_array_equal(ds["T"].values[-1], np.asarray(final.temperature))
     # no temporary files left behind
@@ -115,7 +121,7 @@ def test_blowup_stops_with_step_variable_and_last_good_state(tmp_path):
     assert np.any(np.asarray(bad.temperature) < lo)
     # outputs up to the last good state were kept
     with xr.open_dataset(tmp_path / "output.nc") as ds:
-        assert float(ds.time[-1]) == float(good.time)
+        assert float(seconds_since_start(ds.time)[-1]) == float(good.time)
 
 
 def test_nan_is_reported_as_blowup():

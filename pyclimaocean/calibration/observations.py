@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from ..io.cf import time_attributes
 from ..params import ParameterError
 
 __all__ = [
@@ -346,29 +347,15 @@ def _variables(ds: xr.Dataset, variables: Sequence[str] | None) -> list[str]:
 
 
 def observation_seconds(time: xr.DataArray) -> np.ndarray:
-    """Observation times as float seconds since the start of the run.
+    """Observation times as float seconds since the start of the run (numbers, durations, or
+    dates decoded from pyclimaocean's own time units; other dates are refused with the
+    conversion to apply — see :func:`pyclimaocean.io.cf.seconds_since_start`)."""
+    from ..io.cf import seconds_since_start
 
-    Numbers are taken as seconds; decoded durations (``timedelta64``, e.g. a netCDF ``time``
-    with units ``"seconds"`` or ``"hours"``) are converted.  Absolute dates (``datetime64``,
-    from units ``"… since <date>"``) are refused with the conversion to apply, since the
-    model's clock starts at 0.
-    """
-    values = np.asarray(time.values)
-    if np.issubdtype(values.dtype, np.timedelta64):
-        return values / np.timedelta64(1, "s")
-    if np.issubdtype(values.dtype, np.datetime64) or values.dtype == object:
-        raise ObservationError(
-            f"observation 'time' holds dates ({values.dtype}, first {values.flat[0]}); the "
-            "model's clock is seconds since the start of the run. Convert, e.g. "
-            "ds['time'] = (ds.time - np.datetime64('START')) / np.timedelta64(1, 's'), or "
-            "open the file with decode_times=False if its units are seconds since the start"
-        )
     try:
-        return values.astype(float)
-    except (TypeError, ValueError):
-        raise ObservationError(
-            f"observation 'time' must be numbers (s since the start), got dtype {values.dtype}"
-        ) from None
+        return seconds_since_start(time)
+    except ValueError as err:
+        raise ObservationError(f"observation {err}") from None
 
 
 def _check_dims(da: xr.DataArray, name: str) -> None:
@@ -465,7 +452,7 @@ def synthetic_observations(
     derived_attrs = dict(derived_attrs or {})
     ds = xr.Dataset(
         coords={
-            "time": ("time", times, {"units": "s", "standard_name": "time", "long_name": "time since start"}),
+            "time": ("time", times, time_attributes(long_name="observation time")),
             "z": ("z", z, {"units": "m", "standard_name": "height", "positive": "up", "long_name": "height"}),
         }
     )

@@ -314,10 +314,13 @@ class ColumnModel(eqx.Module):
 
     def states_from_dataset(self, ds) -> list[ColumnState]:
         """Inverse of :meth:`to_xarray`: one :class:`ColumnState` per output time."""
+        from ...io.cf import seconds_since_start
+
         dt = float(self.dt)
+        times = seconds_since_start(ds["time"])
         states = []
         for i in range(ds.sizes["time"]):
-            t = float(ds.time.values[i])
+            t = float(times[i])
             states.append(
                 ColumnState(
                     **{attr: jnp.asarray(ds[name].values[i]) for name, (attr, *_) in VARIABLES.items()},
