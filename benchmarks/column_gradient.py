@@ -111,8 +111,6 @@ def _child(args: list[str], one_core: bool = False) -> dict:
 
 def memory_child(kind: str, nz: int, steps: int) -> None:
     """Run one configuration in this (fresh) process; print JSON with memory figures."""
-    import resource
-
     import jax
 
     forward, gradient, v = build(nz, steps, "sqrt" if kind == "grad_sqrt" else None)
@@ -123,7 +121,6 @@ def memory_child(kind: str, nz: int, steps: int) -> None:
     if analysis is not None:
         xla = int(analysis.argument_size_in_bytes + analysis.output_size_in_bytes
                   + analysis.temp_size_in_bytes)
-    del resource
     compiled_rss = _rss_kib("VmRSS")
     _release_free_heap()  # give the compiler's freed memory back (same for every kind)
     base = _rss_kib("VmRSS")

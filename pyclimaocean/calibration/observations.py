@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from ..io.cf import time_attributes
+from ..io.cf import seconds_since_start, time_attributes
 from ..params import ParameterError
 
 __all__ = [
@@ -350,8 +350,6 @@ def observation_seconds(time: xr.DataArray) -> np.ndarray:
     """Observation times as float seconds since the start of the run (numbers, durations, or
     dates decoded from pyclimaocean's own time units; other dates are refused with the
     conversion to apply — see :func:`pyclimaocean.io.cf.seconds_since_start`)."""
-    from ..io.cf import seconds_since_start
-
     try:
         return seconds_since_start(time)
     except ValueError as err:

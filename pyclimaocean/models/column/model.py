@@ -206,8 +206,7 @@ class ColumnModel(eqx.Module):
         g, dt = self.grid, self.dt
         fluxes = self.surface_fluxes(state.time)
         ctx = self.context(state, fluxes)
-        closure = self.closure
-        nu, kappa = closure.diffusivities(ctx)
+        nu, kappa = self.closure.diffusivities(ctx)
         dz = g.dz_centers
 
         # Coriolis: exact rotation by f Δt
@@ -242,14 +241,15 @@ class ColumnModel(eqx.Module):
         diag = diag.at[:, 0].add(bottom_damping)
         rhs = _flux_form_rhs(lower, fields, sources, bottom_damping)
 
-        if closure.has_tke:  # the TKE system joins the same batched solve
-            tke_system = closure.tke_system(ctx, nu, kappa, dt)
+        if self.closure.has_tke:  # the TKE system joins the same batched solve
+            tke_system = self.closure.tke_system(ctx, nu, kappa, dt)
             lower, diag, upper, rhs = (
-                jnp.concatenate([m, t[None]]) for m, t in zip((lower, diag, upper, rhs), tke_system)
+                jnp.concatenate([m, t[None]])
+                for m, t in zip((lower, diag, upper, rhs), tke_system, strict=True)
             )
         solution = tridiagonal_solve(lower, diag, upper, rhs)
         temperature, salinity, u, v = fields + solution[:4]
-        tke = closure.finish_tke(solution[4]) if closure.has_tke else state.tke
+        tke = self.closure.finish_tke(solution[4]) if self.closure.has_tke else state.tke
 
         return ColumnState(
             temperature=temperature,
