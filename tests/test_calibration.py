@@ -120,6 +120,11 @@ def test_observation_errors_are_checked_and_full_covariance_whitens():
     ds["T_error_covariance"] = (("k", "k2"), cov[:3, :3])
     with pytest.raises(ObservationError, match=r"expected \(4, 4\)"):
         observation_vector(ds, ["T"])
+    singular = cov.copy()
+    singular[3, 3] = -1e-4
+    ds["T_error_covariance"] = (("k", "k2"), singular)
+    with pytest.raises(ObservationError, match="T_error_covariance is not positive definite"):
+        observation_vector(ds, ["T"])
     with pytest.raises(ObservationError, match="outside the model range"):
         ObservationOperator.from_dataset(_obs_dataset(), [0.0, 3000.0], np.linspace(-31, -1, 16))
     with pytest.raises(ObservationError, match="'w' is not in the observations"):

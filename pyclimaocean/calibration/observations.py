@@ -388,6 +388,12 @@ def observation_vector(ds: xr.Dataset, variables: Sequence[str] | None = None):
                 )
             if not np.allclose(cov, cov.T):
                 raise ObservationError(f"{name}_error_covariance is not symmetric")
+            smallest = float(np.linalg.eigvalsh(0.5 * (cov + cov.T))[0]) if k else 1.0
+            if not smallest > 0:
+                raise ObservationError(
+                    f"{name}_error_covariance is not positive definite (smallest eigenvalue "
+                    f"{smallest:.3g}); an error covariance needs every eigenvalue > 0"
+                )
             blocks.append(("full", cov))
         elif f"{name}_error_std" in ds:
             std = np.asarray(ds[f"{name}_error_std"].transpose(*dims).values, float).reshape(-1)
