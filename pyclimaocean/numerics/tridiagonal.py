@@ -36,8 +36,6 @@ from jax.ad_checkpoint import checkpoint_name
 
 __all__ = ["tridiagonal_solve", "METHODS"]
 
-METHODS = ("thomas", "lapack")
-
 
 def _thomas(lower, diag, upper, rhs):
     """Thomas algorithm along the last axis (no pivoting); ``lower[..., 0]`` and
@@ -73,6 +71,10 @@ def _lapack(lower, diag, upper, rhs):
     return jax.lax.linalg.tridiagonal_solve(dl, diag, du, rhs[..., None])[..., 0]
 
 
+_SOLVERS = {"thomas": _thomas, "lapack": _lapack}
+METHODS = tuple(_SOLVERS)
+
+
 def _shift_down(x):
     """x[k-1] with 0 at k = 0."""
     return jnp.concatenate([jnp.zeros_like(x[..., :1]), x[..., :-1]], axis=-1)
@@ -90,7 +92,7 @@ def _transpose(lower, diag, upper):
 
 def _linear_solve(method, lower, diag, upper, rhs):
     """x = A⁻¹ rhs as a linear function of ``rhs`` whose transpose is the solve with Aᵀ."""
-    solver = _thomas if method == "thomas" else _lapack
+    solver = _SOLVERS[method]
     lower_t, diag_t, upper_t = _transpose(lower, diag, upper)
 
     def matvec(x):
@@ -106,9 +108,7 @@ def _linear_solve(method, lower, diag, upper, rhs):
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(4,))
 def _tridiagonal_solve(lower, diag, upper, rhs, method):
-    return _thomas(lower, diag, upper, rhs) if method == "thomas" else _lapack(
-        lower, diag, upper, rhs
-    )
+    return _SOLVERS[method](lower, diag, upper, rhs)
 
 
 @_tridiagonal_solve.defjvp
@@ -142,8 +142,8 @@ def tridiagonal_solve(lower, diag, upper, rhs, *, method: str = "thomas"):
     """
     if method not in METHODS:
         raise ValueError(f"method = {method!r}; accepted: {', '.join(map(repr, METHODS))}")
+    dtype = jnp.result_type(lower, diag, upper, rhs, float)
     lower, diag, upper, rhs = jnp.broadcast_arrays(
-        *(jnp.asarray(a, dtype=jnp.result_type(lower, diag, upper, rhs, float))
-          for a in (lower, diag, upper, rhs))
+        *(jnp.asarray(a, dtype=dtype) for a in (lower, diag, upper, rhs))
     )
     return _tridiagonal_solve(lower, diag, upper, rhs, method)
