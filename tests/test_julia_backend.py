@@ -60,7 +60,7 @@ def _definitions(src, tree) -> set[str]:
             sig = next((c for c in n.children if c.type == "signature"), None)
             if sig is not None:
                 names.add(_first_identifier(src, sig))
-        elif n.type == "struct_definition":
+        elif n.type in ("struct_definition", "abstract_definition"):
             head = next((c for c in n.children if c.type == "type_head"), None)
             if head is not None:
                 names.add(_first_identifier(src, head))

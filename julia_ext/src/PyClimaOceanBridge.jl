@@ -12,8 +12,11 @@ Julia side of pyclimaocean's Julia backend (called from Python through juliacall
 * A ClimaOcean ocean–sea-ice model ([`ocean_sea_ice_model`](@ref),
   [`run_ocean_sea_ice!`](@ref)).
 * Enzyme reverse-mode vector-Jacobian products of column runs with respect to closure
-  parameters and initial profiles ([`column_vjp`](@ref), [`column_mse_gradient`](@ref)).
-  Enzyme through CATKE is not supported upstream (see the docstring of `column_vjp`).
+  parameters and initial profiles ([`column_vjp`](@ref), [`column_mse_gradient`](@ref)):
+  supported for the constant-diffusivity column; not supported through CATKE, which no
+  upstream test differentiates by any route (see the docstring of `column_vjp`).
+* Architecture (`"CPU"`, `"GPU"` with CUDA.jl loaded) and precision (`"Float64"`,
+  `"Float32"`) by name ([`model_architecture`](@ref), [`model_float_type`](@ref)).
 
 All results are returned as plain `Array`s / `NamedTuple`s so that Python receives NumPy
 views without copies.
@@ -23,6 +26,8 @@ module PyClimaOceanBridge
 using Oceananigans
 using Oceananigans.Grids: φnode
 using Oceananigans.TimeSteppers: reset!
+using Oceananigans.Utils: with_tracers
+using Oceananigans.Fields: tracernames
 using Oceananigans.TurbulenceClosures.TKEBasedVerticalDiffusivities: CATKEMixingLength, CATKEEquation
 
 using Enzyme
@@ -35,11 +40,14 @@ import SpeedyWeather
 
 export CATKE_PARAMETERS, CATKE_PARAMETER_NAMES,
        catke_default_parameters, catke_parameter_index, catke_parameters, catke_closure,
-       ColumnSetup, column_setup, column_closure, column_model, set_column_state!,
+       ColumnSetup, column_setup, model_architecture, model_float_type,
+       ColumnClosureKind, CATKEClosure, ConstantDiffusivityClosure, closure_kind,
+       column_closure, column_model, set_column_state!,
        column_profiles, run_column!, run_column,
+       EnzymeGradientError, is_enzyme_error,
        configure_enzyme!, column_cotangent_loss, column_vjp, column_mse_gradient,
        basin_model, run_basin!,
-       SPEEDY_MODELS, speedy_model, run_speedy,
+       SPEEDY_MODELS, SPEEDY_OROGRAPHIES, speedy_model, run_speedy,
        ocean_sea_ice_model, run_ocean_sea_ice!
 
 include("catke_parameters.jl")

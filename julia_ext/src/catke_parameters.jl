@@ -100,17 +100,16 @@ function catke_parameters(names, values)
 end
 
 """
-    catke_closure(θ::AbstractVector) -> CATKEVerticalDiffusivity
+    catke_closure(θ::AbstractVector, FT = Float64) -> CATKEVerticalDiffusivity
 
-Build Oceananigans' `CATKEVerticalDiffusivity` (vertically implicit, `Float64`) from a full
-parameter vector `θ` ordered as [`CATKE_PARAMETERS`](@ref).  `CATKEMixingLength` and
+Build Oceananigans' `CATKEVerticalDiffusivity` (vertically implicit, float type `FT`) from a
+full parameter vector `θ` ordered as [`CATKE_PARAMETERS`](@ref).  `CATKEMixingLength` and
 `CATKEEquation` are constructed with keyword arguments, one per field, so the construction
 is type-stable (which Enzyme needs when `θ` is differentiated).
 """
-function catke_closure(θ::AbstractVector)
+function catke_closure(θ::AbstractVector, FT::DataType = Float64)
     n = length(CATKE_PARAMETERS)
     length(θ) == n || throw(ArgumentError("CATKE parameter vector has length $(length(θ)); expected $n"))
-    FT = Float64
 
     mixing_length = CATKEMixingLength{FT}(;
         Cˢ = θ[1],

@@ -14,6 +14,10 @@
                           air_pressure = 101325, shortwave = 0, longwave = 200,
                           catke_parameters = catke_default_parameters())
 
+`Nx, Ny ≥ 4`: the ocean grid has halo `(4, 4, 4)` because `ocean_simulation`'s default tracer
+advection is `WENO(order = 7)`, and Oceananigans requires `halo ≤ size` in x and y
+(`validate_halo`, `src/Grids/input_validation.jl`); smaller sizes throw an `ArgumentError`.
+
 Return a ClimaOcean `OceanSeaIceModel` (`ocean_simulation` on a `RectilinearGrid` with
 `CATKEVerticalDiffusivity`, no momentum advection, Coriolis or radiative forcing;
 `sea_ice_simulation` with thermodynamics only) coupled to a spatially uniform, constant
@@ -29,12 +33,16 @@ function ocean_sea_ice_model(; Nx = 4, Ny = 4, Nz = 10, Lx = 100e3, Ly = 100e3, 
                                shortwave = 0, longwave = 200,
                                catke_parameters = catke_default_parameters())
 
+    min(Nx, Ny) >= OCEAN_SEA_ICE_HALO ||
+        throw(ArgumentError("ocean_sea_ice_model needs Nx, Ny >= $OCEAN_SEA_ICE_HALO (halo $OCEAN_SEA_ICE_HALO for " *
+                            "ocean_simulation's WENO(order = 7), and Oceananigans requires halo ≤ size); " *
+                            "got Nx = $Nx, Ny = $Ny"))
     0 <= ice_concentration <= 1 ||
         throw(ArgumentError("ice_concentration = $ice_concentration must be in [0, 1]"))
     ice_thickness >= 0 || throw(ArgumentError("ice_thickness = $ice_thickness must be >= 0 (m)"))
 
     x, y = (0, Lx), (0, Ly)
-    grid = RectilinearGrid(CPU(); size = (Nx, Ny, Nz), halo = (4, 4, 4), x, y, z = (-depth, 0),
+    grid = RectilinearGrid(CPU(); size = (Nx, Ny, Nz), halo = (OCEAN_SEA_ICE_HALO, OCEAN_SEA_ICE_HALO, OCEAN_SEA_ICE_HALO), x, y, z = (-depth, 0),
                            topology = (Periodic, Periodic, Bounded))
 
     ocean = ocean_simulation(grid;
@@ -64,6 +72,8 @@ function ocean_sea_ice_model(; Nx = 4, Ny = 4, Nz = 10, Lx = 100e3, Ly = 100e3, 
 
     return OceanSeaIceModel(ocean, sea_ice; atmosphere, radiation)
 end
+
+const OCEAN_SEA_ICE_HALO = 4
 
 """
     run_ocean_sea_ice!(coupled_model, Δt, n_steps) -> NamedTuple
