@@ -120,8 +120,11 @@ def test_definition_finder_is_not_vacuous():
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
+JULIAPKG_JSON = ROOT / "pyclimaocean" / "juliapkg.json"
+
+
 def test_juliapkg_json_is_valid_and_matches_the_julia_project():
-    data = json.loads((ROOT / "juliapkg.json").read_text())
+    data = json.loads(JULIAPKG_JSON.read_text())
     assert set(data) == {"julia", "packages"}
     assert data["julia"] == "1.10"
     project = tomllib.loads((JULIA_EXT / "Project.toml").read_text())
@@ -138,7 +141,8 @@ def test_juliapkg_json_is_valid_and_matches_the_julia_project():
             assert project["compat"][name] == spec["version"]
     bridge = pkgs["PyClimaOceanBridge"]
     assert bridge["dev"] is True
-    assert (ROOT / bridge["path"] / "Project.toml").is_file()
+    # juliapkg resolves "path" relative to the directory of the juliapkg.json file
+    assert (JULIAPKG_JSON.parent / bridge["path"] / "Project.toml").is_file()
     assert bridge["uuid"] == project["uuid"]
     assert uuid.UUID(project["uuid"]).version == 4
     assert project["name"] == "PyClimaOceanBridge"
@@ -288,7 +292,33 @@ def test_import_failure_becomes_backend_unavailable(monkeypatch):
     assert "importing juliacall failed with URLError" in msg
     assert "PYTHON_JULIAPKG_EXE" in msg and 'pip install "pyclimaocean[julia]"' in msg
     assert isinstance(info.value.__cause__, urllib.error.URLError)
-    assert str(ROOT) not in sys.path[-1:]  # the temporary sys.path entry was removed
+
+
+class _BuggyJuliacallFinder(_FailingJuliacallFinder):
+    def exec_module(self, module):
+        raise ZeroDivisionError("a bug, not a missing Julia")
+
+
+def test_unexpected_import_errors_are_not_disguised_as_missing_julia(monkeypatch):
+    monkeypatch.setattr(jb, "_STATE", {})
+    monkeypatch.delitem(sys.modules, "juliacall", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_BuggyJuliacallFinder(), *sys.meta_path])
+    with pytest.raises(ZeroDivisionError):
+        jb.load_julia()
+
+
+def test_architecture_and_precision_are_validated_before_julia_starts(monkeypatch):
+    monkeypatch.setattr(jb, "_STATE", {})
+    with pytest.raises(ValueError, match="architecture 'TPU' is not supported.*CPU, GPU"):
+        jb.load_julia("TPU")
+    assert "Main" not in jb._STATE
+    with pytest.raises(ValueError, match="precision 'float16' is not supported.*float64, float32"):
+        jb.check_architecture_and_precision("CPU", "float16")
+    assert jb.julia_options({"julia": {"architecture": "GPU"}}) == {
+        "architecture": "GPU",
+        "precision": "float64",
+    }
+    assert jb.julia_options(object()) == {"architecture": "CPU", "precision": "float64"}
 
 
 # -- building without Julia (the Python description of the experiment) --------------------
@@ -313,6 +343,14 @@ def test_build_and_setup_translation_without_julia(column_setups):
     assert theta[jb._CATKE_INDEX["c_hi_u"]] == pytest.approx(float(spec.closure.c_hi_u))
     assert theta[jb._CATKE_INDEX["c_bottom_eps"]] == 1.0  # Oceananigans default, not in JAX
     assert backend.parameters(model).names == spec.default_parameters().names
+    assert (model.architecture, model.precision) == ("CPU", "float64")
+    model32 = backend.build(spec, precision="float32")
+    assert model32.precision == "float32" and jb.PRECISIONS[model32.precision] == "Float32"
+    assert backend.build(model32, architecture="GPU").architecture == "GPU"
+    with pytest.raises(ValueError, match="architecture 'TPU'"):
+        backend.build(spec, architecture="TPU")
+    with pytest.raises(ValueError, match="CPU only"):
+        backend.column_function(backend.build(spec, architecture="GPU"), 2)
 
 
 def test_build_rejects_unsupported_settings(column_setups):
@@ -329,3 +367,121 @@ def test_build_rejects_unsupported_settings(column_setups):
         backend.build({"grid": {}})
     with pytest.raises(ValueError, match="closure.c_typo"):
         jb._parameter_index("catke", "closure.c_typo")
+
+
+# -- packaging: juliapkg.json ships inside the Python package -------------------------------
+
+
+def test_juliapkg_json_ships_in_the_package_with_the_bridge():
+    assert jb.JULIAPKG_JSON == JULIAPKG_JSON and JULIAPKG_JSON.is_file()
+    assert not (ROOT / "juliapkg.json").exists(), (
+        "a second juliapkg.json at the repository root declares PyClimaOceanBridge with another "
+        "path; juliapkg then fails with \"'path' entries are not unique\""
+    )
+    link = ROOT / "pyclimaocean" / "julia_ext"
+    assert link.is_symlink() and link.resolve() == JULIA_EXT.resolve()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    data = pyproject["tool"]["setuptools"]["package-data"]["pyclimaocean"]
+    assert {"juliapkg.json", "julia_ext/Project.toml", "julia_ext/src/*.jl"} <= set(data)
+
+
+def test_juliacall_floor_and_julia_compat_bounds():
+    """PythonCall >= 0.9.28 (NumericalEarth 0.6.2, the one resolvable with SpeedyWeather 0.22)
+    and juliacall pins PythonCall to its own version; NumericalEarth 0.6.2 needs Oceananigans
+    0.110.15."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    julia_extra = pyproject["project"]["optional-dependencies"]["julia"]
+    assert "juliacall>=0.9.28" in julia_extra
+    packages = json.loads(JULIAPKG_JSON.read_text())["packages"]
+    assert packages["Oceananigans"]["version"] == "0.110.15"
+    assert packages["SpeedyWeather"]["version"] == "0.22"
+
+
+def _without_editable_finders(monkeypatch, path_entries):
+    monkeypatch.setattr(sys, "path", [str(p) for p in path_entries])
+    monkeypatch.setattr(
+        sys,
+        "meta_path",
+        [f for f in sys.meta_path if not getattr(f, "__module__", "").startswith("__editable__")],
+    )
+
+
+def _bridge_requirement(juliapkg_deps):
+    _, deps = juliapkg_deps.find_requirements()
+    (bridge,) = [d for d in deps if d.name == "PyClimaOceanBridge"]
+    return bridge
+
+
+def test_juliapkg_finds_the_bridge_from_this_checkout():
+    deps = pytest.importorskip("juliapkg.deps", reason="juliapkg (the [julia] extra) not installed")
+    files = [pathlib.Path(f) for f in deps.deps_files()]
+    ours = [f for f in files if f.resolve() == JULIAPKG_JSON.resolve()]
+    assert ours, f"juliapkg does not see {JULIAPKG_JSON}; it found {files}"
+    bridge = _bridge_requirement(deps)
+    assert bridge.dev and pathlib.Path(bridge.path, "Project.toml").is_file()
+
+
+@pytest.mark.slow
+def test_installed_wheel_contains_juliapkg_json_and_the_bridge(tmp_path, monkeypatch):
+    """Build a (non-editable) wheel from a copy of the sources, install it into a folder and
+    check that it holds juliapkg.json and the Julia package it points to, and that juliapkg
+    finds both with only that folder on sys.path."""
+    import shutil
+    import subprocess
+    import zipfile
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, src / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("pyclimaocean", "examples", "julia_ext"):
+        shutil.copytree(ROOT / name, src / name, symlinks=True, ignore=ignore)
+    dist = tmp_path / "dist"
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(src)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if build.returncode != 0 and (
+        "Could not find a version" in build.stderr or "NewConnectionError" in build.stderr
+    ):
+        pytest.skip(f"cannot fetch the build backend (offline): {build.stderr[-300:]}")
+    assert build.returncode == 0, build.stderr[-2000:]
+    (wheel,) = dist.glob("pyclimaocean-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "pyclimaocean/juliapkg.json" in names
+    assert "pyclimaocean/julia_ext/Project.toml" in names
+    for path in (JULIA_EXT / "src").glob("*.jl"):
+        assert f"pyclimaocean/julia_ext/src/{path.name}" in names
+
+    site = tmp_path / "site"
+    install = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            "--target",
+            str(site),
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert install.returncode == 0, install.stderr[-2000:]
+    shipped = site / "pyclimaocean" / "juliapkg.json"
+    assert json.loads(shipped.read_text()) == json.loads(JULIAPKG_JSON.read_text())
+    project = site / "pyclimaocean" / "julia_ext" / "Project.toml"
+    assert tomllib.loads(project.read_text())["name"] == "PyClimaOceanBridge"
+
+    deps = pytest.importorskip("juliapkg.deps", reason="juliapkg (the [julia] extra) not installed")
+    _without_editable_finders(monkeypatch, [site])
+    found = [pathlib.Path(f).resolve() for f in deps.deps_files()]
+    assert shipped.resolve() in found
+    bridge = _bridge_requirement(deps)
+    assert pathlib.Path(bridge.path).resolve() == project.parent.resolve()

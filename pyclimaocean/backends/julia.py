@@ -1,13 +1,17 @@
 """The Julia backend: Oceananigans / ClimaOcean / SpeedyWeather / Enzyme through juliacall.
 
-The Julia side is the package ``PyClimaOceanBridge`` in ``julia_ext/`` of the repository;
-``juliapkg.json`` at the repository root declares it (as a dev path) together with
-Oceananigans, ClimaOcean, SpeedyWeather and Enzyme, so juliapkg installs everything the first
-time juliacall starts.  Nothing Julia-related is imported when :mod:`pyclimaocean` is
-imported: ``juliacall`` is imported inside :func:`load_julia` only, and every failure there
-(``juliacall`` not installed, no Julia executable and no network to download one, package
-resolution errors) becomes a :class:`~pyclimaocean.backends.base.BackendUnavailableError`
-that says what is missing and how to install it.
+The Julia side is the package ``PyClimaOceanBridge`` (``julia_ext/`` in the repository,
+shipped inside the Python package as ``pyclimaocean/julia_ext``).  ``pyclimaocean/juliapkg.json``
+declares it (as a dev path relative to that file) together with Oceananigans, ClimaOcean,
+SpeedyWeather and Enzyme.  juliapkg looks for a ``juliapkg.json`` in every installed package
+(wheels, setuptools editable installs, and source checkouts on ``sys.path``), so it installs
+everything the first time juliacall starts, whichever code imports juliacall first.
+Nothing Julia-related is imported when :mod:`pyclimaocean` is imported: ``juliacall`` is
+imported inside :func:`load_julia` only, and the failures there that mean "Julia is not
+usable here" (``juliacall`` not installed, no Julia executable and no network to download
+one, ``PyClimaOceanBridge`` not loadable) become a
+:class:`~pyclimaocean.backends.base.BackendUnavailableError` that says what is missing and
+how to install it.
 
 Backend protocol (same as the JAX backend):
 
@@ -24,11 +28,17 @@ Gradients.  :meth:`JuliaBackend.column_function` returns an
 :class:`~pyclimaocean.backends.external.ExternalFunction` ``(θ, T₀) -> T(t, z)`` whose
 reverse-mode rule calls Enzyme on the Julia side (``PyClimaOceanBridge.column_vjp``), so
 ``jax.grad`` of any loss of it, and hence :mod:`pyclimaocean.calibration`, works unchanged.
-Known limits: Enzyme through ``CATKEVerticalDiffusivity`` is not supported upstream
-(Oceananigans PR #3837 closed unmerged; Enzyme.jl issue #2296 open), so CATKE gradients may
-raise an error from Enzyme; constant-diffusivity columns follow the pattern that
-Oceananigans' own Enzyme tests check against finite differences.  Upstream's route for CATKE
-gradients is Reactant-compiled Enzyme, not used here yet.
+What is supported: constant-diffusivity columns, the pattern that Oceananigans' own
+``test/test_enzyme.jl`` checks against finite differences.  What is not: gradients through
+``CATKEVerticalDiffusivity``.  No upstream test differentiates CATKE by any route (the
+plain-Enzyme attempt, Oceananigans PR #3837, was closed unmerged; Enzyme.jl issue #2296 is
+open; Oceananigans' Reactant tests leave CATKE out because it takes more than 10 minutes to
+compile), so a CATKE gradient is expected to raise :class:`EnzymeGradientError`.
+
+Architecture and precision: :meth:`JuliaBackend.build` takes ``architecture`` (``"CPU"`` or
+``"GPU"``; GPU needs CUDA.jl in the Julia environment) and ``precision`` (``"float64"`` or
+``"float32"``), or reads them from the config's ``julia`` table; results always come back
+as float64 NumPy arrays.
 
 Parameter names (pyclimaocean ASCII -> Oceananigans ``CATKEVerticalDiffusivity``):
 
@@ -63,7 +73,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import sys
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,6 +85,9 @@ from .base import BackendUnavailableError
 __all__ = [
     "CATKE_PARAMETER_TABLE",
     "CATKE_DEFAULTS",
+    "ARCHITECTURES",
+    "PRECISIONS",
+    "EnzymeGradientError",
     "JuliaBackend",
     "JuliaColumnModel",
     "julia_available",
@@ -140,12 +153,29 @@ INSTALL_HELP = (
     "make it findable: put `julia` on PATH or set PYTHON_JULIAPKG_EXE=/path/to/julia "
     "(PYTHON_JULIAPKG_PROJECT chooses the Julia environment; PYTHON_JULIAPKG_OFFLINE=yes stops "
     "downloads); (3) on first use juliapkg resolves Oceananigans, ClimaOcean, SpeedyWeather, "
-    "Enzyme and PyClimaOceanBridge from the repository's juliapkg.json (needs network, takes "
+    "Enzyme and PyClimaOceanBridge from pyclimaocean/juliapkg.json (needs network, takes "
     'minutes). Otherwise use backend = "jax". See docs/julia_backend.md.'
 )
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+#: the juliapkg.json shipped inside the package (juliapkg finds it in installed packages)
+JULIAPKG_JSON = Path(__file__).resolve().parents[1] / "juliapkg.json"
+
+#: architecture names accepted by :meth:`JuliaBackend.build` (Oceananigans ``CPU()``/``GPU()``)
+ARCHITECTURES = ("CPU", "GPU")
+#: precision names accepted by :meth:`JuliaBackend.build` -> Julia float type
+PRECISIONS = {"float64": "Float64", "float32": "Float32"}
+
+_CUDA_UUID = "052768ef-5323-5732-b1bb-66c8b64840ba"
 _STATE: dict[str, Any] = {}
+
+
+class EnzymeGradientError(RuntimeError):
+    """Enzyme could not differentiate a Julia column run (``PyClimaOceanBridge.EnzymeGradientError``).
+
+    Raised only for Enzyme's own failures (``Enzyme.Compiler.EnzymeError``), never for other
+    Julia errors, so it can be treated as the known limitation (CATKE is not differentiable by
+    Enzyme upstream) without hiding real bugs.
+    """
 
 
 def julia_available() -> tuple[bool, str]:
@@ -176,39 +206,56 @@ def julia_available() -> tuple[bool, str]:
 
 
 def _import_juliacall():
-    # juliapkg finds juliapkg.json files on sys.path: make the repository's visible while
-    # juliacall starts (editable installs do not put the repository root on sys.path).
-    root = str(_REPO_ROOT)
-    added = (_REPO_ROOT / "juliapkg.json").is_file() and root not in sys.path
-    if added:
-        sys.path.append(root)
-    try:
-        import juliacall  # noqa: PLC0415  (lazy on purpose: it may start or download Julia)
+    import juliacall  # noqa: PLC0415  (lazy on purpose: it may start or download Julia)
 
-        return juliacall
-    finally:
-        if added and root in sys.path:
-            sys.path.remove(root)
+    return juliacall
 
 
-def load_julia():
+def load_julia(architecture: str = "CPU"):
     """Start Julia (once per process) and load ``PyClimaOceanBridge``; return juliacall's ``Main``.
+
+    Args:
+        architecture: ``"GPU"`` also loads CUDA.jl (which activates Oceananigans' GPU
+            extension); it must be in the Julia environment.
 
     Raises:
         BackendUnavailableError: juliacall is missing, Julia cannot be found or downloaded,
-            or the Julia packages fail to resolve or load; the message says what to install.
+            or ``PyClimaOceanBridge`` (or CUDA for ``"GPU"``) cannot be loaded; the message
+            says what to install.
     """
-    if "Main" in _STATE:
-        return _STATE["Main"]
+    if architecture not in ARCHITECTURES:
+        raise ValueError(
+            f"architecture {architecture!r} is not supported. Supported architectures are: "
+            f"{', '.join(ARCHITECTURES)}"
+        )
+    if "Main" not in _STATE:
+        _STATE.update(_start_julia())
+    main = _STATE["Main"]
+    if architecture == "GPU" and not _STATE.get("cuda"):
+        juliacall = _STATE["juliacall"]
+        try:
+            main.seval("using CUDA")
+        except juliacall.JuliaError as err:
+            raise BackendUnavailableError(
+                "architecture = GPU needs CUDA.jl in the Julia environment, and loading it "
+                f"failed ({str(err)[:300]}). Add it with: python -m juliapkg add CUDA "
+                f"--uuid {_CUDA_UUID} (then python -m juliapkg resolve), or use "
+                'architecture = "CPU".'
+            ) from err
+        _STATE["cuda"] = True
+    return main
+
+
+def _start_julia() -> dict[str, Any]:
     if importlib.util.find_spec("juliacall") is None:
         raise BackendUnavailableError(
             "Julia is not available: the Python package juliacall is not installed. " + INSTALL_HELP
         )
     try:
         juliacall = _import_juliacall()
-    except BaseException as err:  # URLError (no network), ImportError, JuliaError, ...
-        if isinstance(err, (KeyboardInterrupt, SystemExit)):
-            raise
+    except (ImportError, OSError, subprocess.CalledProcessError) as err:
+        # ImportError: broken install; OSError (URLError): no network to download Julia or
+        # packages; CalledProcessError: juliapkg's Pkg resolve failed
         raise BackendUnavailableError(
             f"Julia is not available: importing juliacall failed with {type(err).__name__}: "
             f"{err}. " + INSTALL_HELP
@@ -216,15 +263,14 @@ def load_julia():
     main = juliacall.Main
     try:
         main.seval("using PyClimaOceanBridge")
-    except Exception as err:
+    except juliacall.JuliaError as err:
         raise BackendUnavailableError(
             "Julia started but the package PyClimaOceanBridge could not be loaded "
-            f"({type(err).__name__}: {str(err)[:500]}). Check that juliapkg resolved the "
-            "repository's juliapkg.json (python -m juliapkg status). " + INSTALL_HELP
+            f"({str(err)[:500]}). juliapkg installs it from {JULIAPKG_JSON}; check that "
+            "file exists in the installed pyclimaocean and that `python -m juliapkg status` "
+            "lists PyClimaOceanBridge (then `python -m juliapkg resolve --force`). " + INSTALL_HELP
         ) from err
-    _STATE["Main"] = main
-    _STATE["juliacall"] = juliacall
-    return main
+    return {"Main": main, "juliacall": juliacall}
 
 
 def _to_numpy(x) -> np.ndarray:
@@ -242,10 +288,54 @@ class JuliaColumnModel:
             what ``to_xarray`` and ``parameters`` use.
         closure_kind: ``"catke"`` (Oceananigans ``CATKEVerticalDiffusivity``) or
             ``"constant"`` (``VerticalScalarDiffusivity``).
+        architecture: ``"CPU"`` or ``"GPU"`` (Oceananigans ``CPU()`` / ``GPU()``).
+        precision: ``"float64"`` or ``"float32"`` (the Julia model's float type; results
+            come back as float64 either way).
     """
 
     spec: Any
     closure_kind: str
+    architecture: str = "CPU"
+    precision: str = "float64"
+
+    def __post_init__(self):
+        check_architecture_and_precision(self.architecture, self.precision)
+
+
+def check_architecture_and_precision(architecture: str, precision: str) -> None:
+    """Raise ``ValueError`` naming the bad value and the valid ones."""
+    if architecture not in ARCHITECTURES:
+        raise ValueError(
+            f"architecture {architecture!r} is not supported by the Julia backend. Supported "
+            f"architectures are: {', '.join(ARCHITECTURES)}"
+        )
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"precision {precision!r} is not supported by the Julia backend. Supported "
+            f"precisions are: {', '.join(PRECISIONS)}"
+        )
+
+
+def julia_options(config: Any) -> dict[str, str]:
+    """``architecture`` / ``precision`` from a config's ``julia`` table (attribute or mapping).
+
+    Absent entries take the defaults ``"CPU"`` and ``"float64"``.
+    """
+    table = getattr(config, "julia", None)
+    if table is None and isinstance(config, dict):
+        table = config.get("julia")
+
+    def get(key, default):
+        if table is None:
+            return default
+        if isinstance(table, dict):
+            return table.get(key, default)
+        return getattr(table, key, default)
+
+    return {
+        "architecture": str(get("architecture", "CPU")),
+        "precision": str(get("precision", "float64")),
+    }
 
 
 def _closure_kind(closure) -> str:
@@ -359,17 +449,36 @@ class JuliaBackend:
             self._main = load_julia()
         return self._main
 
+    def _bridge_for(self, model: JuliaColumnModel):
+        if model.architecture != "CPU":
+            load_julia(model.architecture)  # loads CUDA.jl once, or a clear error
+        return self.bridge
+
     @property
     def bridge(self):
         return self.jl.PyClimaOceanBridge
 
     # -- protocol ---------------------------------------------------------------------------
-    def build(self, config: Any) -> JuliaColumnModel:
-        """Column experiment config (or an already built ColumnModel) -> :class:`JuliaColumnModel`."""
+    def build(
+        self, config: Any, *, architecture: str | None = None, precision: str | None = None
+    ) -> JuliaColumnModel:
+        """Column experiment config (or an already built ColumnModel) -> :class:`JuliaColumnModel`.
+
+        Args:
+            config: a ``ColumnExperiment``, a ``ColumnModel`` or a :class:`JuliaColumnModel`.
+            architecture: ``"CPU"`` or ``"GPU"``; default: the config's ``julia.architecture``
+                when it has one, else ``"CPU"``.
+            precision: ``"float64"`` or ``"float32"``; default: the config's
+                ``julia.precision`` when it has one, else ``"float64"``.
+        """
         from ..models.column.config import ColumnExperiment, build_model
 
+        options = julia_options(config)
+        architecture = architecture or options["architecture"]
+        precision = precision or options["precision"]
+        check_architecture_and_precision(architecture, precision)
         if isinstance(config, JuliaColumnModel):
-            return config
+            return JuliaColumnModel(config.spec, config.closure_kind, architecture, precision)
         if isinstance(config, ColumnExperiment):
             spec = build_model(config)
         elif type(config).__name__ == "ColumnModel":
@@ -379,7 +488,12 @@ class JuliaBackend:
                 f"the Julia backend cannot build a {type(config).__name__}; it builds column "
                 "experiments (ColumnExperiment configs or ColumnModel objects)"
             )
-        model = JuliaColumnModel(spec=spec, closure_kind=_closure_kind(spec.closure))
+        model = JuliaColumnModel(
+            spec=spec,
+            closure_kind=_closure_kind(spec.closure),
+            architecture=architecture,
+            precision=precision,
+        )
         column_setup_kwargs(spec)  # fail early on unsupported settings
         return model
 
@@ -392,7 +506,12 @@ class JuliaBackend:
     def _setup(self, model: JuliaColumnModel):
         kwargs = column_setup_kwargs(model.spec)
         z_faces = np.asarray(model.spec.grid.z_faces, dtype=float)
-        return self.bridge.column_setup(z_faces, **kwargs)
+        return self._bridge_for(model).column_setup(
+            z_faces,
+            architecture=model.architecture,
+            float_type=PRECISIONS[model.precision],
+            **kwargs,
+        )
 
     def run(
         self,
@@ -423,7 +542,7 @@ class JuliaBackend:
             for a in ("temperature", "salinity", "u", "v", "tke")
         ]
         theta = closure_parameter_vector(model.spec.closure, model.closure_kind)
-        out = self.bridge.run_column(
+        out = self._bridge_for(model).run_column(
             self._setup(model), model.closure_kind, theta, *arrays, n_steps, every
         )
         t0 = float(np.asarray(state.time))
@@ -477,7 +596,12 @@ class JuliaBackend:
             an :class:`~pyclimaocean.backends.external.ExternalFunction` mapping ``θ`` ``(p,)``
             and the initial temperature ``T₀`` ``(nz,)`` (°C) to the saved temperature
             profiles ``(n_steps // save_every, nz)`` (°C).  Its VJP is Enzyme's
-            (``PyClimaOceanBridge.column_vjp``); see the module docstring for the limits.
+            (``PyClimaOceanBridge.column_vjp``; the host function is ``f.vjp``), and Enzyme's
+            own failures raise :class:`EnzymeGradientError`; see the module docstring for
+            what is supported.
+
+        Raises:
+            ValueError: for a GPU model (Enzyme gradients run on the CPU only).
         """
         import jax
         import jax.numpy as jnp
@@ -488,6 +612,11 @@ class JuliaBackend:
         if n_steps < 1 or every < 1 or n_steps % every:
             raise ValueError(
                 f"save_every = {save_every!r} must be a positive divisor of n_steps = {n_steps}"
+            )
+        if model.architecture != "CPU":
+            raise ValueError(
+                "Enzyme gradients of the Julia column run on the CPU only; build the model "
+                f'with architecture = "CPU" (got {model.architecture!r})'
             )
         if parameter_names is None:
             parameter_names = model.spec.default_parameters().names
@@ -516,7 +645,8 @@ class JuliaBackend:
 
         def vjp(theta, temperature0, t_bar):
             zero = np.zeros((n_saved, nz))
-            g = bridge.column_vjp(
+            g = self._enzyme_call(
+                bridge.column_vjp,
                 setup,
                 kind,
                 full_theta(theta),
@@ -544,6 +674,16 @@ class JuliaBackend:
             name=f"julia_column[{kind}]",
         )
 
+    def _enzyme_call(self, function, *args):
+        """Call a bridge gradient function; Enzyme's own failures -> :class:`EnzymeGradientError`."""
+        juliacall = _STATE["juliacall"]
+        try:
+            return function(*args)
+        except juliacall.JuliaError as err:
+            if bool(self.jl.isa(err.exception, self.bridge.EnzymeGradientError)):
+                raise EnzymeGradientError(str(err)) from err
+            raise
+
     # -- other Julia models -----------------------------------------------------------------
     def speedy(
         self,
@@ -552,15 +692,21 @@ class JuliaBackend:
         truncation: int = 32,
         nlayers: int = 8,
         days: float = 1.0,
+        orography: str = "flat",
     ) -> dict[str, np.ndarray]:
         """Run a SpeedyWeather model; returns ``{name: array}`` plus ``longitude``/``latitude``.
 
         ``kind``: ``barotropic``, ``shallow_water``, ``primitive_dry``, ``primitive_wet``.
+        ``orography``: ``"flat"`` (default, nothing downloaded) or ``"earth"`` (SpeedyWeather's
+        ``EarthOrography``, downloaded from SpeedyWeatherAssets on first use).  The
+        primitive-equation models also read land-sea mask, SST, albedo and land data from
+        SpeedyWeatherAssets, so only barotropic / shallow-water runs work offline.
         Arrays are ``(npoints,)`` or ``(npoints, nlayers)`` on SpeedyWeather's grid (Float32).
         """
         sw = self.bridge
         out = sw.run_speedy(
-            sw.speedy_model(kind, truncation=truncation, nlayers=nlayers), days=days
+            sw.speedy_model(kind, truncation=truncation, nlayers=nlayers, orography=orography),
+            days=days,
         )
         result = {str(k): np.asarray(v) for k, v in out.fields.items()}
         result["longitude"] = np.asarray(out.longitude)
@@ -569,7 +715,7 @@ class JuliaBackend:
 
     def ocean_sea_ice(self, n_steps: int = 1, dt: float = 600.0, **kwargs) -> dict[str, np.ndarray]:
         """Build and run the ClimaOcean ocean–sea-ice box (keywords of
-        ``PyClimaOceanBridge.ocean_sea_ice_model``); returns ``T, S`` (3-D) and ``ice_thickness``,
+        ``PyClimaOceanBridge.ocean_sea_ice_model``, ``Nx, Ny >= 4``); returns ``T, S`` (3-D) and ``ice_thickness``,
         ``ice_concentration`` (2-D) as NumPy arrays."""
         b = self.bridge
         out = b.run_ocean_sea_ice_b(b.ocean_sea_ice_model(**kwargs), float(dt), int(n_steps))
@@ -579,7 +725,8 @@ class JuliaBackend:
 
     def basin(self, n_steps: int = 1, dt: float = 600.0, **kwargs) -> dict[str, np.ndarray]:
         """Build and run the hydrostatic single basin (keywords of
-        ``PyClimaOceanBridge.basin_model``); returns surface fields and 3-D temperature."""
+        ``PyClimaOceanBridge.basin_model``, ``Nx, Ny >= 4``); returns surface ``T``, ``u``,
+        ``v`` (cell centres, ``(Nx, Ny)``), ``η`` and 3-D temperature."""
         b = self.bridge
         out = b.run_basin_b(b.basin_model(**kwargs), float(dt), int(n_steps))
         keys = ("T_surface", "u_surface", "v_surface", "η", "T", "longitude", "latitude")
