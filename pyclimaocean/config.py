@@ -19,13 +19,19 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import pydantic
+from pydantic import Field, model_validator
 
 __all__ = [
     "ConfigError",
+    "ExperimentConfig",
+    "ExperimentSection",
+    "OutputSection",
     "Section",
+    "TimeSection",
+    "WriterSection",
     "validate",
     "load_toml",
     "load_config",
@@ -36,6 +42,11 @@ __all__ = [
 ]
 
 T = TypeVar("T", bound=pydantic.BaseModel)
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+#: Largest number of time steps a config may ask for (stop_time / dt).
+MAX_STEPS = 10**9
 
 
 class ConfigError(ValueError):
@@ -181,3 +192,165 @@ def toml_value(v: Any) -> str:
     if isinstance(v, list | tuple):
         return "[" + ", ".join(toml_value(x) for x in v) + "]"
     return json.dumps(str(v))
+
+
+# -------------------------------------------------------------------------------------------
+# sections shared by every experiment
+# -------------------------------------------------------------------------------------------
+class ExperimentSection(Section):
+    """``[experiment]``: what runs, on which backend (shared by every experiment kind)."""
+
+    name: str = Field("experiment", min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-]+$")
+    model: str = Field("column", min_length=1, description="a registered model name")
+    backend: Literal["jax", "julia"] = "jax"
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    description: str = ""
+
+
+class TimeSection(Section):
+    """``[time]``: time step, length, output and checkpoint intervals, in the model's time
+    units (seconds for ocean models, model time units for Lorenz-96)."""
+
+    dt: Finite = Field(..., gt=0, le=86400, description="time step (s)")
+    stop_time: Finite = Field(..., gt=0, description="s")
+    output_interval: Finite | None = Field(None, gt=0, description="s (default: stop_time / 24)")
+    checkpoint_interval: Finite | None = Field(None, gt=0, description="s (default: off)")
+
+    @model_validator(mode="after")
+    def _multiples(self):
+        n = self.stop_time / self.dt
+        if abs(n - round(n)) > 1e-9 * max(n, 1):
+            raise ValueError(
+                f"time.stop_time = {self.stop_time} must be a whole number of time steps "
+                f"(time.dt = {self.dt})"
+            )
+        if round(n) > MAX_STEPS:
+            raise ValueError(
+                f"time.stop_time = {self.stop_time} is {round(n):.3g} time steps of "
+                f"time.dt = {self.dt}; at most {MAX_STEPS:.0e} steps are allowed"
+            )
+        for name in ("output_interval", "checkpoint_interval"):
+            v = getattr(self, name)
+            if v is not None:
+                k = v / self.dt
+                if abs(k - round(k)) > 1e-9 * max(k, 1) or round(k) < 1:
+                    raise ValueError(
+                        f"time.{name} = {v} must be a positive whole number of time steps "
+                        f"(time.dt = {self.dt})"
+                    )
+                if name == "output_interval" and round(k) > round(n):
+                    raise ValueError(
+                        f"time.{name} = {v} must not exceed time.stop_time = {self.stop_time}"
+                    )
+        if self.output_interval is not None and round(n) % self.output_every:
+            raise ValueError(
+                f"time.output_interval = {self.output_interval} must divide time.stop_time = "
+                f"{self.stop_time} into a whole number of outputs"
+            )
+        ck = self.checkpoint_every  # longer than the run: no checkpoint is written
+        if ck is not None and ck <= round(n) and ck % self.output_every:
+            raise ValueError(
+                f"time.checkpoint_interval = {self.checkpoint_interval} must be a multiple of "
+                f"the output interval ({self.output_every * self.dt} s)"
+            )
+        return self
+
+    @property
+    def n_steps(self) -> int:
+        return int(round(self.stop_time / self.dt))
+
+    @property
+    def output_every(self) -> int:
+        if self.output_interval is None:
+            return _largest_divisor_at_most(self.n_steps, max(1, self.n_steps // 24))
+        return int(round(self.output_interval / self.dt))
+
+    @property
+    def checkpoint_every(self) -> int | None:
+        if self.checkpoint_interval is None:
+            return None
+        return int(round(self.checkpoint_interval / self.dt))
+
+
+class WriterSection(Section):
+    """``[output.writers.<name>]``: an extra output file ``<name>.nc`` with its own schedule."""
+
+    interval: Finite = Field(..., gt=0, description="time between records (a whole number of steps)")
+    fields: list[str] | None = Field(None, min_length=1, description="variables (default: all)")
+    average: bool = Field(False, description="time means over each interval instead of snapshots")
+
+
+class OutputSection(Section):
+    """``[output]``: file format, figures, and extra output writers."""
+
+    format: Literal["netcdf", "zarr"] = "netcdf"
+    plots: bool = True
+    include_initial: bool = Field(True, description="write the state at t = 0 as the first record")
+    writers: dict[str, WriterSection] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _writer_names(self):
+        for name in self.writers:
+            if not re.fullmatch(r"[A-Za-z0-9_\-]+", name) or name in ("output", "checkpoint"):
+                raise ValueError(
+                    f"output.writers.{name}: a writer name must be letters, digits, '_' or '-' "
+                    "and not 'output' or 'checkpoint'"
+                )
+        return self
+
+
+class ExperimentConfig(Section):
+    """The sections every experiment file shares: ``[experiment]``, ``[time]``, ``[output]``.
+    A model's schema derives from it and adds its own sections."""
+
+    experiment: ExperimentSection = ExperimentSection()
+    time: TimeSection
+    output: OutputSection = OutputSection()
+    parameters: dict[str, float] = Field(
+        default_factory=dict,
+        description="calibratable parameters by dotted model path, e.g. closure.c_hi_c = 0.1 "
+        "(checked against the model's parameters and bounds when it is built)",
+    )
+
+    @pydantic.field_validator("parameters", mode="before")
+    @classmethod
+    def _flatten_parameters(cls, value):
+        if not isinstance(value, Mapping):
+            return value
+        flat: dict[str, Any] = {}
+
+        def walk(prefix, d):
+            for k, v in d.items():
+                key = f"{prefix}.{k}" if prefix else str(k)
+                if isinstance(v, Mapping):
+                    walk(key, v)
+                elif isinstance(v, bool) or not isinstance(v, int | float):
+                    raise ValueError(f"parameters.{key} = {v!r} must be a number")
+                else:
+                    flat[key] = float(v)
+
+        walk("", value)
+        return flat
+
+    @model_validator(mode="after")
+    def _writer_intervals(self):
+        for name, w in self.output.writers.items():
+            k = w.interval / self.time.dt
+            if abs(k - round(k)) > 1e-9 * max(k, 1) or round(k) < 1:
+                raise ValueError(
+                    f"output.writers.{name}.interval = {w.interval} must be a positive whole "
+                    f"number of time steps (time.dt = {self.time.dt})"
+                )
+            if self.time.n_steps % round(k):
+                raise ValueError(
+                    f"output.writers.{name}.interval = {w.interval} must divide time.stop_time = "
+                    f"{self.time.stop_time}"
+                )
+        return self
+
+
+def _largest_divisor_at_most(n: int, k: int) -> int:
+    for d in range(min(k, n), 0, -1):
+        if n % d == 0:
+            return d
+    return 1

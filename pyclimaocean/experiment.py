@@ -12,7 +12,7 @@ builds the model on the chosen backend, runs it with a :class:`~pyclimaocean.sim
       output.nc            CF-annotated dataset (output.zarr with output.format = "zarr")
       checkpoint.npz       restart file (when time.checkpoint_interval is set)
       last_good_state.npz  only after a blow-up: the last state that passed the checks
-      figures/column.png   profiles and a time-depth section
+      figures/*.png        the model's figures (e.g. column.png, hovmoller.png)
       report.md            what ran, key diagnostics, links to the files and figures
 
 All files are written atomically (temporary file + rename), so a crash or ``kill -9`` leaves
@@ -45,7 +45,7 @@ import numpy as np
 from .config import ConfigError, apply_overrides, load_toml, validate
 from .config import toml_key as _toml_key
 from .config import toml_value as _toml_value
-from .io.cf import seconds_since_start
+from .core.registry import get_model_entry
 
 __all__ = [
     "run_experiment",
@@ -61,7 +61,6 @@ __all__ = [
     "run_member",
     "run_ensemble",
     "collect_ensemble",
-    "column_diagnostics",
     "experiment_logger",
     "ENSEMBLE_METHODS",
 ]
@@ -82,8 +81,9 @@ class ExperimentResult:
         dataset: the output :class:`xarray.Dataset` (``time`` × ``z``).
         final_state: the model state at the end.
         files: files written (output, config, figures, report, ...).
-        diagnostics: key numbers (final mixed-layer depth in m, SST in °C, ...).
+        diagnostics: the model's key numbers (:meth:`AbstractModel.summary`), by key.
         status: ``"completed"``.
+        labels: ``{key: (units, label)}`` of the diagnostics.
     """
 
     output_dir: Path
@@ -92,6 +92,7 @@ class ExperimentResult:
     files: list[Path]
     diagnostics: dict[str, float] = field(default_factory=dict)
     status: str = "completed"
+    labels: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -119,23 +120,31 @@ class ExperimentPlan:
     def summary(self) -> dict[str, Any]:
         """Plain-dict summary (what ``pyclimaocean validate`` prints)."""
         cfg = self.config
-        return {
+        time_units = "s" if self.model.time_units == "s" else f"({self.model.time_units})"
+        out = {
             "experiment": cfg.experiment.name,
             "model": cfg.experiment.model,
             "backend": cfg.experiment.backend,
-            "closure": cfg.closure.type,
-            "grid": f"nz = {cfg.grid.nz}, depth = {cfg.grid.depth:g} m",
-            "time step": f"{self.dt:g} s",
-            "stop time": f"{self.stop_time:g} s ({self.stop_time / 86400:g} days)",
+            **self.model.describe(),
+            "time step": f"{self.dt:g} {time_units}",
+            "stop time": f"{self.stop_time:g} {time_units}"
+            + (f" ({self.stop_time / 86400:g} days)" if self.model.time_units == "s" else ""),
             "steps": self.n_steps,
-            "outputs": f"{self.n_outputs} (every {self.output_every} steps)",
+            "outputs": f"{self.n_outputs} (every {self.output_every} steps"
+            + (", and the initial state)" if cfg.output.include_initial else ")"),
             "checkpoints": (
                 f"{self.n_checkpoints} (every {self.checkpoint_every} steps)"
                 if self.checkpoint_every else "off"
             ),
             "output": str(self.output_dir / _output_name(cfg)),
-            "calibratable parameters": ", ".join(self.parameters),
+            "calibratable parameters": ", ".join(self.parameters) or "(none)",
         }
+        for name, w in cfg.output.writers.items():
+            kind = "time means" if w.average else "snapshots"
+            out[f"writer {name}"] = (f"{name}.{'nc' if cfg.output.format == 'netcdf' else 'zarr'}"
+                                     f": {kind} every {w.interval:g}, fields "
+                                     f"{', '.join(w.fields) if w.fields else 'all'}")
+        return out
 
 
 def _output_name(cfg) -> str:
@@ -165,22 +174,33 @@ def load_experiment(config: str | Path | Mapping[str, Any], overrides: Iterable[
         raise ConfigError(
             f"config error in {source}:\n  experiment = {exp!r}: must be a table ([experiment])"
         )
-    model_name = exp.get("model", "column")
-    if model_name == "column":
-        from .models.column.config import ColumnExperiment
-
-        return validate(raw, ColumnExperiment, source=source), raw
-    raise ConfigError(
-        f"config error in {source}:\n  experiment.model = {model_name!r}: not a model that "
-        "`run` supports. Supported models are: column"
-    )
+    entry = get_model_entry(exp.get("model", "column"))
+    return validate(raw, entry.config_schema(), source=source), raw
 
 
 def _build(cfg):
-    from .backends.base import get_backend
+    """The model of a validated config, with its ``[parameters]`` applied."""
+    model = get_model_entry(cfg.experiment.model).build(cfg)
+    return apply_parameter_section(model, cfg.parameters)
 
-    backend = get_backend(cfg.experiment.backend)
-    return backend.build(cfg)
+
+def apply_parameter_section(model, values: Mapping[str, Any]):
+    """Write ``[parameters]`` values (dotted model paths) into ``model``, checking that each is a
+    calibratable parameter of the model and inside its bounds."""
+    if not values:
+        return model
+    try:
+        params = model.parameters(list(values))
+    except KeyError as err:
+        raise ConfigError(f"config error: parameters: {err.args[0]}") from None
+    for name, value in values.items():
+        p = params[name]
+        if not (p.lower <= value <= p.upper):
+            raise ConfigError(
+                f"config error: parameters.{name} = {value!r} is outside its bounds "
+                f"[{p.lower}, {p.upper}]"
+            )
+    return params.with_values({n: float(v) for n, v in values.items()}).apply(model)
 
 
 def plan_experiment(
@@ -198,10 +218,7 @@ def plan_experiment(
     t = cfg.time
     ck = _checkpoint_steps(t)
     out = Path(output_dir) if output_dir is not None else Path("runs") / cfg.experiment.name
-    try:
-        params = tuple(model.default_parameters().names)
-    except Exception:
-        params = ()
+    params = tuple(model.parameters().names)
     return ExperimentPlan(
         source=str(config) if not isinstance(config, Mapping) else "config",
         config=cfg,
@@ -358,53 +375,10 @@ def experiment_logger(out: Path, name: str = "run.log"):
 # ---------------------------------------------------------------------------------------------
 # diagnostics and report
 # ---------------------------------------------------------------------------------------------
-def column_diagnostics(model, ds) -> dict[str, float]:
-    """Key numbers of a column run from its output dataset.
-
-    Returns ``final_time`` (s), ``final_mixed_layer_depth`` (m; depth of max N²),
-    ``final_mixed_layer_depth_threshold`` (m; buoyancy 1e-4 m s⁻² below the surface ≈ 0.05 K),
-    ``initial/final_surface_temperature`` (°C), ``min/max_temperature`` (°C) and
-    ``heat_content_change`` (J m⁻², ρ₀ c_p ∫ΔT dz).
-    """
-    from types import SimpleNamespace
-
-    import jax.numpy as jnp
-
-    from .models.column.model import mixed_layer_depth
-
-    last = ds.isel(time=-1)
-    # mixed_layer_depth only needs the buoyancy of the state, i.e. its T and S
-    s = SimpleNamespace(temperature=jnp.asarray(last["T"].values),
-                        salinity=jnp.asarray(last["S"].values))
-    dz = ds["dz"].values
-    hc = (ds["T"].values * dz).sum(axis=-1)
-    rho_cp = float(model.reference_density) * float(model.heat_capacity)
-    return {
-        "final_time": float(seconds_since_start(ds["time"])[-1]),
-        "final_mixed_layer_depth": float(mixed_layer_depth(model, s)),
-        "final_mixed_layer_depth_threshold": float(mixed_layer_depth(model, s, threshold=1e-4)),
-        "initial_surface_temperature": float(ds["T"].values[0, -1]),
-        "final_surface_temperature": float(ds["T"].values[-1, -1]),
-        "min_temperature": float(np.min(ds["T"].values)),
-        "max_temperature": float(np.max(ds["T"].values)),
-        "heat_content_change": float(rho_cp * (hc[-1] - hc[0])),
-    }
-
-
-_DIAGNOSTIC_LABELS = {
-    "final_time": ("final time", "s"),
-    "final_mixed_layer_depth": ("final mixed-layer depth (max N²)", "m"),
-    "final_mixed_layer_depth_threshold": ("final mixed-layer depth (Δb = 1e-4 m s⁻²)", "m"),
-    "initial_surface_temperature": ("surface temperature at the first output", "°C"),
-    "final_surface_temperature": ("final surface temperature", "°C"),
-    "min_temperature": ("minimum temperature", "°C"),
-    "max_temperature": ("maximum temperature", "°C"),
-    "heat_content_change": ("heat content change (first to last output)", "J m⁻²"),
-}
-
-
 def _write_report(out: Path, cfg, provenance: dict, diagnostics: dict, files: Sequence[Path],
-                  message: str | None = None) -> Path:
+                  message: str | None = None, model=None) -> Path:
+    """``report.md``: what ran, the model's key numbers ``{key: (value, units, label)}``,
+    figures and files."""
     from .io.files import atomic_write_bytes
 
     lines = [f"# Experiment `{cfg.experiment.name}`", ""]
@@ -416,9 +390,9 @@ def _write_report(out: Path, cfg, provenance: dict, diagnostics: dict, files: Se
         "|---|---|",
         f"| status | **{provenance.get('status')}** |",
         f"| model / backend | {cfg.experiment.model} / {cfg.experiment.backend} |",
-        f"| closure | {cfg.closure.type} |",
-        f"| grid | nz = {cfg.grid.nz}, depth = {cfg.grid.depth:g} m |",
-        f"| time | dt = {t.dt:g} s, {t.n_steps} steps, stop time {t.stop_time / 86400:g} days |",
+        *[f"| {k} | {v} |" for k, v in (model.describe() if model is not None else {}).items()],
+        *[f"| parameter {k} | {v:g} |" for k, v in cfg.parameters.items()],
+        f"| time | dt = {t.dt:g}, {t.n_steps} steps, stop time {t.stop_time:g} |",
         f"| started / ended (UTC) | {provenance.get('start')} / {provenance.get('end')} |",
         f"| wall time | {provenance.get('wall_time_s', float('nan')):.1f} s |",
         "",
@@ -427,8 +401,7 @@ def _write_report(out: Path, cfg, provenance: dict, diagnostics: dict, files: Se
         lines += ["## Problem", "", "```", message, "```", ""]
     if diagnostics:
         lines += ["## Key diagnostics", "", "| quantity | value | units |", "|---|---|---|"]
-        for key, value in diagnostics.items():
-            label, units = _DIAGNOSTIC_LABELS.get(key, (key, ""))
+        for value, units, label in diagnostics.values():
             lines.append(f"| {label} | {value:.6g} | {units} |")
         lines.append("")
     figs = [f for f in files if f.suffix == ".png"]
@@ -442,7 +415,8 @@ def _write_report(out: Path, cfg, provenance: dict, diagnostics: dict, files: Se
         if f.exists():
             rel = f.relative_to(out).as_posix()
             lines.append(f"- [{rel}]({rel})")
-    lines += ["", "## Reproduce", "", "```", f"pyclimaocean run config.toml -o {out.name}", "```",
+    lines += ["", "## Reproduce", "", "From the directory that holds this experiment directory:",
+              "", "```", f"pyclimaocean run {out.name}/config.toml -o {out.name}_again", "```",
               ""]
     return atomic_write_bytes(out / "report.md", "\n".join(lines).encode())
 
@@ -496,6 +470,8 @@ def run_experiment(
     _remove_stale_temporaries(out)
     atomic_write_bytes(out / "config.toml", text.encode())
 
+    attrs = {"title": cfg.experiment.name, "backend": cfg.experiment.backend,
+             "comment": cfg.experiment.description or None}
     sim = Simulation(
         model,
         n_steps=t.n_steps,
@@ -503,9 +479,10 @@ def run_experiment(
         checkpoint_every=ck,
         output_dir=out,
         output_format=cfg.output.format,
+        writers=make_writers(cfg, out, attrs),
         progress=progress,
-        attrs={"title": cfg.experiment.name, "backend": cfg.experiment.backend,
-               "comment": cfg.experiment.description or None},
+        attrs=attrs,
+        include_initial=cfg.output.include_initial,
     )
     can_resume = resume and sim.checkpoint_path is not None and sim.checkpoint_path.exists()
     prov = collect_provenance(
@@ -523,9 +500,10 @@ def run_experiment(
             pass
     write_provenance(out / "provenance.json", prov)
     t0 = _time.perf_counter()
-    files = [sim.output_path, out / "config.toml", out / "provenance.json", out / "run.log"]
+    files = [sim.output_path, *[w.path for n, w in sim.writers.items() if n != "output"],
+             out / "config.toml", out / "provenance.json", out / "run.log"]
     with experiment_logger(out) as log:
-        log.info("start %s: %s (%d steps of %g s, output every %d, checkpoint every %s)",
+        log.info("start %s: %s (%d steps of %g, output every %d, checkpoint every %s)",
                  cfg.experiment.name, "resume" if can_resume else "new run", t.n_steps, t.dt,
                  t.output_every, ck)
         if resume and not can_resume:
@@ -534,7 +512,7 @@ def run_experiment(
         def _log_output(sim_, state):
             it = int(state.iteration)
             if ck and it % ck == 0:
-                log.info("step %d / %d (t = %g s): checkpoint written", it, t.n_steps,
+                log.info("step %d / %d (t = %g): checkpoint written", it, t.n_steps,
                          float(state.time))
 
         sim.callbacks.append(_log_output)
@@ -549,7 +527,7 @@ def run_experiment(
             write_provenance(out / "provenance.json", prov)
             if report:
                 _write_report(out, cfg, prov, {}, [p for p in files if p is not None]
-                              + [out / "last_good_state.npz"], message=str(err))
+                              + [out / "last_good_state.npz"], message=str(err), model=model)
             raise
         except BaseException as err:
             status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
@@ -558,23 +536,38 @@ def run_experiment(
                         error=f"{type(err).__name__}: {err}")
             write_provenance(out / "provenance.json", prov)
             raise
-        diagnostics = column_diagnostics(model, ds)
+        summary = model.summary(ds)
+        diagnostics = {key: value for key, (value, _, _) in summary.items()}
         for key, value in diagnostics.items():
             log.info("diagnostic %s = %.6g", key, value)
         if cfg.output.plots and report:
-            from .plotting import plot_column
-
-            plot_column(ds, out / "figures" / "column.png", title=cfg.experiment.name)
-            files.append(out / "figures" / "column.png")
+            files += model.figures(ds, out / "figures", title=cfg.experiment.name)
         if ck:
             files.append(sim.checkpoint_path)
         prov.update(end=utc_now(), status="completed", wall_time_s=_time.perf_counter() - t0,
-                    diagnostics=diagnostics)
+                    diagnostics=diagnostics,
+                    diagnostic_labels={k: [u, lab] for k, (_, u, lab) in summary.items()})
         write_provenance(out / "provenance.json", prov)
         if report:
-            files.append(_write_report(out, cfg, prov, diagnostics, files))
+            files.append(_write_report(out, cfg, prov, summary, files, model=model))
         log.info("completed in %.1f s", prov["wall_time_s"])
-    return ExperimentResult(out, ds, final, files, diagnostics)
+    return ExperimentResult(out, ds, final, files, diagnostics,
+                            labels={k: (u, lab) for k, (_, u, lab) in summary.items()})
+
+
+def make_writers(cfg, out: Path, attrs: Mapping[str, Any] | None = None) -> dict:
+    """The extra output writers of ``[output.writers.*]`` (the default ``output`` writer is
+    made by :class:`~pyclimaocean.simulation.Simulation`)."""
+    from .simulation import make_writer, steps_from_schedule
+
+    writers = {}
+    for name, w in cfg.output.writers.items():
+        every = steps_from_schedule(interval=w.interval, dt=cfg.time.dt,
+                                    name=f"output.writers.{name}")
+        writers[name] = make_writer(out, name, every, format=cfg.output.format, fields=w.fields,
+                                    average=w.average, include_initial=cfg.output.include_initial,
+                                    attrs=dict(attrs or {}))
+    return writers
 
 
 def _previous_attempts(path: Path) -> list[dict]:
@@ -613,14 +606,15 @@ class EnsembleResult:
 def ensemble_parameters(
     config: str | Path | Mapping[str, Any], names: Sequence[str], overrides: Iterable[str] = ()
 ):
-    """The :class:`~pyclimaocean.ParameterSet` of the closure parameters ``names`` (with or
-    without the ``closure.`` prefix), with the config's values, bounds and priors."""
+    """The :class:`~pyclimaocean.ParameterSet` of the model's calibratable parameters ``names``
+    (as :meth:`AbstractModel.parameters` names them, e.g. ``closure.c_hi_c`` or ``forcing``),
+    with the config's values, bounds and priors."""
     if not names:
         raise ConfigError("an ensemble needs at least one parameter to perturb (--perturb NAME)")
     cfg, _ = load_experiment(config, overrides)
     model = _build(cfg)
     try:
-        return model.default_parameters(list(names))
+        return model.parameters(list(names))
     except KeyError as err:
         raise ConfigError(f"ensemble parameter: {err.args[0]}") from None
 
@@ -670,8 +664,9 @@ def sample_members(params, n_members: int, seed: int, method: str = "prior",
 
 
 def member_overrides(names: Sequence[str], values: Sequence[float]) -> list[str]:
-    """``--set`` strings writing ``values`` at the dotted ``names`` (exact float round trip)."""
-    return [f"{n}={float(v)!r}" for n, v in zip(names, values, strict=True)]
+    """``--set`` strings writing parameter ``values`` into the config's ``[parameters]`` table
+    (dotted model paths ``names``; exact float round trip)."""
+    return [f"parameters.{n}={float(v)!r}" for n, v in zip(names, values, strict=True)]
 
 
 def member_dir(output_dir: str | Path, member: int) -> Path:
@@ -703,16 +698,19 @@ def run_member(
             prov = json.loads((out / "provenance.json").read_text())
         except (OSError, ValueError):
             prov = {}
-        if prov.get("status") == "completed" and (out / "output.nc").exists():
+        if prov.get("status") == "completed" and any(out.glob("output.*")):
             return {**summary, "status": "completed", "message": "",
-                    "diagnostics": prov.get("diagnostics", {})}
+                    "diagnostics": prov.get("diagnostics", {}),
+                    "labels": prov.get("diagnostic_labels", {})}
     sets = list(overrides) + member_overrides(names, values)
     try:
         res = run_experiment(config, out, sets, force=not resume, resume=resume,
                              extra_provenance={"ensemble_member": member}, report=False)
     except BlowUpError as err:
-        return {**summary, "status": "blew_up", "message": str(err), "diagnostics": {}}
-    return {**summary, "status": "completed", "message": "", "diagnostics": res.diagnostics}
+        return {**summary, "status": "blew_up", "message": str(err), "diagnostics": {},
+                "labels": {}}
+    return {**summary, "status": "completed", "message": "", "diagnostics": res.diagnostics,
+            "labels": {k: list(v) for k, v in res.labels.items()}}
 
 
 def collect_ensemble(output_dir: str | Path, members: Sequence[Mapping[str, Any]],
@@ -728,7 +726,9 @@ def collect_ensemble(output_dir: str | Path, members: Sequence[Mapping[str, Any]
         return None
     dss = []
     for m in done:
-        with xr.open_dataset(Path(m["output_dir"]) / "output.nc") as ds:
+        path = next(Path(m["output_dir"]).glob("output.*"))
+        opener = xr.open_dataset if path.suffix == ".nc" else xr.open_zarr
+        with opener(path) as ds:
             dss.append(ds.load())
     ens = xr.concat(dss, dim="member", coords="minimal", compat="override",
                     combine_attrs="drop_conflicts")
@@ -740,32 +740,60 @@ def collect_ensemble(output_dir: str | Path, members: Sequence[Mapping[str, Any]
         {"long_name": "perturbed parameter values of each member"},
     )
     ens = ens.assign_coords(parameter=("parameter", list(names)))
-    diag_keys = sorted({k for m in done for k in m["diagnostics"]})
+    labels = {k: v for m in done for k, v in m.get("labels", {}).items()}
+    diag_keys = list(dict.fromkeys(k for m in done for k in m["diagnostics"]))
     for key in diag_keys:
-        label, units = _DIAGNOSTIC_LABELS.get(key, (key, "1"))
+        units, label = labels.get(key, ("1", key))
         ens[key] = ("member", np.array([m["diagnostics"].get(key, np.nan) for m in done]),
-                    {"long_name": label, "units": units.replace("⁻²", "-2")})
+                    {"long_name": label, "units": _udunits(units)})
     ens.attrs["title"] = f"ensemble of {len(members)} members ({len(done)} completed)"
     write_dataset(ens, output_dir / "ensemble.nc")
     return ens
 
 
-def _ensemble_figure(ens, path: Path) -> Path:
-    from .plotting import _plt, save_figure
+def _udunits(units: str) -> str:
+    """A report's unit label (°C, J m⁻²) as a UDUNITS string for a netCDF attribute."""
+    table = str.maketrans({"⁻": "-", "²": "2", "³": "3", "¹": "1"})
+    return units.replace("°C", "degC").translate(table)
 
-    plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
-    z = ens.z.values
-    for i in range(ens.sizes["member"]):
-        axes[0].plot(ens["T"].values[i, -1], z, color="C0", alpha=0.4, lw=1)
-    axes[0].plot(ens["T"].values[:, -1].mean(axis=0), z, color="k", lw=2, label="mean")
-    axes[0].plot(ens["T"].values[0, 0], z, color="C3", ls="--", label="initial")
-    axes[0].set_xlabel("final temperature (°C)")
-    axes[0].set_ylabel("z (m)")
-    axes[0].legend(fontsize=8)
-    if "final_mixed_layer_depth" in ens:
-        axes[1].hist(ens["final_mixed_layer_depth"].values, bins=min(20, ens.sizes["member"]))
-        axes[1].set_xlabel("final mixed-layer depth (m)")
+
+def _ensemble_figure(ens, path: Path) -> Path:
+    """The members' final values of the first output variable (against its first axis) with
+    their mean and the initial state, and a histogram of the first key diagnostic."""
+    from .plotting import pyplot, save_figure
+
+    plt = pyplot()
+    names = [n for n in ens.data_vars if "time" in ens[n].dims and "member" in ens[n].dims]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), layout="constrained")
+    if names:
+        var = ens[names[0]]
+        final = var.isel(time=-1)
+        initial = var.isel(time=0, member=0)
+        extra = [d for d in final.dims if d != "member"]
+        if len(extra) == 1:
+            axis = ens[extra[0]].values
+            vertical = extra[0] == "z"
+            for i in range(ens.sizes["member"]):
+                a, b = (final.values[i], axis) if vertical else (axis, final.values[i])
+                axes[0].plot(a, b, color="C0", alpha=0.4, lw=1)
+            pairs = ((final.values.mean(axis=0), "k", "-", "member mean"),
+                     (initial.values, "C3", "--", "initial state"))
+            for values, color, ls, label in pairs:
+                a, b = (values, axis) if vertical else (axis, values)
+                axes[0].plot(a, b, color=color, ls=ls, lw=2, label=label)
+            units = var.attrs.get("units", "")
+            label = f"final {var.attrs.get('long_name', names[0])} ({units})"
+            axes[0].set_xlabel(label if vertical else extra[0])
+            axes[0].set_ylabel(f"{extra[0]} ({ens[extra[0]].attrs.get('units', '')})"
+                               if vertical else label)
+            axes[0].legend(fontsize=8)
+    diags = [k for k in ens.data_vars if ens[k].dims == ("member",)]
+    diags = [k for k in diags if k != "final_time"]
+    if diags:
+        key = diags[0]
+        axes[1].hist(ens[key].values, bins=min(20, ens.sizes["member"]))
+        axes[1].set_xlabel(f"{ens[key].attrs.get('long_name', key)} "
+                           f"({ens[key].attrs.get('units', '')})")
         axes[1].set_ylabel("members")
     fig.suptitle(ens.attrs.get("title", "ensemble"))
     return save_figure(fig, path)
@@ -791,21 +819,24 @@ def write_ensemble_report(output_dir: str | Path, cfg, members: Sequence[Mapping
              f"| runner | {settings.get('runner', 'sequential')} |",
              f"| started / ended (UTC) | {provenance.get('start')} / {provenance.get('end')} |",
              ""]
-    if ens is not None and "final_mixed_layer_depth" in ens:
-        h = ens["final_mixed_layer_depth"].values
-        sst = ens["final_surface_temperature"].values
+    diags = [] if ens is None else [
+        k for k in ens.data_vars if ens[k].dims == ("member",) and k != "final_time"]
+    if diags:
         lines += ["## Key diagnostics (completed members)", "",
-                  "| quantity | mean | std | min | max |", "|---|---|---|---|---|",
-                  f"| final mixed-layer depth (m) | {h.mean():.4g} | {h.std():.3g} | "
-                  f"{h.min():.4g} | {h.max():.4g} |",
-                  f"| final surface temperature (°C) | {sst.mean():.5g} | {sst.std():.3g} | "
-                  f"{sst.min():.5g} | {sst.max():.5g} |", ""]
-    lines += ["## Members", "", "| member | " + " | ".join(names) + " | status | final MLD (m) |",
-              "|---" * (len(names) + 3) + "|"]
+                  "| quantity | units | mean | std | min | max |", "|---|---|---|---|---|---|"]
+        for k in diags:
+            v = ens[k].values
+            lines.append(f"| {ens[k].attrs.get('long_name', k)} | {ens[k].attrs.get('units', '')}"
+                         f" | {v.mean():.5g} | {v.std():.3g} | {v.min():.5g} | {v.max():.5g} |")
+        lines.append("")
+    first = diags[0] if diags else None
+    lines += ["## Members", "", "| member | " + " | ".join(names) + " | status |"
+              + (f" {first} |" if first else ""),
+              "|---" * (len(names) + 2 + bool(first)) + "|"]
     for m in members:
         vals = " | ".join(f"{m['parameters'][n]:.5g}" for n in names)
-        mld = m["diagnostics"].get("final_mixed_layer_depth", float("nan"))
-        lines.append(f"| {m['member']} | {vals} | {m['status']} | {mld:.4g} |")
+        extra = f" {m['diagnostics'].get(first, float('nan')):.5g} |" if first else ""
+        lines.append(f"| {m['member']} | {vals} | {m['status']} |{extra}")
     lines.append("")
     bad = [m for m in members if m["status"] != "completed"]
     if bad:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
+from .io.files import atomic_path
 
-__all__ = ["plot_column", "save_figure"]
+__all__ = ["pyplot", "save_figure"]
 
 
-def _plt():
+def pyplot():
+    """``matplotlib.pyplot`` on the headless ``Agg`` backend (unless one is already chosen)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -18,59 +19,15 @@ def _plt():
     return plt
 
 
+_plt = pyplot  # the name used by older modules
+
+
 def save_figure(fig, path: str | Path) -> Path:
     """Save atomically (temporary file + rename) and close the figure."""
-    from .io.files import atomic_path
-
     path = Path(path)
     try:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=110, bbox_inches="tight")
     finally:
-        _plt().close(fig)
+        pyplot().close(fig)
     return path
-
-
-def plot_column(ds, path: str | Path | None = None, title: str | None = None):
-    """Profiles at a few times (T, S, u/v, TKE) and a time–depth section of T.
-
-    ``ds`` is a column dataset (``time`` × ``z``) from ``ColumnModel.to_xarray``.
-    """
-    plt = _plt()
-    fig = plt.figure(figsize=(13, 8), layout="constrained")
-    grid = fig.add_gridspec(2, 4, height_ratios=[1.1, 1])
-    z = ds.z.values
-    from .io.cf import seconds_since_start
-
-    seconds = seconds_since_start(ds["time"])
-    n = ds.sizes["time"]
-    picks = sorted(set(np.linspace(0, n - 1, min(n, 5)).round().astype(int)))
-    cmap = plt.get_cmap("viridis")
-    panels = [("T", "temperature (°C)"), ("S", "salinity (g kg⁻¹)"), ("u", "velocity (m s⁻¹)"),
-              ("e", "TKE (m² s⁻²)")]
-    for j, (name, label) in enumerate(panels):
-        ax = fig.add_subplot(grid[0, j])
-        for c, i in enumerate(picks):
-            color = cmap(c / max(1, len(picks) - 1))
-            t_days = float(seconds[i]) / 86400
-            ax.plot(ds[name].values[i], z, color=color, label=f"{t_days:.2f} d")
-            if name == "u":
-                ax.plot(ds["v"].values[i], z, color=color, ls="--")
-        ax.set_xlabel(label + ("  (— u, -- v)" if name == "u" else ""))
-        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4), useOffset=False)
-        ax.xaxis.set_major_locator(_plt().MaxNLocator(4))
-        if j == 0:
-            ax.set_ylabel("z (m)")
-            ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
-    ax = fig.add_subplot(grid[1, :])
-    t_days = seconds / 86400
-    mesh = ax.pcolormesh(t_days, z, ds["T"].values.T, shading="nearest", cmap="RdYlBu_r")
-    fig.colorbar(mesh, ax=ax, label="temperature (°C)")
-    ax.set_xlabel("time (days)")
-    ax.set_ylabel("z (m)")
-    ax.set_title("time–depth section")
-    fig.suptitle(title or ds.attrs.get("title", "column experiment"))
-    if path is not None:
-        save_figure(fig, path)
-    return fig

@@ -1,5 +1,6 @@
 """Simulation runner: outputs, restart bit-for-bit, blow-up detection, integrate()."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,7 +15,7 @@ from pyclimaocean.grids.column import ColumnGrid
 from pyclimaocean.io.cf import seconds_since_start
 from pyclimaocean.io.files import load_state, save_state, write_dataset
 from pyclimaocean.models.column import ColumnModel, InitialConditions
-from pyclimaocean.simulation import BlowUpError, Simulation
+from pyclimaocean.simulation import BlowUpError, Simulation, make_writer
 
 
 def small_model(**kw):
@@ -42,17 +43,24 @@ def test_outputs_are_cf_annotated_and_written_atomically(tmp_path):
     model = small_model()
     sim = Simulation(model, n_steps=96, output_every=12, output_dir=tmp_path)
     final, ds = sim.run()
-    assert ds.sizes == {"time": 8, "z": 16, "z_face": 17}
+    # the initial state is the first record
+    assert ds.sizes == {"time": 9, "z": 16, "z_face": 17, "nv": 2}
+    np.testing.assert_array_equal(ds["T"].values[0], np.asarray(model.initial_state().temperature))
     assert ds["T"].attrs["standard_name"] == "sea_water_temperature"
+    # cell bounds of z (CF), from the faces
+    assert ds.z.attrs["bounds"] == "z_bounds"
+    np.testing.assert_array_equal(ds["z_bounds"].values[:, 1], ds["z_face"].values[1:])
     assert ds["u"].attrs["units"] == "m s-1" and ds.z.attrs["positive"] == "up"
     assert ds.attrs["Conventions"].startswith("CF")
     on_disk = xr.open_dataset(tmp_path / "output.nc")
     np.testing.assert_array_equal(on_disk["T"].values, ds["T"].values)
     # CF time: decoded to dates by xarray (nominal start date), back to model seconds exactly
     assert on_disk.time.attrs["standard_name"] == "time" and on_disk.time.attrs["axis"] == "T"
-    assert on_disk.time.encoding["units"] == "seconds since 2000-01-01 00:00:00"
+    assert on_disk.time.encoding["units"].startswith("seconds since 2000-01-01")
     assert np.issubdtype(on_disk.time.dtype, np.datetime64)
-    np.testing.assert_array_equal(seconds_since_start(on_disk.time), ds.time.values)
+    np.testing.assert_array_equal(seconds_since_start(on_disk.time), 3600.0 * np.arange(9))
+    # in memory exactly as on disk: dates decoded from the same units
+    np.testing.assert_array_equal(on_disk.time.values, ds.time.values)
     on_disk.close()
     np.testing.assert_array_equal(ds["T"].values[-1], np.asarray(final.temperature))
     # no temporary files left behind
@@ -79,7 +87,7 @@ def test_simulations_of_different_parameters_share_compiled_code():
     b.run()
     assert _compiled_chunk.cache_info().currsize == 1
     # one XLA executable served both models (parameters are arguments, not constants)
-    assert _compiled_chunk(10)._cached._cache_size() == 1
+    assert _compiled_chunk(10, False)._cached._cache_size() == 1
 
 
 def test_restart_is_bit_for_bit(tmp_path):
@@ -110,7 +118,7 @@ def test_blowup_stops_with_step_variable_and_last_good_state(tmp_path):
     assert f"step {err.iteration}" in str(err) and "'T'" in str(err)
     good, _ = load_state(tmp_path / "last_good_state.npz", model.initial_state())
     assert int(good.iteration) % 50 == 0 and int(good.iteration) < err.iteration
-    lo, hi = model.variable_ranges()["T"][1:]
+    lo, hi = {v.name: v.valid_range for v in model.variables()}["T"]
     step = jax.jit(model.step)
     s = good
     while int(s.iteration) < err.iteration - 1:
@@ -168,8 +176,11 @@ def test_simulation_argument_errors(tmp_path):
     model = small_model()
     with pytest.raises(ValueError, match="divisor"):
         Simulation(model, n_steps=10, output_every=3)
-    with pytest.raises(ValueError, match="multiple"):
-        Simulation(model, n_steps=12, output_every=4, checkpoint_every=6, output_dir=tmp_path)
+    with pytest.raises(ValueError, match="multiple of the averaging interval"):
+        Simulation(model, n_steps=12, checkpoint_every=6, output_dir=tmp_path,
+                   writers={"m": make_writer(tmp_path, "m", 4, average=True)})
+    with pytest.raises(ValueError, match="not variables of the column model"):
+        Simulation(model, n_steps=12, writers={"w": make_writer(None, "w", 4, fields=["T", "q"])})
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         Simulation(model, n_steps=12, output_every=4, output_dir=tmp_path).run(resume=True)
 
@@ -180,3 +191,65 @@ def test_callbacks_see_every_output():
     Simulation(model, n_steps=40, output_every=10,
                callbacks=[lambda sim, s: seen.append(int(s.iteration))]).run()
     assert seen == [10, 20, 30, 40]
+
+
+def test_checkpoint_refuses_a_different_state_layout_naming_the_leaf(tmp_path):
+    model = small_model()
+    save_state(tmp_path / "s.npz", model.initial_state())
+
+    class Renamed(eqx.Module):  # same shapes, one field renamed
+        temp: jnp.ndarray
+        salinity: jnp.ndarray
+        u: jnp.ndarray
+        v: jnp.ndarray
+        tke: jnp.ndarray
+        time: jnp.ndarray
+        iteration: jnp.ndarray
+
+    s0 = model.initial_state()
+    like = Renamed(s0.temperature, s0.salinity, s0.u, s0.v, s0.tke, s0.time, s0.iteration)
+    with pytest.raises(ValueError, match=r"'\.temp' is not in the file"):
+        load_state(tmp_path / "s.npz", like)
+    # positions would have matched: only the names tell the layouts apart
+    assert [np.shape(x) for x in jax.tree_util.tree_leaves(like)] == [
+        np.shape(x) for x in jax.tree_util.tree_leaves(s0)]
+
+
+def test_writers_schedules_field_selection_and_time_average(tmp_path):
+    model = small_model()
+    writers = {
+        "surface": make_writer(tmp_path, "surface", 5, fields=["T"], flush_every=2),
+        "mean": make_writer(tmp_path, "mean", 10, fields=["T", "u"], average=True),
+    }
+    sim = Simulation(model, n_steps=40, output_every=20, output_dir=tmp_path, writers=writers)
+    final, ds = sim.run()
+    assert sim.chunk == 5 and ds.sizes["time"] == 3
+    surface = sim.dataset("surface")
+    assert list(surface.data_vars) == ["T"] and surface.sizes["time"] == 9
+    mean = sim.dataset("mean")
+    assert mean.sizes["time"] == 4 and mean["T"].attrs["cell_methods"] == "time: mean"
+    # the time mean over steps 11..20 by hand
+    step = jax.jit(model.step)
+    s = model.run(None, 10, checkpoint_every=None)[0]
+    total = 0.0
+    for _ in range(10):
+        s = step(s)
+        total = total + np.asarray(s.temperature)
+    np.testing.assert_allclose(mean["T"].values[1], total / 10, rtol=1e-13)
+    np.testing.assert_allclose(seconds_since_start(mean.time), 300.0 * np.array([10, 20, 30, 40]))
+
+
+@pytest.mark.parametrize("fmt", ["netcdf", "zarr"])
+def test_streamed_outputs_resume_bit_for_bit(tmp_path, fmt):
+    model = small_model()
+    kw = dict(output_every=5, checkpoint_every=20, output_format=fmt)
+    _, whole = Simulation(model, n_steps=60, output_dir=tmp_path / "a", **kw).run()
+    # killed after 45 steps: the file holds records past the last checkpoint (step 40)
+    sim = Simulation(model, n_steps=45, output_dir=tmp_path / "b", **kw)
+    sim.writers["output"].flush_every = 1
+    sim.run()
+    _, resumed = Simulation(model, n_steps=60, output_dir=tmp_path / "b", **kw).run(resume=True)
+    assert resumed.sizes["time"] == whole.sizes["time"] == 13
+    for name in ("T", "S", "u", "v", "e", "b"):
+        np.testing.assert_array_equal(whole[name].values, resumed[name].values)
+    np.testing.assert_array_equal(whole.time.values, resumed.time.values)

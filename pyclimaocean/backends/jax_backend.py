@@ -4,23 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core.registry import get_model_entry
+
 __all__ = ["JaxBackend"]
 
 
 class JaxBackend:
-    """Backend protocol implementation for the pure-JAX models (see :mod:`.base`)."""
+    """Backend protocol implementation for the pure-JAX models (see :mod:`.base`): any model
+    in the registry with a ``"jax"`` builder."""
 
     name = "jax"
 
     def build(self, config: Any):
-        from ..models.column.config import ColumnExperiment, build_model
-
-        if isinstance(config, ColumnExperiment):
-            return build_model(config)
-        raise TypeError(f"the JAX backend cannot build a {type(config).__name__}")
+        return get_model_entry(config.experiment.model).builder("jax")(config)
 
     def parameters(self, model: Any):
-        return model.default_parameters()
+        return model.parameters()
 
     def initial_state(self, model: Any):
         return model.initial_state()

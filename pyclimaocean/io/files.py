@@ -63,13 +63,17 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return atomic_write(path, lambda f: f.write(data))
 
 
-def write_dataset(ds: xr.Dataset, path: str | os.PathLike, format: str = "netcdf") -> Path:
-    """Write ``ds`` atomically to ``path`` as netCDF4 (``format="netcdf"``) or zarr."""
+def write_dataset(ds: xr.Dataset, path: str | os.PathLike, format: str = "netcdf",
+                  unlimited_dims: tuple[str, ...] = ()) -> Path:
+    """Write ``ds`` atomically to ``path`` as netCDF4 (``format="netcdf"``) or zarr.
+
+    ``unlimited_dims`` (netCDF only) may be appended to later (``time`` for output writers).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if format == "netcdf":
         with atomic_path(path, ".nc") as tmp:
-            ds.to_netcdf(tmp, engine="netcdf4")
+            ds.to_netcdf(tmp, engine="netcdf4", unlimited_dims=list(unlimited_dims) or None)
     elif format == "zarr":
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
         try:
@@ -91,37 +95,75 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, format: str = "netcdf
     return path
 
 
+def _leaf_key(path) -> str:
+    return jax.tree_util.keystr(path)
+
+
 def save_state(path: str | os.PathLike, state, **metadata) -> Path:
-    """Save a state pytree (exact binary values) atomically as ``.npz``."""
+    """Save a state pytree (exact binary values) atomically as ``.npz``.
+
+    Each leaf is stored under its pytree path (``".temperature"``, ``".x"``, ``"[0]"``), so
+    loading checks names, not positions: a state whose fields were reordered or renamed is
+    refused instead of being read silently wrong.  ``metadata`` values are stored as
+    ``meta:<key>``.
+    """
     import io
 
-    leaves = jax.tree_util.tree_leaves(state)
-    arrays = {f"leaf_{i:04d}": np.asarray(x) for i, x in enumerate(leaves)}
+    arrays = {}
+    for leaf_path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]:
+        arrays[f"leaf:{_leaf_key(leaf_path)}"] = np.asarray(leaf)
     for key, value in metadata.items():
-        arrays[f"meta_{key}"] = np.asarray(value)
+        arrays[f"meta:{key}"] = np.asarray(value)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return atomic_write_bytes(path, buf.getvalue())
 
 
 def load_state(path: str | os.PathLike, like):
-    """Load a state saved by :func:`save_state` into the structure of ``like``."""
-    with np.load(path) as data:
-        leaves = [data[k] for k in sorted(k for k in data.files if k.startswith("leaf_"))]
-        meta = {k[5:]: data[k] for k in data.files if k.startswith("meta_")}
-    treedef = jax.tree_util.tree_structure(like)
-    if treedef.num_leaves != len(leaves):
-        raise ValueError(
-            f"checkpoint {path} has {len(leaves)} arrays but the model state needs "
-            f"{treedef.num_leaves}: it was written by a different model"
-        )
-    like_leaves = jax.tree_util.tree_leaves(like)
-    for i, (a, b) in enumerate(zip(leaves, like_leaves, strict=True)):
-        if np.shape(a) != np.shape(b):
-            raise ValueError(
-                f"checkpoint {path}: array {i} has shape {np.shape(a)}, the model needs {np.shape(b)}"
-            )
+    """Load a state saved by :func:`save_state` into the structure of ``like``.
+
+    Returns ``(state, metadata)``.  Raises ``ValueError`` naming the first leaf that is missing
+    from the file, unexpected in it, or of the wrong shape or dtype kind.
+    """
     import jax.numpy as jnp
 
-    state = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(x) for x in leaves])
-    return state, meta
+    with np.load(path) as data:
+        stored = {k[5:]: data[k] for k in data.files if k.startswith("leaf:")}
+        meta = {k[5:]: data[k] for k in data.files if k.startswith("meta:")}
+        if not stored and any(k.startswith("leaf_") for k in data.files):
+            raise ValueError(
+                f"checkpoint {path} was written by an older pyclimaocean that stored leaves by "
+                "position; it cannot be matched to the state's named fields. Restart the run "
+                "(--force) instead of resuming it"
+            )
+    flat, treedef = jax.tree_util.tree_flatten_with_path(like)
+    wanted = [_leaf_key(p) for p, _ in flat]
+    missing = [k for k in wanted if k not in stored]
+    extra = [k for k in stored if k not in wanted]
+    if missing or extra:
+        what = []
+        if missing:
+            what.append(f"the state's leaf {missing[0]!r} is not in the file")
+        if extra:
+            what.append(f"the file's leaf {extra[0]!r} is not in the state")
+        raise ValueError(
+            f"checkpoint {path} does not match the model state: {'; '.join(what)} "
+            f"(file: {sorted(stored)}; state: {wanted}). It was written by a different model "
+            "or state layout"
+        )
+    leaves = []
+    for key, (_, ref) in zip(wanted, flat, strict=True):
+        a = stored[key]
+        if np.shape(a) != np.shape(ref):
+            raise ValueError(
+                f"checkpoint {path}: leaf {key!r} has shape {np.shape(a)}, the model state needs "
+                f"{np.shape(ref)}"
+            )
+        ref_kind = np.asarray(ref).dtype.kind
+        if a.dtype.kind != ref_kind and {a.dtype.kind, ref_kind} != {"i", "u"}:
+            raise ValueError(
+                f"checkpoint {path}: leaf {key!r} has dtype {a.dtype}, the model state needs "
+                f"{np.asarray(ref).dtype}"
+            )
+        leaves.append(jnp.asarray(a, dtype=np.asarray(ref).dtype))
+    return jax.tree_util.tree_unflatten(treedef, leaves), meta

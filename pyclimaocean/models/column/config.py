@@ -37,7 +37,14 @@ from pydantic import Field, model_validator
 
 from ...closures.catke import CATKELike
 from ...closures.simple import ConstantDiffusivity, ConvectiveAdjustment, RichardsonNumberClosure
-from ...config import ConfigError, Section
+from ...config import (  # noqa: F401  (sections re-exported for older imports)
+    ConfigError,
+    ExperimentConfig,
+    ExperimentSection,
+    OutputSection,
+    Section,
+    TimeSection,
+)
 from ...fluxes.surface import SolarPenetration, SurfaceForcing
 from ...grids.column import ColumnGrid
 from ...physics.equation_of_state import LinearEquationOfState, RoquetEquationOfState
@@ -53,17 +60,6 @@ CLOSURES = {
 }
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
-
-#: Largest number of time steps a config may ask for (stop_time / dt).
-MAX_STEPS = 10**9
-
-
-class ExperimentSection(Section):
-    name: str = Field("experiment", min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-]+$")
-    model: Literal["column"] = "column"
-    backend: Literal["jax", "julia"] = "jax"
-    seed: int = Field(0, ge=0, le=2**32 - 1)
-    description: str = ""
 
 
 class GridSection(Section):
@@ -142,91 +138,15 @@ class PhysicsSection(Section):
         return self
 
 
-class TimeSection(Section):
-    dt: Finite = Field(..., gt=0, le=86400, description="time step (s)")
-    stop_time: Finite = Field(..., gt=0, description="s")
-    output_interval: Finite | None = Field(None, gt=0, description="s (default: stop_time / 24)")
-    checkpoint_interval: Finite | None = Field(None, gt=0, description="s (default: off)")
+class ColumnExperiment(ExperimentConfig):
+    """A whole column experiment file (``[experiment]``, ``[time]`` and ``[output]`` are the
+    sections every experiment shares, :class:`pyclimaocean.config.ExperimentConfig`)."""
 
-    @model_validator(mode="after")
-    def _multiples(self):
-        n = self.stop_time / self.dt
-        if abs(n - round(n)) > 1e-9 * max(n, 1):
-            raise ValueError(
-                f"time.stop_time = {self.stop_time} must be a whole number of time steps "
-                f"(time.dt = {self.dt})"
-            )
-        if round(n) > MAX_STEPS:
-            raise ValueError(
-                f"time.stop_time = {self.stop_time} is {round(n):.3g} time steps of "
-                f"time.dt = {self.dt}; at most {MAX_STEPS:.0e} steps are allowed"
-            )
-        for name in ("output_interval", "checkpoint_interval"):
-            v = getattr(self, name)
-            if v is not None:
-                k = v / self.dt
-                if abs(k - round(k)) > 1e-9 * max(k, 1) or round(k) < 1:
-                    raise ValueError(
-                        f"time.{name} = {v} must be a positive whole number of time steps "
-                        f"(time.dt = {self.dt})"
-                    )
-                if name == "output_interval" and round(k) > round(n):
-                    raise ValueError(
-                        f"time.{name} = {v} must not exceed time.stop_time = {self.stop_time}"
-                    )
-        if self.output_interval is not None and round(n) % self.output_every:
-            raise ValueError(
-                f"time.output_interval = {self.output_interval} must divide time.stop_time = "
-                f"{self.stop_time} into a whole number of outputs"
-            )
-        ck = self.checkpoint_every  # longer than the run: no checkpoint is written
-        if ck is not None and ck <= round(n) and ck % self.output_every:
-            raise ValueError(
-                f"time.checkpoint_interval = {self.checkpoint_interval} must be a multiple of "
-                f"the output interval ({self.output_every * self.dt} s)"
-            )
-        return self
-
-    @property
-    def n_steps(self) -> int:
-        return int(round(self.stop_time / self.dt))
-
-    @property
-    def output_every(self) -> int:
-        if self.output_interval is None:
-            return _largest_divisor_at_most(self.n_steps, max(1, self.n_steps // 24))
-        return int(round(self.output_interval / self.dt))
-
-    @property
-    def checkpoint_every(self) -> int | None:
-        if self.checkpoint_interval is None:
-            return None
-        return int(round(self.checkpoint_interval / self.dt))
-
-
-class OutputSection(Section):
-    format: Literal["netcdf", "zarr"] = "netcdf"
-    plots: bool = True
-
-
-class ColumnExperiment(Section):
-    """A whole column experiment file."""
-
-    experiment: ExperimentSection = ExperimentSection()
     grid: GridSection = GridSection()
     closure: ClosureSection = ClosureSection()
     forcing: ForcingSection = ForcingSection()
     initial_conditions: InitialSection = InitialSection()
     physics: PhysicsSection = PhysicsSection()
-    time: TimeSection
-    output: OutputSection = OutputSection()
-
-
-def _largest_divisor_at_most(n: int, k: int) -> int:
-    for d in range(min(k, n), 0, -1):
-        if n % d == 0:
-            return d
-    return 1
 
 
 def build_model(cfg: ColumnExperiment) -> ColumnModel:

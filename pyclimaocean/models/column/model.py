@@ -17,26 +17,29 @@ Float64 throughout (importing ``pyclimaocean`` enables ``jax_enable_x64``).
 from __future__ import annotations
 
 import math
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ...closures.base import AbstractClosure, ColumnContext
 from ...closures.catke import diffusion_matrix
+from ...core import AbstractModel, Coordinate, Variable
 from ...fluxes.surface import SolarPenetration, SurfaceForcing
 from ...grids.column import ColumnGrid
-from ...integrate import integrate
 from ...numerics.tridiagonal import tridiagonal_solve
 from ...params import Parameter, ParameterSet
 from ...physics.equation_of_state import (
     GRAVITY,
     AbstractEquationOfState,
     LinearEquationOfState,
+    RoquetEquationOfState,
 )
 from .mixed_layer import mixed_layer_depth
-from .state import VARIABLES, ColumnState
+from .state import ColumnState
 
 __all__ = ["ColumnModel", "InitialConditions", "mixed_layer_depth"]
 
@@ -66,7 +69,7 @@ class InitialConditions(eqx.Module):
         return t, s
 
 
-class ColumnModel(eqx.Module):
+class ColumnModel(AbstractModel):
     """Single-column ocean model.
 
     Build it the Oceananigans way, immutably::
@@ -87,6 +90,8 @@ class ColumnModel(eqx.Module):
         dt: time step Δt (s).
         heat_capacity: c_p (J kg⁻¹ K⁻¹).  reference_salinity: S for the virtual salt flux.
     """
+
+    name: ClassVar[str] = "column"
 
     grid: ColumnGrid
     closure: AbstractClosure
@@ -262,32 +267,8 @@ class ColumnModel(eqx.Module):
             iteration=state.iteration + 1,
         )
 
-    def run(
-        self,
-        state: ColumnState | None = None,
-        n_steps: int = 1,
-        *,
-        save_every: int | None = None,
-        checkpoint_every: int | None | str = "auto",
-        observe=None,
-    ) -> tuple[ColumnState, Any]:
-        """Run ``n_steps`` steps (pure, differentiable; see :func:`pyclimaocean.integrate`).
-
-        Returns ``(final_state, outputs)`` where ``outputs`` is ``observe(state)`` (default the
-        state itself) stacked along a leading time axis every ``save_every`` steps.
-        """
-        state = self.initial_state() if state is None else state
-        return integrate(
-            self.step,
-            state,
-            n_steps,
-            save_every=save_every,
-            observe=observe,
-            checkpoint_every=checkpoint_every,
-        )
-
     # -- parameters -----------------------------------------------------------------------
-    def default_parameters(self, names=None) -> ParameterSet:
+    def parameters(self, names=None) -> ParameterSet:
         """Calibratable closure parameters (``"closure.<name>"``) with bounds and units.
 
         ``names`` selects a subset (closure field names, with or without the ``closure.``
@@ -308,34 +289,78 @@ class ColumnModel(eqx.Module):
             out[f"closure.{short}"] = Parameter(jnp.asarray(value, dtype=float), **specs[short])
         return ParameterSet(out)
 
-    # -- output -----------------------------------------------------------------------------
-    def variable_ranges(self) -> dict[str, tuple[str, float, float]]:
-        """``{name: (state attribute, lower, upper)}``: plausible ranges for blow-up checks."""
-        return {name: (attr, rng[0], rng[1]) for name, (attr, _, _, _, rng) in VARIABLES.items()}
+    #: the name used before the model contract (same as :meth:`parameters`)
+    default_parameters = parameters
 
-    def states_from_dataset(self, ds) -> list[ColumnState]:
-        """Inverse of :meth:`to_xarray`: one :class:`ColumnState` per output time."""
-        from ...io.cf import seconds_since_start
+    # -- output metadata --------------------------------------------------------------------
+    def variables(self) -> tuple[Variable, ...]:
+        """T, S, u, v, e (prognostic) and b (buoyancy, derived) at cell centres."""
+        conservative = isinstance(self.equation_of_state, RoquetEquationOfState)
+        temperature = (
+            ("sea water conservative temperature", "sea_water_conservative_temperature")
+            if conservative else ("sea water temperature", "sea_water_temperature")
+        )
+        z = ("z",)
+        return (
+            Variable("T", z, "degC", *temperature, valid_range=(-5.0, 60.0), source="temperature"),
+            Variable("S", z, "g kg-1", "sea water salinity",
+                     "sea_water_absolute_salinity" if conservative else "sea_water_salinity",
+                     valid_range=(0.0, 80.0), source="salinity"),
+            Variable("u", z, "m s-1", "eastward sea water velocity", "eastward_sea_water_velocity",
+                     valid_range=(-20.0, 20.0)),
+            Variable("v", z, "m s-1", "northward sea water velocity",
+                     "northward_sea_water_velocity", valid_range=(-20.0, 20.0)),
+            Variable("e", z, "m2 s-2", "turbulent kinetic energy", None,
+                     valid_range=(0.0, 10.0), source="tke"),
+            Variable("b", z, "m s-2", "potential buoyancy (surface reference)", None, derived=True),
+        )
 
-        dt = float(self.dt)
-        times = seconds_since_start(ds["time"])
-        states = []
-        for i in range(ds.sizes["time"]):
-            t = float(times[i])
-            states.append(
-                ColumnState(
-                    **{attr: jnp.asarray(ds[name].values[i]) for name, (attr, *_) in VARIABLES.items()},
-                    time=jnp.asarray(t),
-                    iteration=jnp.asarray(int(round(t / dt))),
-                )
-            )
-        return states
+    def coordinates(self) -> tuple[Coordinate, ...]:
+        g = self.grid
+        faces = np.asarray(g.z_faces)
+        return (
+            Coordinate("z", np.asarray(g.z_centers),
+                       {"units": "m", "long_name": "height of cell centre", "positive": "up",
+                        "standard_name": "height", "axis": "Z"},
+                       bounds=np.stack([faces[:-1], faces[1:]], axis=-1)),
+            Coordinate("z_face", faces, {"units": "m", "long_name": "height of cell face",
+                                         "positive": "up"}),
+            Coordinate("dz", np.asarray(g.dz_centers),
+                       {"units": "m", "long_name": "cell thickness"}, dims=("z",)),
+        )
 
-    def to_xarray(self, outputs: ColumnState, attrs: dict | None = None):
-        """CF-annotated :class:`xarray.Dataset` of stacked outputs (``time`` × ``z``)."""
-        from ...io.cf import column_dataset
+    def output_fields(self, state: ColumnState) -> dict[str, Any]:
+        fields = super().output_fields(state)
+        fields["b"] = self.buoyancy(state)
+        return fields
 
-        return column_dataset(self, outputs, attrs=attrs)
+    # -- diagnostics, reports, figures -------------------------------------------------------
+    def diagnostics(self):
+        """``mixed_layer_depth`` (m), ``sea_surface_temperature`` (°C), ``heat_content``
+        (J m⁻², ρ₀ c_p ∫T dz): differentiable functions of a state."""
+        from .diagnostics import DIAGNOSTICS
+
+        return DIAGNOSTICS
+
+    def summary(self, dataset):
+        from .diagnostics import summary
+
+        return summary(self, dataset)
+
+    def figures(self, dataset, directory, title: str = "") -> list[Path]:
+        from .plots import plot_column
+
+        path = Path(directory) / "column.png"
+        plot_column(dataset, path, title=title)
+        return [path]
+
+    def describe(self) -> dict[str, str]:
+        g = self.grid
+        return {
+            "closure": type(self.closure).__name__,
+            "grid": f"nz = {g.nz}, depth = {g.depth:g} m",
+            "equation_of_state": type(self.equation_of_state).__name__,
+        }
 
 
 def _safe_sqrt(x):

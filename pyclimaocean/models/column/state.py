@@ -6,7 +6,7 @@ from typing import Any
 
 import equinox as eqx
 
-__all__ = ["ColumnState", "VARIABLES"]
+__all__ = ["ColumnState"]
 
 
 class ColumnState(eqx.Module):
@@ -26,13 +26,3 @@ class ColumnState(eqx.Module):
     tke: Any
     time: Any
     iteration: Any
-
-
-# name -> (attribute, units, long_name, CF standard_name or None, plausible range)
-VARIABLES = {
-    "T": ("temperature", "degC", "sea water temperature", "sea_water_temperature", (-5.0, 60.0)),
-    "S": ("salinity", "g kg-1", "sea water salinity", "sea_water_salinity", (0.0, 80.0)),
-    "u": ("u", "m s-1", "eastward sea water velocity", "eastward_sea_water_velocity", (-20.0, 20.0)),
-    "v": ("v", "m s-1", "northward sea water velocity", "northward_sea_water_velocity", (-20.0, 20.0)),
-    "e": ("tke", "m2 s-2", "turbulent kinetic energy", None, (0.0, 10.0)),
-}

@@ -11,12 +11,14 @@ Example::
 from .io import to_xarray
 from .model import Lorenz96, TwoScaleLorenz96, l96_advection, rk4_step, simulate
 from .setups import arnold_2013, sakov_oke_2008, spun_up_state
-from .state import TwoScaleState
+from .state import Lorenz96State, TwoScaleLorenz96State, TwoScaleState
 
 __all__ = [
     "Lorenz96",
     "TwoScaleLorenz96",
     "TwoScaleState",
+    "Lorenz96State",
+    "TwoScaleLorenz96State",
     "l96_advection",
     "rk4_step",
     "simulate",

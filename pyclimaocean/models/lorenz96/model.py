@@ -24,14 +24,17 @@ so ``jit``, ``grad`` and ``vmap`` work through the tendency and through :func:`s
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from ...core import AbstractModel, Coordinate, Variable
 from ...integrate import integrate
-from .state import TwoScaleState
+from ...params import Parameter, ParameterSet, Prior
+from .state import Lorenz96State, TwoScaleLorenz96State, TwoScaleState
 
 __all__ = ["Lorenz96", "TwoScaleLorenz96", "rk4_step", "simulate", "l96_advection"]
 
@@ -54,21 +57,109 @@ def l96_advection(x: jnp.ndarray) -> jnp.ndarray:
     return (jnp.roll(x, -1, axis=-1) - jnp.roll(x, 2, axis=-1)) * jnp.roll(x, 1, axis=-1)
 
 
-class Lorenz96(eqx.Module):
+def _check_dt(dt) -> float:
+    if not (isinstance(dt, int | float) and not isinstance(dt, bool) and dt > 0):
+        raise ValueError(f"dt must be a positive number (model time units), got {dt!r}")
+    return float(dt)
+
+
+def _clock():
+    return (jnp.asarray(0.0, dtype=jnp.result_type(float)),
+            jnp.asarray(0, dtype=jnp.int64 if jax.config.jax_enable_x64 else jnp.int32))
+
+
+class _Lorenz96Contract(AbstractModel):
+    """What the one- and two-scale models share under the model contract."""
+
+    name: ClassVar[str] = "lorenz96"
+    time_units: ClassVar[str] = "1"
+
+    def parameters(self, names=None) -> ParameterSet:
+        """``forcing`` (F) with bounds [0, 50] and a normal prior around the model's value."""
+        f = float(self.forcing)
+        table = {"forcing": Parameter(jnp.asarray(f), lower=0.0, upper=50.0,
+                                      prior=Prior.make("normal", loc=f, scale=max(1.0, 0.25 * f)),
+                                      description="forcing F of the (slow) variables")}
+        if names is None:
+            return ParameterSet(table)
+        unknown = [n for n in names if n not in table]
+        if unknown:
+            raise KeyError(f"{unknown} are not parameters of the {self.name} model. "
+                           f"Parameters are: {', '.join(table)}")
+        return ParameterSet({n: table[n] for n in names})
+
+    def diagnostics(self):
+        """``energy`` (½ mean x²) and ``mean`` (mean x) of the (slow) variables."""
+        return {
+            "energy": lambda model, state: 0.5 * jnp.mean(state.x**2, axis=-1),
+            "mean": lambda model, state: jnp.mean(state.x, axis=-1),
+        }
+
+    def summary(self, dataset):
+        import numpy as np
+
+        x = dataset["x"].values
+        t = np.asarray(dataset["time"].values, dtype=float)
+        return {
+            "final_time": (float(t[-1]), "MTU", "final time"),
+            "mean": (float(x.mean()), "1", "mean of x over all outputs"),
+            "std": (float(x.std()), "1", "standard deviation of x over all outputs"),
+            "final_energy": (float(0.5 * np.mean(x[-1] ** 2)), "1", "final energy ½ mean x²"),
+        }
+
+    def figures(self, dataset, directory, title: str = "") -> list[Path]:
+        from .plots import plot_hovmoller
+
+        path = Path(directory) / "hovmoller.png"
+        plot_hovmoller(dataset, path, title=title)
+        return [path]
+
+
+class Lorenz96(_Lorenz96Contract):
     """One-scale Lorenz-96 model ``dx_k/dt = (x_{k+1} - x_{k-2}) x_{k-1} - x_k + F``.
 
     Attributes:
         n: number of variables (static, >= 4).
         forcing: F, constant forcing (nondimensional; a pytree leaf, so it can be calibrated
             with ``jax.grad``).  F = 8 is the chaotic standard case.
+        dt: RK4 time step of :meth:`step` (model time units, static).
+        initial_perturbation: added to ``x_0`` of the rest state ``x_k = F`` by
+            :meth:`initial_state` (Lorenz 1996).
     """
 
     n: int = eqx.field(static=True)
     forcing: float | jnp.ndarray = 8.0
+    dt: float = eqx.field(static=True, default=0.05)
+    initial_perturbation: float = 0.01
 
-    def __init__(self, n: int = 40, forcing: float | jnp.ndarray = 8.0):
+    def __init__(self, n: int = 40, forcing: float | jnp.ndarray = 8.0, dt: float = 0.05,
+                 initial_perturbation: float = 0.01):
         self.n = _check_positive_int("n", n, 4)
         self.forcing = forcing
+        self.dt = _check_dt(dt)
+        self.initial_perturbation = initial_perturbation
+
+    # -- the model contract -----------------------------------------------------------------
+    def initial_state(self) -> Lorenz96State:
+        """The rest state ``x_k = F`` with ``x_0 += initial_perturbation`` at ``t = 0``."""
+        x = jnp.full((self.n,), jnp.asarray(self.forcing, dtype=float))
+        return Lorenz96State(x.at[0].add(self.initial_perturbation), *_clock())
+
+    def step(self, state: Lorenz96State) -> Lorenz96State:
+        """One RK4 step of length ``dt``."""
+        x = rk4_step(self.tendency, state.x, self.dt)
+        return Lorenz96State(x, state.time + self.dt, state.iteration + 1)
+
+    def variables(self) -> tuple[Variable, ...]:
+        return (Variable("x", ("k",), "1", "Lorenz-96 variable x_k", valid_range=(-1e3, 1e3)),)
+
+    def coordinates(self) -> tuple[Coordinate, ...]:
+        import numpy as np
+
+        return (Coordinate("k", np.arange(self.n), {"long_name": "variable index", "units": "1"}),)
+
+    def describe(self) -> dict[str, str]:
+        return {"lorenz96": f"one-scale, n = {self.n}", "forcing": f"{float(self.forcing):g}"}
 
     def advection(self, x: jnp.ndarray) -> jnp.ndarray:
         """Quadratic term ``(x_{k+1} - x_{k-2}) x_{k-1}``; x: ``(..., n)``."""
@@ -92,7 +183,7 @@ class Lorenz96(eqx.Module):
         return x.at[index].add(perturbation)
 
 
-class TwoScaleLorenz96(eqx.Module):
+class TwoScaleLorenz96(_Lorenz96Contract):
     """Two-scale Lorenz-96 model (Lorenz 1996) with Arnold et al. (2013) default constants.
 
     Attributes:
@@ -102,6 +193,8 @@ class TwoScaleLorenz96(eqx.Module):
         b: spatial-scale ratio b (amplitude of X over Y).
         c: time-scale ratio c (fast variables are c times faster).
         forcing: F, forcing of the slow variables.
+        dt: RK4 time step of :meth:`step` (model time units, static).
+        seed: seed of the random initial state of :meth:`initial_state`.
 
     ``tendency(state)`` takes and returns a :class:`TwoScaleState` (x: ``(K,)``,
     y: ``(K*J,)``).  ``subgrid_forcing(y)`` is the coupling felt by the slow variables,
@@ -114,6 +207,8 @@ class TwoScaleLorenz96(eqx.Module):
     b: float | jnp.ndarray = 10.0
     c: float | jnp.ndarray = 10.0
     forcing: float | jnp.ndarray = 20.0
+    dt: float = eqx.field(static=True, default=0.001)
+    seed: int = eqx.field(static=True, default=0)
 
     def __init__(
         self,
@@ -123,7 +218,11 @@ class TwoScaleLorenz96(eqx.Module):
         b: float | jnp.ndarray = 10.0,
         c: float | jnp.ndarray = 10.0,
         forcing: float | jnp.ndarray = 20.0,
+        dt: float = 0.001,
+        seed: int = 0,
     ):
+        self.dt = _check_dt(dt)
+        self.seed = _check_positive_int("seed", seed, 0)
         self.K = _check_positive_int("K", K, 4)
         self.J = _check_positive_int("J", J, 1)
         for name, value in (("b", b), ("c", c)):
@@ -173,6 +272,40 @@ class TwoScaleLorenz96(eqx.Module):
         x = jnp.asarray(self.forcing, dtype=float) + jax.random.normal(kx, (self.K,))
         y = 0.1 * jax.random.normal(ky, (self.K * self.J,))
         return TwoScaleState(x=x, y=y)
+
+    # -- the model contract -----------------------------------------------------------------
+    def initial_state(self) -> TwoScaleLorenz96State:
+        """:meth:`initial_condition` with the model's ``seed`` at ``t = 0`` (spin it up)."""
+        s = self.initial_condition(self.seed)
+        return TwoScaleLorenz96State(s.x, s.y, *_clock())
+
+    def step(self, state: TwoScaleLorenz96State) -> TwoScaleLorenz96State:
+        """One RK4 step of length ``dt`` of both scales."""
+        s = rk4_step(self.tendency, TwoScaleState(state.x, state.y), self.dt)
+        return TwoScaleLorenz96State(s.x, s.y, state.time + self.dt, state.iteration + 1)
+
+    def variables(self) -> tuple[Variable, ...]:
+        return (
+            Variable("x", ("k",), "1", "slow (resolved) variable X_k", valid_range=(-1e3, 1e3)),
+            Variable("y", ("k", "j"), "1", "fast (unresolved) variable Y_{j,k}",
+                     valid_range=(-1e3, 1e3), derived=True),
+        )
+
+    def output_fields(self, state) -> dict[str, Any]:
+        y = state.y
+        return {"x": state.x, "y": y.reshape(*y.shape[:-1], self.K, self.J)}
+
+    def coordinates(self) -> tuple[Coordinate, ...]:
+        import numpy as np
+
+        return (
+            Coordinate("k", np.arange(self.K), {"long_name": "slow variable index", "units": "1"}),
+            Coordinate("j", np.arange(self.J), {"long_name": "fast variable index", "units": "1"}),
+        )
+
+    def describe(self) -> dict[str, str]:
+        return {"lorenz96": f"two-scale, K = {self.K}, J = {self.J}",
+                "forcing": f"{float(self.forcing):g}"}
 
 
 def rk4_step(tendency_fn: Callable[[Any], Any], x: Any, dt: float) -> Any:

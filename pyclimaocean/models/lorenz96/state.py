@@ -5,7 +5,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax.numpy as jnp
 
-__all__ = ["TwoScaleState"]
+__all__ = ["Lorenz96State", "TwoScaleLorenz96State", "TwoScaleState"]
 
 
 class TwoScaleState(eqx.Module):
@@ -21,3 +21,22 @@ class TwoScaleState(eqx.Module):
 
     x: jnp.ndarray
     y: jnp.ndarray
+
+
+class Lorenz96State(eqx.Module):
+    """State of the one-scale model under the model contract: ``x`` ``(n,)`` and the clock
+    (``time`` in model time units, ``iteration``)."""
+
+    x: jnp.ndarray
+    time: jnp.ndarray
+    iteration: jnp.ndarray
+
+
+class TwoScaleLorenz96State(eqx.Module):
+    """State of the two-scale model under the model contract: ``x`` ``(K,)``, ``y``
+    ``(K*J,)`` and the clock (``time`` in model time units, ``iteration``)."""
+
+    x: jnp.ndarray
+    y: jnp.ndarray
+    time: jnp.ndarray
+    iteration: jnp.ndarray

@@ -1,0 +1,322 @@
+"""Output writers: what is written, when, and where — apart from the physics.
+
+As in Oceananigans, a :class:`~pyclimaocean.Simulation` holds any number of output writers,
+each with its own schedule (every N steps, or a time interval that is a whole number of steps),
+field selection and, optionally, a time average over its interval.  Writers *stream*: each
+record is appended to the file when it is flushed (every ``flush_every`` records, at every
+checkpoint and at the end), so host memory does not grow with the length of the run.
+
+* :class:`NetCDFWriter` appends along an unlimited ``time`` dimension with netCDF4-python and
+  syncs the file at each flush.
+* :class:`ZarrWriter` appends with ``xarray.Dataset.to_zarr(append_dim="time")``.
+* :class:`MemoryWriter` keeps the records in memory (runs without an output directory).
+
+A restart checkpoint stores how many records each writer had flushed; resuming truncates the
+file to that many records (records written after the checkpoint are written again, bit for
+bit), so a resumed run produces the same file as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ..core.dataset import fields_dataset
+from ..io.files import write_dataset
+
+__all__ = [
+    "AbstractOutputWriter",
+    "MemoryWriter",
+    "NetCDFWriter",
+    "ZarrWriter",
+    "make_writer",
+    "steps_from_schedule",
+]
+
+
+def steps_from_schedule(*, every: int | None = None, interval: float | None = None,
+                        dt: float, name: str = "schedule") -> int:
+    """A schedule as a number of steps: ``every`` steps, or a time ``interval`` (model time
+    units) that must be a whole number of time steps ``dt``."""
+    if (every is None) == (interval is None):
+        raise ValueError(f"{name}: give exactly one of every (steps) or interval (time)")
+    if every is not None:
+        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+            raise ValueError(f"{name}: every = {every!r} must be a positive int (steps)")
+        return every
+    k = interval / dt
+    if not math.isfinite(k) or round(k) < 1 or abs(k - round(k)) > 1e-9 * max(1.0, k):
+        raise ValueError(
+            f"{name}: interval = {interval!r} must be a positive whole number of time steps "
+            f"(dt = {dt!r})"
+        )
+    return int(round(k))
+
+
+class AbstractOutputWriter:
+    """Base class: a schedule (``every`` steps), a field selection and an optional average.
+
+    Args:
+        every: steps between records.
+        fields: names of the model variables to write (default: all).
+        average: write the mean over each interval of ``every`` steps (time stamp: the end of
+            the interval) instead of a snapshot.
+        include_initial: write the state at the start of a (new) run as the first record
+            (snapshots only).
+        flush_every: records buffered in memory before they are appended to the file.
+        attrs: extra global attributes.
+    """
+
+    def __init__(self, every: int, *, fields: Sequence[str] | None = None,
+                 average: bool = False, include_initial: bool = True, flush_every: int = 64,
+                 attrs: dict | None = None):
+        if not isinstance(every, int) or every < 1:
+            raise ValueError(f"output writer: every = {every!r} must be a positive int (steps)")
+        if flush_every < 1:
+            raise ValueError(f"output writer: flush_every = {flush_every!r} must be >= 1")
+        self.every = every
+        self.fields = None if fields is None else tuple(fields)
+        self.average = bool(average)
+        self.include_initial = bool(include_initial) and not self.average
+        self.flush_every = int(flush_every)
+        self.attrs = dict(attrs or {})
+        self.model = None
+        self._buffer: list[tuple[float, dict[str, np.ndarray]]] = []
+        self.n_records = 0  # records flushed to the destination
+
+    # -- set-up ----------------------------------------------------------------------------
+    def bind(self, model) -> None:
+        names = [v.name for v in model.variables()]
+        if self.fields is not None:
+            unknown = [f for f in self.fields if f not in names]
+            if unknown:
+                raise ValueError(
+                    f"output writer fields {unknown} are not variables of the {model.name} "
+                    f"model. Variables are: {', '.join(names)}"
+                )
+        self.model = model
+
+    def select(self, fields: dict[str, Any]) -> dict[str, np.ndarray]:
+        names = self.fields if self.fields is not None else tuple(fields)
+        return {n: np.asarray(fields[n]) for n in names}
+
+    # -- records ---------------------------------------------------------------------------
+    def record(self, time: float, fields: dict[str, Any]) -> None:
+        self._buffer.append((float(time), self.select(fields)))
+        if len(self._buffer) >= self.flush_every:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._buffer:
+            return
+        times = np.array([t for t, _ in self._buffer])
+        names = self._buffer[0][1].keys()
+        stacked = {n: np.stack([f[n] for _, f in self._buffer]) for n in names}
+        self._append(times, stacked)
+        self.n_records += len(times)
+        self._buffer = []
+
+    def _dataset(self, times, stacked) -> xr.Dataset:
+        attrs = dict(self.attrs)
+        if self.average:
+            note = f"time means over intervals of {self.every} steps, stamped at the interval's end"
+            attrs["comment"] = f"{attrs['comment']}; {note}" if attrs.get("comment") else note
+        ds = fields_dataset(self.model, stacked, times, attrs)
+        if self.average:
+            for name in stacked:
+                ds[name].attrs["cell_methods"] = "time: mean"
+        return ds
+
+    def _append(self, times, stacked) -> None:
+        raise NotImplementedError
+
+    # -- restarts --------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Start a new run: forget buffered records; the next flush replaces the file."""
+        self._buffer = []
+        self.n_records = 0
+
+    def truncate(self, n_records: int) -> None:
+        """Keep the first ``n_records`` records (resuming from a checkpoint)."""
+        raise NotImplementedError
+
+    def dataset(self, load: bool = True) -> xr.Dataset | None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.flush()
+
+
+class MemoryWriter(AbstractOutputWriter):
+    """Records kept in host memory (a simulation without an output directory)."""
+
+    def __init__(self, every: int, **kwargs):
+        super().__init__(every, **kwargs)
+        self._chunks: list[tuple[np.ndarray, dict[str, np.ndarray]]] = []
+
+    def _append(self, times, stacked):
+        self._chunks.append((times, stacked))
+
+    def reset(self) -> None:
+        super().reset()
+        self._chunks = []
+
+    def truncate(self, n_records: int) -> None:
+        self.flush()
+        if n_records > self.n_records:
+            raise ValueError(f"cannot keep {n_records} records: only {self.n_records} written")
+        times = np.concatenate([t for t, _ in self._chunks]) if self._chunks else np.zeros(0)
+        keep = []
+        count = 0
+        for t, f in self._chunks:
+            take = min(len(t), n_records - count)
+            if take > 0:
+                keep.append((t[:take], {n: a[:take] for n, a in f.items()}))
+            count += take
+        self._chunks = keep
+        self.n_records = min(n_records, len(times))
+
+    def dataset(self, load: bool = True):
+        self.flush()
+        if not self._chunks:
+            return None
+        times = np.concatenate([t for t, _ in self._chunks])
+        names = self._chunks[0][1].keys()
+        stacked = {n: np.concatenate([f[n] for _, f in self._chunks]) for n in names}
+        return self._dataset(times, stacked)
+
+
+class _FileWriter(AbstractOutputWriter):
+    def __init__(self, path: str | os.PathLike, every: int, **kwargs):
+        super().__init__(every, **kwargs)
+        self.path = Path(path)
+
+    def _numeric_times(self, times):
+        return np.asarray(times, dtype=float)  # seconds since start, or nondimensional time
+
+    def dataset(self, load: bool = True):
+        self.flush()
+        if not self.path.exists():
+            return None
+        opener = xr.open_dataset if isinstance(self, NetCDFWriter) else xr.open_zarr
+        if load:
+            with opener(self.path) as ds:
+                return ds.load()
+        return opener(self.path)
+
+
+class NetCDFWriter(_FileWriter):
+    """Append records to a netCDF4 file along an unlimited ``time`` dimension.
+
+    The file is created (atomically) with the first flush; later flushes append with
+    netCDF4-python and ``sync`` the file.  A process killed *during* an append can leave an
+    HDF5 file that needs the restart: resuming rewrites the file from the records recorded
+    in the checkpoint.
+    """
+
+    def _append(self, times, stacked):
+        if self.n_records == 0:
+            ds = self._dataset(times, stacked)
+            write_dataset(ds, self.path, "netcdf", unlimited_dims=("time",))
+            return
+        import netCDF4
+
+        with netCDF4.Dataset(self.path, "a") as nc:
+            n0 = nc.dimensions["time"].size
+            if n0 != self.n_records:
+                raise RuntimeError(
+                    f"{self.path} holds {n0} records, the writer expected {self.n_records}: "
+                    "another process writes the same file"
+                )
+            n1 = n0 + len(times)
+            nc.variables["time"][n0:n1] = self._numeric_times(times)
+            for name, values in stacked.items():
+                nc.variables[name][n0:n1] = values
+            nc.sync()
+
+    def truncate(self, n_records: int) -> None:
+        self._buffer = []
+        if not self.path.exists():
+            if n_records:
+                raise FileNotFoundError(
+                    f"cannot resume: {self.path} is missing but the checkpoint says it held "
+                    f"{n_records} records"
+                )
+            self.n_records = 0
+            return
+        with xr.open_dataset(self.path, decode_times=False) as ds:
+            n_file = ds.sizes["time"]
+            if n_file < n_records:
+                raise ValueError(
+                    f"cannot resume: {self.path} holds {n_file} records but the checkpoint "
+                    f"says {n_records} were written"
+                )
+            if n_file > n_records:
+                kept = ds.isel(time=slice(0, n_records)).load()
+            else:
+                kept = None
+        if kept is not None:
+            write_dataset(kept, self.path, "netcdf", unlimited_dims=("time",))
+        self.n_records = n_records
+
+
+class ZarrWriter(_FileWriter):
+    """Append records to a zarr store with ``to_zarr(append_dim="time")``."""
+
+    def _append(self, times, stacked):
+        ds = self._dataset(times, stacked)
+        if self.n_records == 0:
+            write_dataset(ds, self.path, "zarr")
+        else:
+            for v in ds.variables.values():
+                v.encoding = {}
+            ds.drop_vars([c for c in ds.coords if "time" not in ds[c].dims]).to_zarr(
+                self.path, append_dim="time")
+
+    def truncate(self, n_records: int) -> None:
+        import zarr
+
+        self._buffer = []
+        if not self.path.exists():
+            if n_records:
+                raise FileNotFoundError(
+                    f"cannot resume: {self.path} is missing but the checkpoint says it held "
+                    f"{n_records} records"
+                )
+            self.n_records = 0
+            return
+        group = zarr.open_group(str(self.path), mode="r+")
+        for name, arr in group.arrays():
+            # zarr v3 keeps dimension names in the array metadata, v2 in an attribute
+            dims = (getattr(getattr(arr, "metadata", None), "dimension_names", None)
+                    or arr.attrs.get("_ARRAY_DIMENSIONS", []))
+            if dims and dims[0] == "time":
+                if arr.shape[0] < n_records:
+                    raise ValueError(
+                        f"cannot resume: {self.path} holds {arr.shape[0]} records of {name!r} "
+                        f"but the checkpoint says {n_records} were written"
+                    )
+                arr.resize((n_records,) + tuple(arr.shape[1:]))
+        try:
+            zarr.consolidate_metadata(str(self.path))
+        except (ValueError, KeyError, TypeError):
+            pass  # stores written without consolidated metadata
+        self.n_records = n_records
+
+
+def make_writer(output_dir: str | os.PathLike | None, name: str, every: int, *,
+                format: str = "netcdf", **kwargs) -> AbstractOutputWriter:
+    """A writer for ``<output_dir>/<name>.nc`` (or ``.zarr``), or in memory without a directory."""
+    if output_dir is None:
+        return MemoryWriter(every, **kwargs)
+    if format == "netcdf":
+        return NetCDFWriter(Path(output_dir) / f"{name}.nc", every, **kwargs)
+    if format == "zarr":
+        return ZarrWriter(Path(output_dir) / f"{name}.zarr", every, **kwargs)
+    raise ValueError(f"output format {format!r} is not supported. Supported: netcdf, zarr")
