@@ -485,3 +485,50 @@ def test_installed_wheel_contains_juliapkg_json_and_the_bridge(tmp_path, monkeyp
     assert shipped.resolve() in found
     bridge = _bridge_requirement(deps)
     assert pathlib.Path(bridge.path).resolve() == project.parent.resolve()
+
+
+# -- the model contract ----------------------------------------------------------------------
+
+
+def test_julia_column_implements_the_model_contract(column_setups, monkeypatch):
+    import jax
+    import jax.numpy as jnp
+
+    from pyclimaocean.core.model import AbstractModel
+
+    assert issubclass(jb.JuliaColumnModel, AbstractModel)
+    spec = column_setups.free_convection(nz=8, depth=32.0, heat_flux=-100.0)
+    model = jb.JuliaBackend(load=False).build(spec, precision="float32")
+    assert isinstance(model, AbstractModel) and model.name == "column"
+    # same metadata and parameters as the JAX column, no Julia needed for any of it
+    assert [v.name for v in model.variables()] == [v.name for v in spec.variables()]
+    assert [c.name for c in model.coordinates()] == [c.name for c in spec.coordinates()]
+    assert model.parameters().names == spec.parameters().names
+    assert model.spec.parameters().names == spec.parameters().names
+    state = model.initial_state()
+    assert jnp.allclose(state.temperature, spec.initial_state().temperature)
+    # θ is a differentiable function of the closure's leaves, in the Julia table order
+    theta = model.theta()
+    assert theta.shape == (31,)
+    i = jb._CATKE_INDEX["c_conv_c"]
+    dtheta = jax.grad(lambda m: m.theta()[i])(model)
+    assert float(dtheta.closure.c_conv_c) == 1.0
+    # parameters apply to the Julia model like to the JAX one
+    moved = model.parameters(["closure.c_conv_c"]).with_values(jnp.array([5.0])).apply(model)
+    assert isinstance(moved, jb.JuliaColumnModel) and float(moved.closure.c_conv_c) == 5.0
+    assert moved.precision == "float32"
+    with pytest.raises(ValueError, match="save_every"):
+        model.run(state, 4, save_every=3)
+
+
+def test_julia_column_run_without_julia_names_juliacall(column_setups, monkeypatch):
+    if importlib.util.find_spec("juliacall") is not None:
+        pytest.skip("juliacall is installed: running would start (or download) Julia")
+    monkeypatch.setattr(jb, "_STATE", {})
+    model = jb.JuliaBackend(load=False).build(column_setups.free_convection(nz=8, depth=32.0))
+    for call in (
+        lambda: model.run(None, 2, save_every=1),
+        lambda: model.step(model.initial_state()),
+    ):
+        with pytest.raises(BackendUnavailableError, match="juliacall is not installed"):
+            call()

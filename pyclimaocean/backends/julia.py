@@ -70,16 +70,21 @@ JAX closure omits those terms, see :mod:`pyclimaocean.closures.catke`.)
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import equinox as eqx
+import jax
+import jax.numpy as jnp
 import numpy as np
 
+from ..models.column.model import ColumnModel
+from ..models.column.state import ColumnState
 from .base import BackendUnavailableError
 
 __all__ = [
@@ -278,28 +283,170 @@ def _to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
-@dataclass(frozen=True)
-class JuliaColumnModel:
-    """A column experiment run by Oceananigans.
+_PROFILES = ("temperature", "salinity", "u", "v", "tke")
 
-    Attributes:
-        spec: the Python :class:`~pyclimaocean.models.column.ColumnModel` that describes the
-            experiment (grid, forcing, initial conditions, closure parameters); it is also
-            what ``to_xarray`` and ``parameters`` use.
-        closure_kind: ``"catke"`` (Oceananigans ``CATKEVerticalDiffusivity``) or
-            ``"constant"`` (``VerticalScalarDiffusivity``).
+
+class JuliaColumnModel(ColumnModel):
+    """The column model computed by Oceananigans: implements the model contract.
+
+    A :class:`~pyclimaocean.models.column.ColumnModel` (same fields, parameters, variables,
+    coordinates, diagnostics, figures and CF output), whose :meth:`step` and :meth:`run` run
+    Oceananigans' ``HydrostaticFreeSurfaceModel`` through juliacall instead of the JAX
+    physics.  The run is a ``jax.pure_callback`` tied to Enzyme's adjoint by
+    ``jax.custom_vjp`` (:mod:`pyclimaocean.backends.external`), so ``jax.grad`` of a loss of
+    :meth:`run` reaches the closure parameters and the initial state (supported for the
+    constant-diffusivity closure; CATKE raises :class:`EnzymeGradientError`, see the module
+    docstring).  Julia starts on the first run, not at construction.
+
+    The surface forcing, grid and equation of state are read as concrete numbers when the
+    Julia model is set up: differentiate with respect to closure parameters and the initial
+    state, not the forcing.
+
+    Attributes (besides those of ``ColumnModel``):
+        closure_kind: ``"catke"`` (``CATKEVerticalDiffusivity``) or ``"constant"``
+            (``VerticalScalarDiffusivity``).
         architecture: ``"CPU"`` or ``"GPU"`` (Oceananigans ``CPU()`` / ``GPU()``).
         precision: ``"float64"`` or ``"float32"`` (the Julia model's float type; results
             come back as float64 either way).
     """
 
-    spec: Any
-    closure_kind: str
-    architecture: str = "CPU"
-    precision: str = "float64"
+    closure_kind: str = eqx.field(static=True, default="catke")
+    architecture: str = eqx.field(static=True, default="CPU")
+    precision: str = eqx.field(static=True, default="float64")
 
-    def __post_init__(self):
+    def __check_init__(self):
         check_architecture_and_precision(self.architecture, self.precision)
+        if self.closure_kind != _closure_kind(self.closure):
+            raise ValueError(
+                f"closure_kind {self.closure_kind!r} does not match the closure "
+                f"{type(self.closure).__name__} (expected {_closure_kind(self.closure)!r})"
+            )
+
+    @classmethod
+    def from_spec(cls, spec: ColumnModel, architecture: str = "CPU", precision: str = "float64"):
+        """The Julia-computed version of a Python ``ColumnModel`` ``spec``."""
+        fields = {f.name: getattr(spec, f.name) for f in dataclasses.fields(ColumnModel)}
+        return cls(
+            **fields,
+            closure_kind=_closure_kind(spec.closure),
+            architecture=architecture,
+            precision=precision,
+        )
+
+    @property
+    def spec(self) -> ColumnModel:
+        """The plain (JAX-computed) ``ColumnModel`` with the same fields."""
+        return ColumnModel(
+            **{f.name: getattr(self, f.name) for f in dataclasses.fields(ColumnModel)}
+        )
+
+    def theta(self):
+        """Full Julia parameter vector θ (JAX array, differentiable in the closure's leaves):
+        the CATKE table order (entries the JAX closure lacks take Oceananigans' defaults) or
+        ``[ν, κ]``."""
+        if self.closure_kind == "constant":
+            return jnp.stack(
+                [
+                    jnp.asarray(self.closure.viscosity, float),
+                    jnp.asarray(self.closure.diffusivity, float),
+                ]
+            )
+        return jnp.stack(
+            [
+                jnp.asarray(getattr(self.closure, name, CATKE_DEFAULTS[name]), float)
+                for name, _, _ in CATKE_PARAMETER_TABLE
+            ]
+        )
+
+    def step(self, state: ColumnState) -> ColumnState:
+        """One time step in Oceananigans (a host call; prefer :meth:`run` for many steps)."""
+        final, _ = self.run(state, 1)
+        return final
+
+    def run(
+        self,
+        state=None,
+        n_steps: int = 1,
+        *,
+        save_every: int | None = None,
+        checkpoint_every: int | None | str = "auto",
+        observe=None,
+    ):
+        """Run ``n_steps`` steps in Oceananigans, one host call; returns ``(final, outputs)``.
+
+        As :meth:`AbstractModel.run`: ``outputs`` is ``observe(state)`` (default the state)
+        stacked every ``save_every`` steps, ``None`` without ``save_every``.
+        ``checkpoint_every`` is accepted for the contract and unused: Enzyme keeps its own
+        tape on the Julia side.
+        """
+        if not isinstance(n_steps, int) or n_steps < 1:
+            raise ValueError(f"n_steps must be an int >= 1, got {n_steps!r}")
+        every = n_steps if save_every is None else save_every
+        if not isinstance(every, int) or every < 1 or n_steps % every:
+            raise ValueError(
+                f"save_every = {save_every!r} must be a positive divisor of n_steps = {n_steps}"
+            )
+        state = self.initial_state() if state is None else state
+        function = _julia_column_function(self, n_steps, every)
+        profiles = function(
+            self.theta(), *(jnp.asarray(getattr(state, a), float) for a in _PROFILES)
+        )
+        n_saved = n_steps // every
+        steps = every * jnp.arange(1, n_saved + 1)
+        outputs = ColumnState(
+            **dict(zip(_PROFILES, profiles, strict=True)),
+            time=state.time + self.dt * steps,
+            iteration=state.iteration + steps,
+        )
+        final = jax.tree_util.tree_map(lambda x: x[-1], outputs)
+        if save_every is None:
+            return final, None
+        if observe is not None:
+            outputs = jax.vmap(observe)(outputs)
+        return final, outputs
+
+
+def _julia_column_function(model: JuliaColumnModel, n_steps: int, every: int):
+    """``f(θ, T, S, u, v, e) -> (T, S, u, v, e)`` saved profiles, Enzyme adjoint."""
+    from .external import wrap_external
+
+    backend = JuliaBackend(load=False)
+    setup = backend._setup(model)
+    bridge = backend._bridge_for(model)
+    kind = model.closure_kind
+    nz = model.grid.nz if hasattr(model.grid, "nz") else int(np.asarray(model.grid.z_centers).size)
+    n_saved = n_steps // every
+    profile = jax.ShapeDtypeStruct((nz,), jnp.float64)
+    stacked = jax.ShapeDtypeStruct((n_saved, nz), jnp.float64)
+    n_theta = 2 if kind == "constant" else len(CATKE_PARAMETER_TABLE)
+
+    def forward(theta, *profiles):
+        out = bridge.run_column(setup, kind, theta, *profiles, n_steps, every)
+        return tuple(np.array(_to_numpy(getattr(out, k))) for k in ("T", "S", "u", "v", "e"))
+
+    def vjp(theta, *args):
+        *profiles, cotangents = args
+        if model.architecture != "CPU":
+            raise ValueError("Enzyme gradients of the Julia column run on the CPU only")
+        g = backend._enzyme_call(
+            bridge.column_vjp,
+            setup,
+            kind,
+            theta,
+            *profiles,
+            *(np.ascontiguousarray(c, dtype=float) for c in cotangents),
+            n_steps,
+            every,
+        )
+        return tuple(np.array(_to_numpy(getattr(g, k))) for k in ("θ", "T", "S", "u", "v", "e"))
+
+    return wrap_external(
+        forward,
+        vjp,
+        out_spec=(stacked,) * 5,
+        in_specs=[jax.ShapeDtypeStruct((n_theta,), jnp.float64), *(profile,) * 5],
+        name=f"julia_column[{kind}]",
+    )
 
 
 def check_architecture_and_precision(architecture: str, precision: str) -> None:
@@ -478,7 +625,7 @@ class JuliaBackend:
         precision = precision or options["precision"]
         check_architecture_and_precision(architecture, precision)
         if isinstance(config, JuliaColumnModel):
-            return JuliaColumnModel(config.spec, config.closure_kind, architecture, precision)
+            return JuliaColumnModel.from_spec(config.spec, architecture, precision)
         if isinstance(config, ColumnExperiment):
             spec = build_model(config)
         elif type(config).__name__ == "ColumnModel":
@@ -488,13 +635,9 @@ class JuliaBackend:
                 f"the Julia backend cannot build a {type(config).__name__}; it builds column "
                 "experiments (ColumnExperiment configs or ColumnModel objects)"
             )
-        model = JuliaColumnModel(
-            spec=spec,
-            closure_kind=_closure_kind(spec.closure),
-            architecture=architecture,
-            precision=precision,
-        )
-        column_setup_kwargs(spec)  # fail early on unsupported settings
+        _closure_kind(spec.closure)  # fail early on unsupported closures
+        column_setup_kwargs(spec)  # and settings
+        model = JuliaColumnModel.from_spec(spec, architecture, precision)
         return model
 
     def parameters(self, model: JuliaColumnModel):
@@ -523,51 +666,10 @@ class JuliaBackend:
         """Run in Oceananigans; returns ``(final_state, outputs)`` like the JAX model.
 
         ``outputs`` is ``None`` when ``save_every`` is ``None`` (as in
-        :func:`pyclimaocean.integrate`).  Not differentiable: use :meth:`column_function`.
+        :func:`pyclimaocean.integrate`).  Same as ``model.run`` (the model contract):
+        differentiable through Enzyme's adjoint.
         """
-        import jax.numpy as jnp
-
-        from ..models.column.state import ColumnState
-
-        if not isinstance(n_steps, int) or n_steps < 1:
-            raise ValueError(f"n_steps must be an int >= 1, got {n_steps!r}")
-        every = n_steps if save_every is None else save_every
-        if not isinstance(every, int) or every < 1 or n_steps % every:
-            raise ValueError(
-                f"save_every = {save_every!r} must be a positive divisor of n_steps = {n_steps}"
-            )
-        state = model.spec.initial_state() if state is None else state
-        arrays = [
-            np.asarray(getattr(state, a), dtype=float)
-            for a in ("temperature", "salinity", "u", "v", "tke")
-        ]
-        theta = closure_parameter_vector(model.spec.closure, model.closure_kind)
-        out = self._bridge_for(model).run_column(
-            self._setup(model), model.closure_kind, theta, *arrays, n_steps, every
-        )
-        t0 = float(np.asarray(state.time))
-        it0 = int(np.asarray(state.iteration))
-        times = t0 + _to_numpy(out.times)
-        n_saved = times.size
-        outputs = ColumnState(
-            temperature=jnp.asarray(_to_numpy(out.T)),
-            salinity=jnp.asarray(_to_numpy(out.S)),
-            u=jnp.asarray(_to_numpy(out.u)),
-            v=jnp.asarray(_to_numpy(out.v)),
-            tke=jnp.asarray(_to_numpy(out.e)),
-            time=jnp.asarray(times),
-            iteration=jnp.asarray(it0 + every * np.arange(1, n_saved + 1)),
-        )
-        final = ColumnState(
-            temperature=outputs.temperature[-1],
-            salinity=outputs.salinity[-1],
-            u=outputs.u[-1],
-            v=outputs.v[-1],
-            tke=outputs.tke[-1],
-            time=outputs.time[-1],
-            iteration=outputs.iteration[-1],
-        )
-        return final, (outputs if save_every is not None else None)
+        return model.run(state, n_steps, save_every=save_every)
 
     def to_xarray(self, model: JuliaColumnModel, outputs: Any, times: Any = None):
         ds = model.spec.to_xarray(outputs)
