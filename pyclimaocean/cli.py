@@ -3,7 +3,9 @@ arguments, lazy-imports the package that does the work, and turns user errors in
 message and a non-zero exit code (no traceback).
 
 Exit codes: 0 success, 2 bad config / bad input, 3 numerical blow-up, 4 backend unavailable,
-1 anything else.
+5 the optimizer did not converge (EKI/UKI: stopped early, by collapse or non-finite runs) or
+the posterior was built at a point that is not a converged stationary point (outputs are still
+written), 1 anything else.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ console = Console(stderr=True)
 EXIT_CONFIG = 2
 EXIT_BLOWUP = 3
 EXIT_BACKEND = 4
+EXIT_NOT_CONVERGED = 5
 
 
 def fail(message: str, code: int) -> None:
@@ -156,6 +159,13 @@ def calibrate(
     from .calibration.experiment import calibrate_from_file
 
     s = calibrate_from_file(config, output_dir, set_, force=force, progress=progress)
+    for w in s.get("warnings", []):
+        console.print(f"[yellow]warning:[/yellow] {w}", highlight=False, soft_wrap=True)
+    # EKI/UKI run a fixed number of updates by design: ending there is not a failure
+    budget = s["method"] in ("eki", "uki") and s["message"].startswith("reached max_iterations")
+    if not s.get("converged", True) and not budget:
+        fail(f"{s['method']} did not converge: {s['message']} (data misfit {s['data_misfit']:.6g}; "
+             f"outputs written: {', '.join(s['files'])})", EXIT_NOT_CONVERGED)
     console.print(
         f"[green]done[/green]: {s['method']} data misfit {s['data_misfit']:.6g} "
         f"({s['n_iterations']} iterations); wrote {', '.join(s['files'])}"
@@ -182,6 +192,12 @@ def infer(
     from .inference.experiment import infer_from_file
 
     s = infer_from_file(config, output_dir, set_, force=force, progress=progress)
+    for w in s.get("warnings", []):
+        console.print(f"[yellow]warning:[/yellow] {w}", highlight=False, soft_wrap=True)
+    if s.get("stationary") is False or not s.get("map", {}).get("converged", True):
+        fail(f"the posterior was built at a point that is not a converged stationary point "
+             f"(MAP search: {s.get('map', {}).get('message', '?')}); it is not trustworthy; "
+             f"outputs written: {', '.join(s['files'])}", EXIT_NOT_CONVERGED)
     bad = s.get("identifiability", {}).get("not_identifiable", [])
     loose = s.get("identifiability", {}).get("imprecise", [])
     console.print(

@@ -231,3 +231,59 @@ def test_svi_95_percent_intervals_cover_the_truth_over_20_twins():
     rate = hits.mean()
     assert rate >= 0.86, (rate, hits.mean(0))
     assert np.all((spread > 0.8) & (spread < 1.25)), spread  # spread SVI / Laplace, per twin
+
+
+# -- stationarity flags ------------------------------------------------------------------------
+def test_laplace_at_the_map_is_flagged_stationary(small, small_laplace):
+    d = small_laplace.diagnostics
+    assert d["stationary"] is True and d["map_converged"] is True
+    assert d["newton_decrement"] < 1e-2 and d["warnings"] == [] and d["zero_sensitivity"] == []
+    assert small_laplace.summary()["stationary"] is True
+
+
+def test_laplace_at_a_non_converged_point_flags_it(small, small_laplace):
+    """Two L-BFGS-B iterations from the first guess: the optimizer says not converged and the
+    point is many posterior standard deviations from the MAP: flagged in the result, warned,
+    refused with on_nonstationary='raise'."""
+    from pyclimaocean.calibration import calibrate_scipy
+    from pyclimaocean.inference.laplace import NonStationaryPointError, NonStationaryWarning
+
+    problem, _ = small
+    early = calibrate_scipy(problem, u0=problem.u0 + 0.3, max_iterations=2, progress=False)
+    assert not early.converged
+    with pytest.warns(NonStationaryWarning, match="not a stationary point"):
+        post = laplace(problem, optimizer_result=early, num_samples=200)
+    d = post.diagnostics
+    assert d["stationary"] is False and d["map_converged"] is False
+    assert d["newton_decrement"] > 1.0
+    assert any("did not converge" in w for w in d["warnings"])
+    assert post.summary()["stationary"] is False
+    with pytest.raises(NonStationaryPointError, match="Newton decrement"):
+        laplace(problem, early.u, num_samples=200, on_nonstationary="raise")
+    # at the MAP itself (no optimizer result given) nothing is flagged, even with 'raise'
+    ok = laplace(problem, small_laplace.u_map, num_samples=200, on_nonstationary="raise")
+    assert ok.diagnostics["stationary"] is True and "map_converged" not in ok.diagnostics
+    # SVI warm-started from the flagged Laplace carries the flag
+    svi = run_svi(problem, guide="normal", num_steps=20, num_samples=50, init_from=post)
+    assert svi.diagnostics["warm_start_stationary"] is False and svi.diagnostics["stationary"] is False
+    assert any(w.startswith("warm start (laplace)") for w in svi.diagnostics["warnings"])
+
+
+def test_laplace_reports_zero_sensitivity_parameters():
+    """No surface flux: flux_gain multiplies zero, its data-Hessian row is identically 0."""
+    problem, _ = diffusion_twin(fluxes=(0.0,), noise_std=1e-4, controls=("kappa_background", "flux_gain"))
+    post = laplace(problem, num_samples=200, on_nonstationary="ignore")
+    assert post.diagnostics["zero_sensitivity"] == ["flux_gain"]
+    assert "flux_gain" in post.diagnostics["identifiability"]["not_identifiable"]
+
+
+def test_elbo_convergence_test():
+    from pyclimaocean.inference.svi import elbo_converged
+
+    rng = np.random.default_rng(0)
+    flat = 10.0 + rng.normal(0, 0.1, 1000)
+    falling = np.linspace(20.0, 10.0, 1000) + rng.normal(0, 0.1, 1000)
+    assert elbo_converged(flat)[0] is True
+    ok, drop, se = elbo_converged(falling)
+    assert ok is False and drop > 0.9 and se < 0.05
+    assert elbo_converged(flat[:15])[0] is False

@@ -25,7 +25,9 @@ section::
     set = { "forcing.wind_stress_x" = 0.1, "physics.coriolis_parameter" = 1e-4 }
 
 Writes into the output directory: ``config.toml``, ``observations_<case>.nc``,
-``history.nc``, ``summary.json``, ``loss.png``, ``parameters.png``, ``profiles_<case>.png``.
+``history.nc``, ``summary.json`` (with ``converged``, the optimizer's full ``message``, the
+``priors`` used and ``warnings``), ``loss.png`` (with the noise floor m/2),
+``parameters.png``, ``profiles_<case>.png``.
 """
 
 from __future__ import annotations
@@ -400,10 +402,12 @@ def calibrate_from_file(
     else:
         tv = None
     summary["n_observations"] = problem.n_observations
+    summary.setdefault("priors", problem.prior_report())
     summary["cases"] = [c.name for c in problem.cases]
     files.append(write_netcdf_atomic(res.history, out / "history.nc"))
     files.append(plot_loss({cal.method: res.history}, out / "loss.png",
-                           variable="data_misfit" if cal.method in ("eki", "uki") else "loss"))
+                           variable="data_misfit" if cal.method in ("eki", "uki") else "loss",
+                           n_observations=problem.n_observations))
     files.append(plot_parameter_trajectories(res.history, out / "parameters.png", truth=tv))
     files += profile_figures(out, setup, u_prior=None, u_best=jnp.asarray(res.u))
     summary["files"] = [str(f) for f in files] + [str(out / "summary.json")]

@@ -41,6 +41,8 @@ __all__ = [
     "calibrate_scipy",
     "calibrate",
     "history_dataset",
+    "scipy_termination_reason",
+    "calibration_warnings",
     "METHODS",
 ]
 
@@ -58,8 +60,8 @@ def _value_and_grad_physical(problem: Problem, theta):
 
 
 @eqx.filter_jit
-def _misfit(problem: Problem, u):
-    return problem.data_misfit(u)
+def _misfit_and_grad(problem: Problem, u):
+    return jax.value_and_grad(problem.data_misfit)(u)
 
 
 @dataclass
@@ -73,8 +75,12 @@ class CalibrationResult:
         history: per-iteration :class:`xarray.Dataset`.
         n_evaluations: number of loss+gradient evaluations (each = one forward run and one
             adjoint run).
-        converged: a stopping rule other than ``max_iterations`` held; message says which.
+        converged: a stopping rule other than ``max_iterations`` held; message says which
+            (for SciPy the full termination reason, :func:`scipy_termination_reason`).
         wall_time: seconds (including compilation).
+        extra: ``priors`` (:meth:`Problem.prior_report`), ``zero_sensitivity`` (parameters
+            whose data-misfit gradient at the optimum is exactly 0: the data cannot move them),
+            ``warnings`` (list of sentences), and method-specific entries.
     """
 
     method: str
@@ -102,6 +108,9 @@ class CalibrationResult:
             "converged": bool(self.converged),
             "message": self.message,
             "wall_time_s": float(self.wall_time),
+            "priors": self.extra.get("priors", {}),
+            "zero_sensitivity": list(self.extra.get("zero_sensitivity", [])),
+            "warnings": list(self.extra.get("warnings", [])),
         }
 
 
@@ -176,16 +185,68 @@ def _check_settings(max_iterations, gtol, ftol):
         raise ParameterError(f"ftol = {ftol} must be >= 0")
 
 
+@eqx.filter_jit
+def _curvatures_along(problem: Problem, u, e):
+    """(data Gauss–Newton curvature ‖J e‖², regularisation curvature eᵀ∇²R e) along ``e``."""
+    _, jr = jax.jvp(problem.residuals, (u,), (e,))
+    _, hr = jax.jvp(jax.grad(problem.regularization_term), (u,), (e,))
+    return jnp.sum(jr**2), jnp.dot(e, hr)
+
+
+def calibration_warnings(problem: Problem, u_start, u_end, data_gradient, *,
+                         priors: dict | None = None, centre_tolerance: float = 0.05
+                         ) -> tuple[list[str], list[str]]:
+    """``(warnings, zero_sensitivity)`` about a calibrated point ``u_end``.
+
+    * a parameter whose data-misfit gradient is exactly 0 has no sensitivity: gradient
+      calibration cannot move it (e.g. a coefficient multiplying a term that is switched off
+      at its value); it stays where the regularisation puts it;
+    * a parameter that ended within ``centre_tolerance`` (u-space) of the point its
+      regularisation alone pulls to (:meth:`Problem.regularization_centre`) *and* along which
+      the data's Gauss–Newton curvature ‖J eᵢ‖² is below the regularisation's curvature was
+      decided by the prior, not the data (one forward-mode pass per such candidate).
+    """
+    priors = problem.prior_report() if priors is None else priors
+    g = np.asarray(data_gradient, dtype=float)
+    zero = [n for i, n in enumerate(problem.names) if g[i] == 0.0]
+    out = [f"{n}: the data misfit has exactly zero gradient with respect to it; gradient "
+           "calibration cannot move it (it stays where the prior/regularisation puts it)" for n in zero]
+    u_end = np.asarray(u_end, float)
+    for i, n in enumerate(problem.names):
+        centre = priors[n]["pulls_to"]
+        if centre is None or n in zero:
+            continue
+        uc = float(problem.parameters[n].to_unconstrained(centre))
+        if abs(u_end[i] - uc) >= centre_tolerance:
+            continue
+        e = jnp.zeros(problem.n_parameters).at[i].set(1.0)
+        c_data, c_reg = (float(c) for c in _curvatures_along(problem, jnp.asarray(u_end), e))
+        if c_data < c_reg:
+            out.append(
+                f"{n} ended at {float(problem.parameters[n].from_unconstrained(u_end[i])):.4g}, the "
+                f"point its prior {priors[n]['prior']} ({priors[n]['source']}) pulls to with "
+                f"regularization={problem.regularization!r}, and the data constrain it less than "
+                f"the prior does (curvature along it: data {c_data:.3g} < prior {c_reg:.3g}): the "
+                "value reflects the prior, not the data (check identifiability with laplace / "
+                "`pyclimaocean infer`)")
+    return out, zero
+
+
 def _finish(problem, method, u, rows, n_eval, converged, message, t0, space="unconstrained"):
     u = jnp.asarray(u)
     loss = float(rows[-1]["loss"])
     theta = np.asarray(problem.physical(u))
-    misfit = float(_misfit(problem, u))
+    misfit, data_grad = _misfit_and_grad(problem, u)  # one forward + adjoint, for diagnostics
+    priors = problem.prior_report()
+    warn, zero = calibration_warnings(problem, rows[0]["u"], np.asarray(u), data_grad, priors=priors)
+    if not converged:
+        warn.insert(0, f"the optimizer did not converge: {message}")
     return CalibrationResult(
         method=method, u=np.asarray(u), theta=theta, parameters=problem.parameter_set(jnp.asarray(theta)),
-        loss=loss, data_misfit=misfit, history=history_dataset(problem, rows, method, space),
+        loss=loss, data_misfit=float(misfit), history=history_dataset(problem, rows, method, space),
         n_evaluations=n_eval, converged=converged, message=message, wall_time=time.perf_counter() - t0,
-        extra={"space": space},
+        extra={"space": space, "priors": priors, "zero_sensitivity": zero, "warnings": warn,
+               "data_gradient": np.asarray(data_grad)},
     )
 
 
@@ -366,6 +427,7 @@ def calibrate_scipy(
         raise ParameterError(f"u0 has shape {u_start.shape}; expected ({problem.n_parameters},)")
     counter = {"n": 0}
     last: dict[str, Any] = {}
+    evaluations: list[tuple[np.ndarray, float, np.ndarray]] = []  # every (x, Φ, ∇Φ) SciPy asked for
 
     if space == "unconstrained":
         x0 = u_start
@@ -375,9 +437,10 @@ def calibrate_scipy(
             counter["n"] += 1
             v, g = _value_and_grad(problem, jnp.asarray(x))
             last.update(x=np.array(x), v=float(v), g=np.asarray(g, dtype=float))
+            evaluations.append((np.array(x, dtype=float), float(v), np.asarray(g, dtype=float)))
             return float(v), np.asarray(g, dtype=float)
 
-        to_u = lambda x: x  # noqa: E731
+        to_u = lambda x: np.array(x, dtype=float)  # noqa: E731
     else:
         from .problem import physical_bounds
 
@@ -389,6 +452,7 @@ def calibrate_scipy(
             counter["n"] += 1
             v, g = _value_and_grad_physical(problem, jnp.asarray(x))
             last.update(x=np.array(x), v=float(v), g=np.asarray(g, dtype=float))
+            evaluations.append((np.array(x, dtype=float), float(v), np.asarray(g, dtype=float)))
             return float(v), np.asarray(g, dtype=float)
 
         def to_u(x):
@@ -404,14 +468,16 @@ def calibrate_scipy(
     iterates = [np.array(x0, dtype=float)]  # the optimizer's own iterates (θ or u), unclipped
 
     def callback(intermediate_result):
-        x = np.asarray(intermediate_result.x)
-        iterates.append(np.array(x, dtype=float))
+        # SciPy updates intermediate_result.x in place (L-BFGS-B's work array): copy it, or
+        # every recorded iterate ends up as the final point
+        x = np.array(intermediate_result.x, dtype=float, copy=True)
+        iterates.append(x.copy())
         # SciPy has just evaluated fun at x (its accepted point); reuse it
         if "x" in last and np.array_equal(last["x"], x):
             v, g = last["v"], last["g"]
         else:
             v, g = float(intermediate_result.fun), np.full_like(x, np.nan)
-        rows.append({"u": to_u(x), "loss": v, "gradient_norm": float(np.max(np.abs(g))),
+        rows.append({"u": np.array(to_u(x), dtype=float), "loss": v, "gradient_norm": float(np.max(np.abs(g))),
                      "n_evaluations": counter["n"], "wall_time": time.perf_counter() - t0})
         bar.update(len(rows) - 1, v, rows[-1]["gradient_norm"])
 
@@ -428,12 +494,102 @@ def calibrate_scipy(
                      "n_evaluations": counter["n"], "wall_time": time.perf_counter() - t0})
     # SciPy's own verdict: status 1 = iteration/evaluation limit (L-BFGS-B, BFGS, CG, ...),
     # so convergence reached on the last allowed iteration still counts as converged
-    message = str(res.message)
+    converged = bool(res.success) and res.status != 1
+    message = scipy_termination_reason(res, method=method, gtol=gtol, ftol=ftol,
+                                       max_iterations=max_iterations, evaluations=evaluations,
+                                       bounds=bounds)
     result = _finish(problem, f"scipy_{method.lower().replace('-', '')}", u, rows, counter["n"],
-                     bool(res.success) and res.status != 1, message, t0, space)
+                     converged, message, t0, space)
     result.extra["iterates"] = np.array(iterates)
     result.extra["iterates_space"] = space
+    result.extra["scipy_status"] = int(res.status)
+    result.extra["scipy_message"] = str(res.message)
+    result.extra["scipy_iterations"] = int(getattr(res, "nit", len(iterates) - 1))
     return result
+
+
+#: what L-BFGS-B's terse messages mean (SciPy ≥ 1.15 reports a failed line search as
+#: "ABNORMAL: " with nothing after the colon)
+_LBFGSB_EXPLANATIONS = {
+    "ABNORMAL": (
+        "the line search failed: within maxls = 20 trial steps along the search direction (and "
+        "again after resetting the L-BFGS memory to steepest descent) no step gave the required "
+        "decrease of the loss"),
+    "ROUNDING ERRORS PREVENT PROGRESS": (
+        "the loss changes along the search direction are at the level of round-off"),
+    "STP = STPMIN": "the line search step shrank to its minimum without sufficient decrease",
+    "STP = STPMAX": "the line search step grew to its maximum (the loss may be unbounded below)",
+    "XTOL TEST SATISFIED": "the line-search bracket became narrower than its tolerance",
+}
+
+
+def scipy_termination_reason(res, *, method: str, gtol: float, ftol: float, max_iterations: int,
+                             evaluations: list | None = None, bounds=None) -> str:
+    """The full reason SciPy stopped, in words, with the numbers that support it.
+
+    SciPy's ``message`` is kept verbatim at the start; for a stop that is not convergence the
+    meaning of the status is spelled out, the final (projected) gradient max-norm is compared
+    with ``gtol``, and — for a failed line search — the last trial steps are summarised: how
+    much the loss *rose* compared with what the gradient predicted.  A rise many times the
+    prediction over a tiny step means the loss is not smooth there (a regime switch in the
+    model) or the gradient is wrong; :func:`pyclimaocean.calibration.landscape.scan` shows it.
+    """
+    msg = str(res.message).strip()
+    parts = [f"scipy {method}: {msg!r} (status {int(res.status)}, {int(getattr(res, 'nit', -1))} "
+             f"iterations, {int(getattr(res, 'nfev', -1))} loss+gradient evaluations)"]
+    if bool(res.success) and res.status != 1:
+        return parts[0]
+    upper = msg.upper()
+    for key, text in _LBFGSB_EXPLANATIONS.items():
+        if key in upper:
+            parts.append(text)
+            break
+    else:
+        if res.status == 1:
+            parts.append(f"stopped by the iteration/evaluation limit (max_iterations = {max_iterations})")
+    jac = np.asarray(getattr(res, "jac", np.nan), dtype=float)
+    x = np.asarray(res.x, dtype=float)
+    if jac.size == x.size:
+        pg = jac.copy()
+        if bounds is not None:  # projected gradient: components pushing into an active bound
+            for i, (lo, hi) in enumerate(bounds):
+                if lo is not None and x[i] <= lo and pg[i] > 0:
+                    pg[i] = 0.0
+                if hi is not None and x[i] >= hi and pg[i] < 0:
+                    pg[i] = 0.0
+        parts.append(f"final projected-gradient max-norm {np.max(np.abs(pg)):.3g} vs gtol = {gtol:g}")
+    if evaluations and res.status == 2:
+        parts.append(_line_search_summary(evaluations, x, float(res.fun)))
+    if res.status == 2:
+        parts.append("check the loss along the search direction with "
+                     "pyclimaocean.calibration.landscape.scan (or `pyclimaocean landscape`), "
+                     "restart from the returned point, or use a derivative-free / ensemble method")
+    return "; ".join(parts)
+
+
+def _line_search_summary(evaluations, x_best, f_best) -> str:
+    """Summarise trial points evaluated after the best point: step length and the loss change
+    against the first-order prediction gᵀ(x − x_best)."""
+    best = next((k for k in range(len(evaluations) - 1, -1, -1)
+                 if np.array_equal(evaluations[k][0], x_best)), None)
+    if best is None:
+        return f"{len(evaluations)} evaluations in all"
+    g_best = evaluations[best][2]
+    trials = [e for e in evaluations[best + 1:] if not np.array_equal(e[0], x_best)]
+    if not trials:
+        return "no trial point was evaluated after the returned point"
+    worst = ""
+    ratios = []
+    for xt, ft, _ in trials:
+        d = xt - x_best
+        predicted = float(g_best @ d)
+        actual = ft - f_best
+        ratios.append((np.max(np.abs(d)), actual, predicted))
+    step, actual, predicted = min(ratios, key=lambda r: r[0])
+    if predicted != 0:
+        worst = f" ({actual / predicted:.3g} × the first-order prediction {predicted:.3g})"
+    return (f"{len(trials)} trial points after the returned point did not improve it; the smallest "
+            f"trial step (max-norm {step:.3g}) changed the loss by {actual:+.3g}{worst}")
 
 
 def calibrate(problem: Problem, method: str = "scipy_lbfgsb", **kwargs) -> CalibrationResult:

@@ -1,6 +1,7 @@
 """Calibration and inference figures (matplotlib, headless ``Agg``; saved atomically).
 
-* :func:`plot_loss` — loss (or data misfit) against iterations / forward runs, several runs.
+* :func:`plot_loss` — loss (or data misfit) against iterations / forward runs, several runs,
+  with the noise floor (½χ² of pure noise).
 * :func:`plot_parameter_trajectories` — parameters against iterations, relative to the truth.
 * :func:`plot_corner` — pairwise posterior samples (corner style) with truth and MAP.
 * :func:`plot_profiles` — observed profiles with the prior and posterior predictive spread and
@@ -9,6 +10,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -16,29 +18,53 @@ import numpy as np
 
 from ..plotting import _plt, save_figure
 
-__all__ = ["plot_loss", "plot_parameter_trajectories", "plot_corner", "plot_profiles"]
+__all__ = ["noise_floor", "plot_loss", "plot_parameter_trajectories", "plot_corner", "plot_profiles"]
 
 
 def _short(name: str) -> str:
     return name.removeprefix("closure.")
 
 
+def noise_floor(n_observations: int) -> tuple[float, float]:
+    """``(mean, std)`` of the data misfit ½‖Γ^{-1/2} ε‖² of pure noise ε ~ N(0, Γ) with m
+    observations: ½χ²_m has mean m/2 and standard deviation √(m/2).  A fit whose misfit is
+    within a few standard deviations of m/2 is as good as the noise allows."""
+    m = int(n_observations)
+    if m < 1:
+        raise ValueError(f"n_observations = {n_observations} must be >= 1")
+    return 0.5 * m, math.sqrt(0.5 * m)
+
+
 def plot_loss(histories: Mapping[str, object], path: str | Path | None = None, *,
-              variable: str = "loss", x: str = "iteration"):
+              variable: str = "loss", x: str = "iteration", n_observations: int | None = None):
     """Loss curves of several runs: ``histories`` maps a label to a history Dataset.
 
     ``x``: ``"iteration"``, ``"n_evaluations"`` or ``"n_forward"`` (whichever the Dataset has).
+
+    The noise floor — the misfit of pure noise, E[½χ²_m] = m/2 with a ±2√(m/2) band
+    (:func:`noise_floor`) — is drawn as a dashed line, with m = ``n_observations`` or the
+    histories' ``n_observations`` attribute; a curve that reaches the band fits the data as
+    well as the noise allows.  (For ``variable="loss"`` the curve also contains the
+    regularisation term, so it may sit a little above the band at the optimum.)
     """
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, ds in histories.items():
-        var = variable if variable in ds else "data_misfit"
+        var = variable if variable in ds else ("data_misfit" if "data_misfit" in ds else "loss")
         xs = ds[x].values if x in ds else ds["iteration"].values
         ax.semilogy(xs, ds[var].values, marker=".", label=label)
+        if n_observations is None and "n_observations" in getattr(ds, "attrs", {}):
+            n_observations = int(ds.attrs["n_observations"])
+    if n_observations is not None:
+        mean, std = noise_floor(n_observations)
+        ax.axhline(mean, color="k", ls="--", lw=1.0,
+                   label=f"noise floor m/2 = {mean:.4g} (m = {int(n_observations)})")
+        ax.axhspan(max(mean - 2 * std, 1e-300), mean + 2 * std, color="0.5", alpha=0.15,
+                   label="±2 std of ½χ² of pure noise")
     ax.set_xlabel(x.replace("_", " "))
     ax.set_ylabel(variable.replace("_", " "))
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path) if path is not None else fig
 

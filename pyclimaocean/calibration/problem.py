@@ -433,6 +433,57 @@ class Problem(eqx.Module):
         )
         return misfit - lp
 
+    # -- reporting -------------------------------------------------------------------------
+    def regularization_centre(self) -> np.ndarray | None:
+        """``(n,)`` physical point each parameter is pulled to by the regularisation alone
+        (``None`` for ``"none"``): where an unidentified parameter ends.
+
+        ``"prior"``: the mode of the prior pushed forward to u-space, argmax of
+        log p(T(u)) + log|T'(u)| — for a uniform prior and a logit bijection the *midpoint of
+        the bounds*, for a lognormal prior and a log bijection its median exp(loc);
+        ``"physical"``: the prior's mode within the bounds; ``"ridge"``: the first guess.
+        Found on a grid of 8001 points (u ∈ [−20, 20], spacing 0.005) per parameter.
+        """
+        if self.regularization == "none":
+            return None
+        if self.regularization == "ridge":
+            return np.asarray(self.theta0, dtype=float)
+        grid = jnp.linspace(-20.0, 20.0, 8001)
+        out = []
+        for p in self._params():
+            bij, dist = p.bijector(), p.prior_distribution()
+            x = bij(grid)
+            lp = dist.log_prob(x)
+            if self.regularization == "prior":
+                lp = lp + bij.log_abs_det_jacobian(grid, x)
+            lp = jnp.where(jnp.isfinite(lp), lp, -jnp.inf)
+            out.append(float(x[jnp.argmax(lp)]))
+        return np.asarray(out)
+
+    def prior_report(self) -> dict[str, dict[str, Any]]:
+        """Per parameter: the prior actually used (and whether it was given or is the default
+        uniform on the bounds), the bounds, the transform to u-space, and ``pulls_to``: the
+        point the regularisation alone pulls the parameter to (:meth:`regularization_centre`)."""
+        centre = self.regularization_centre()
+        out: dict[str, dict[str, Any]] = {}
+        for i, (n, p) in enumerate(zip(self.order, self._params(), strict=True)):
+            if p.prior is not None:
+                desc = f"{p.prior.kind}(" + ", ".join(f"{k}={v:.6g}" for k, v in p.prior.kwargs.items()) + ")"
+                source = "given"
+            else:
+                desc = f"uniform(low={p.lower:.6g}, high={p.upper:.6g})"
+                source = "default: uniform on the bounds (no prior given)"
+            out[n] = {
+                "prior": desc,
+                "source": source,
+                "lower": float(p.lower),
+                "upper": float(p.upper),
+                "transform": p.effective_transform,
+                "regularization": self.regularization,
+                "pulls_to": None if centre is None else float(centre[i]),
+            }
+        return out
+
     def with_cases(self, cases: Sequence[Case]) -> Problem:
         return Problem(self.parameters, cases, regularization=self.regularization,
                        ridge_weight=self.ridge_weight, batch=self.batch)

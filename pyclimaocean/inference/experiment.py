@@ -97,12 +97,12 @@ def infer_from_file(
     seed = cfg.experiment.seed
     if inf.method == "laplace":
         post = laplace(problem, map_res.u, method=inf.hessian, num_samples=inf.num_samples, seed=seed,
-                       precision=inf.precision)
+                       precision=inf.precision, optimizer_result=map_res)
     else:
         # warm start from the Laplace approximation at the MAP: a cold start from a small
         # spread under-converges (the guide's spread grows slowly; see docs/calibration.md)
         start = laplace(problem, map_res.u, method=inf.hessian, num_samples=max(inf.num_samples, 1000),
-                        seed=seed)
+                        seed=seed, optimizer_result=map_res)
         post = run_svi(problem, guide=inf.guide, num_steps=inf.num_steps, num_particles=inf.num_particles,
                        optimizer=optax.adam(optax.exponential_decay(inf.learning_rate, inf.num_steps, 0.05)),
                        num_samples=inf.num_samples, init_from=start, seed=seed, progress=progress)
@@ -112,6 +112,7 @@ def infer_from_file(
     files.append(write_netcdf_atomic(idata, out / "posterior.nc"))
     summary = post.summary()
     summary["map"] = map_res.summary()
+    summary["priors"] = problem.prior_report()
     if setup.truth is not None:
         tv = np.array([float(setup.truth[n].value) for n in problem.names])
         summary["truth"] = dict(zip(problem.names, tv.tolist(), strict=True))

@@ -17,6 +17,17 @@ on the weak directions exceeds ``loading_threshold`` (default 0.1), or when its
 below ``min_contraction`` (default 0.5: the data halve the prior variance at least, the
 single-parameter form of λ ≥ 1); each entry says why.
 
+Stationarity.  The Laplace approximation is only meaningful at a converged stationary point
+of Φ.  :func:`laplace` measures how far ``u_map`` is from one by the Newton decrement
+δ = √(gᵀ H⁻¹ g) (g = ∇Φ(u_map)): the distance, in posterior standard deviations, from u_map to
+the minimum of the local quadratic model.  With δ > ``stationarity_tol`` (default 0.1), or when
+the optimizer that produced u_map did not converge (``optimizer_result.converged`` False, e.g.
+L-BFGS-B's failed line search on a non-smooth loss), ``diagnostics["stationary"]`` is False,
+``diagnostics["warnings"]`` says why, and a :class:`NonStationaryWarning` is issued
+(``on_nonstationary="raise"`` raises :class:`NonStationaryPointError` instead).  Parameters
+whose data-misfit Hessian row is identically zero (no sensitivity at all) are listed in
+``diagnostics["zero_sensitivity"]``.
+
 Precision is a separate matter: with ``precision`` (relative, e.g. 0.01) a parameter whose
 relative posterior standard deviation std(θ)/|θ_MAP| exceeds it is listed as *imprecise*
 (well constrained by the data relative to the prior perhaps, but not to that precision).
@@ -25,6 +36,7 @@ relative posterior standard deviation std(θ)/|θ_MAP| exceeds it is listed as *
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any
 
 import equinox as eqx
@@ -36,7 +48,56 @@ from ..calibration.problem import Problem
 from ..params import ParameterError
 from .results import PosteriorResult
 
-__all__ = ["laplace", "hessian", "identifiability"]
+__all__ = ["laplace", "hessian", "identifiability", "stationarity", "NonStationaryWarning",
+           "NonStationaryPointError"]
+
+
+class NonStationaryWarning(UserWarning):
+    """The posterior approximation was built at a point that is not a converged stationary
+    point of Φ (its intervals may not contain the truth)."""
+
+
+class NonStationaryPointError(ValueError):
+    """Raised by :func:`laplace` with ``on_nonstationary="raise"`` at a non-stationary point."""
+
+
+@eqx.filter_jit
+def _loss_gradient(problem: Problem, u):
+    return jax.grad(problem.loss)(u)
+
+
+def stationarity(problem: Problem, u, H: np.ndarray, *, tol: float = 0.1,
+                 optimizer_result=None) -> dict[str, Any]:
+    """Is ``u`` a converged stationary point of Φ?  (module docstring, *Stationarity*)
+
+    Args:
+        H: ``(n, n)`` Hessian of Φ at ``u`` (its non-positive eigenvalues are replaced by their
+            absolute value for the decrement).
+        tol: largest acceptable Newton decrement (posterior standard deviations).
+        optimizer_result: the :class:`~pyclimaocean.calibration.CalibrationResult` (or EKI/UKI
+            result) that produced ``u``; its ``converged`` and ``message`` are taken into account.
+
+    Returns ``stationary``, ``newton_decrement``, ``gradient_norm`` (max-norm of ∇Φ in
+    u-space), ``optimizer_converged`` (None when unknown) and ``warnings`` (sentences).
+    """
+    g = np.asarray(_loss_gradient(problem, jnp.asarray(u, dtype=float)), dtype=float)
+    lam, V = np.linalg.eigh(0.5 * (H + H.T))
+    lam = np.maximum(np.abs(lam), 1e-300)
+    decrement = float(np.sqrt(np.sum((V.T @ g) ** 2 / lam)))
+    out: dict[str, Any] = {"newton_decrement": decrement, "gradient_norm": float(np.max(np.abs(g))),
+                           "optimizer_converged": None, "warnings": []}
+    if not np.isfinite(decrement) or decrement > tol:
+        out["warnings"].append(
+            f"not a stationary point: the local quadratic model's minimum is {decrement:.3g} "
+            f"posterior standard deviations away (Newton decrement > {tol:g}; gradient max-norm "
+            f"{out['gradient_norm']:.3g}); the intervals are centred on the wrong point")
+    if optimizer_result is not None:
+        out["optimizer_converged"] = bool(optimizer_result.converged)
+        if not optimizer_result.converged:
+            out["warnings"].append(f"the optimizer that produced this point did not converge: "
+                                   f"{optimizer_result.message}")
+    out["stationary"] = not out["warnings"]
+    return out
 
 
 @eqx.filter_jit
@@ -170,6 +231,9 @@ def laplace(
     loading_threshold: float = 0.1,
     precision: float | None = 0.01,
     find_map_kwargs: dict | None = None,
+    optimizer_result=None,
+    stationarity_tol: float = 0.1,
+    on_nonstationary: str = "warn",
 ) -> PosteriorResult:
     """Laplace approximation N(u*, H⁻¹) in u-space, sampled and pushed to physical space.
 
@@ -181,12 +245,22 @@ def laplace(
         threshold, loading_threshold: identifiability criteria (module docstring).
         precision: also report a parameter as not identifiable when its relative posterior
             standard deviation exceeds this (default 1 %; ``None`` disables).
+        optimizer_result: the result that produced ``u_map`` (its convergence is checked);
+            ``u_map`` defaults to its ``u``.
+        stationarity_tol: largest acceptable Newton decrement at ``u_map`` (module docstring).
+        on_nonstationary: ``"warn"`` (default: :class:`NonStationaryWarning`, and the flags in
+            ``diagnostics``), ``"raise"`` (:class:`NonStationaryPointError`) or ``"ignore"``
+            (flags only).
 
     ``diagnostics`` holds the Hessian eigenvalues (``hessian_eigenvalues``, of H), the
-    identifiability analysis (``identifiability``), the u-space covariance and
+    identifiability analysis (``identifiability``), the u-space covariance,
     ``positive_definite`` (False when H had non-positive eigenvalues: the point is not a
-    strict local minimum and those directions were given the prior's curvature).
+    strict local minimum and those directions were given the prior's curvature),
+    ``stationary``, ``newton_decrement``, ``gradient_norm``, ``zero_sensitivity`` and
+    ``warnings``.
     """
+    if on_nonstationary not in ("warn", "raise", "ignore"):
+        raise ParameterError(f"on_nonstationary = {on_nonstationary!r}; accepted: warn, raise, ignore")
     if problem.regularization != "prior":
         raise ParameterError(
             "the Laplace approximation of the posterior needs regularization='prior', got "
@@ -194,13 +268,16 @@ def laplace(
         )
     t0 = time.perf_counter()
     extra: dict[str, Any] = {}
+    if u_map is None and optimizer_result is not None:
+        u_map = optimizer_result.u
     if u_map is None:
         from ..calibration.optimize import calibrate_scipy
 
-        res = calibrate_scipy(problem, progress=False, **(find_map_kwargs or {}))
-        u_map = res.u
-        extra["map_n_evaluations"] = res.n_evaluations
-        extra["map_converged"] = res.converged
+        optimizer_result = calibrate_scipy(problem, progress=False, **(find_map_kwargs or {}))
+        u_map = optimizer_result.u
+        extra["map_n_evaluations"] = optimizer_result.n_evaluations
+    if optimizer_result is not None:
+        extra["map_converged"] = bool(optimizer_result.converged)
     u_map = jnp.asarray(u_map, dtype=float)
     # H = H_data + H_prior: one Hessian through the model, one of the (cheap) prior term
     H_data = hessian(problem, u_map, which="data", method=method)
@@ -213,6 +290,21 @@ def laplace(
         lam_used = np.where(lam > 0, lam, fallback)
     else:
         lam_used = lam
+    station = stationarity(problem, u_map, H, tol=stationarity_tol, optimizer_result=optimizer_result)
+    notes = list(station["warnings"])
+    if not positive:
+        notes.append(f"the Hessian has {int(np.sum(lam <= 0))} non-positive eigenvalue(s) "
+                     f"(smallest {lam.min():.3g}): not a strict local minimum; those directions "
+                     "were given the prior's curvature")
+    zero = [n for i, n in enumerate(problem.names) if np.all(H_data[i] == 0.0)]
+    notes += [f"{n}: the data misfit has identically zero sensitivity to it (its data-Hessian row "
+              "is 0); its posterior is the prior's" for n in zero]
+    if not station["stationary"]:
+        text = "laplace: " + "; ".join(station["warnings"])
+        if on_nonstationary == "raise":
+            raise NonStationaryPointError(text)
+        if on_nonstationary == "warn":
+            warnings.warn(text, NonStationaryWarning, stacklevel=2)
     cov = V @ np.diag(1.0 / lam_used) @ V.T
     L = V @ np.diag(lam_used**-0.5)
     z = np.asarray(jax.random.normal(jax.random.PRNGKey(seed), (num_samples, problem.n_parameters)))
@@ -235,6 +327,11 @@ def laplace(
             "positive_definite": positive,
             "u_covariance": cov,
             "identifiability": ident,
+            "stationary": station["stationary"],
+            "newton_decrement": station["newton_decrement"],
+            "gradient_norm": station["gradient_norm"],
+            "zero_sensitivity": zero,
+            "warnings": notes,
             "wall_time_s": time.perf_counter() - t0,
             **extra,
         },

@@ -23,7 +23,7 @@ from ..params import ParameterError
 from .model import numpyro_model, site_name
 from .results import PosteriorResult
 
-__all__ = ["run_svi", "GUIDES"]
+__all__ = ["run_svi", "GUIDES", "elbo_converged"]
 
 GUIDES = ("normal", "multivariate_normal", "low_rank")
 
@@ -65,7 +65,15 @@ def run_svi(
 
     Returns a :class:`PosteriorResult`; ``diagnostics["elbo_loss"]`` is the loss (−ELBO)
     history, sub-sampled to at most 200 points, and ``diagnostics["final_elbo_loss"]`` the mean
-    of the last 10 % of steps.
+    of the last 10 % of steps.  Honesty flags in ``diagnostics``:
+
+    * ``converged``: the mean −ELBO of the last 10 % of steps is not significantly below that
+      of the 10 % before (decrease ≤ 3 standard errors); otherwise still descending;
+    * ``warm_start_stationary``: ``init_from.diagnostics["stationary"]`` (None without a warm
+      start); a warm start from a point that is not a converged stationary point (see
+      :func:`~pyclimaocean.inference.laplace.stationarity`) is flagged, and ``stationary`` is
+      then False;
+    * ``warnings``: sentences for each of the above that failed.
     """
     import optax
     from numpyro.infer import SVI, Trace_ELBO, autoguide, init_to_value
@@ -113,6 +121,16 @@ def run_svi(
     median = g.median(res.params)
     u_c = np.array([float(median[site_name(n)]) for n in problem.names])
     stride = max(1, num_steps // 200)
+    notes: list[str] = []
+    converged, elbo_drop, elbo_se = elbo_converged(losses)
+    if not converged:
+        notes.append(f"SVI has not converged: the mean -ELBO fell by {elbo_drop:.3g} over the last "
+                     f"10 % of {num_steps} steps (> 3 standard errors, {3 * elbo_se:.3g}); "
+                     "run more steps")
+    warm = None if init_from is None else init_from.diagnostics.get("stationary")
+    if warm is False:
+        notes += [f"warm start ({init_from.method}) at a point that is not a converged stationary "
+                  f"point: {w}" for w in init_from.diagnostics.get("warnings", [])]
     return PosteriorResult(
         method=f"svi_{guide}",
         names=problem.names,
@@ -125,10 +143,29 @@ def run_svi(
             "elbo_loss": losses[::stride],
             "final_elbo_loss": float(np.mean(losses[-max(1, num_steps // 10):])),
             "num_steps": num_steps,
+            "converged": converged,
+            "warm_start_stationary": warm,
+            "stationary": warm is not False,
+            "warnings": notes,
             "wall_time_s": time.perf_counter() - t0,
             "u_covariance": np.cov(u_samples.T).reshape(problem.n_parameters, problem.n_parameters),
         },
     )
+
+
+def elbo_converged(losses) -> tuple[bool, float, float]:
+    """``(converged, drop, standard_error)``: compare the mean −ELBO of the last 10 % of steps
+    with the 10 % before; converged when the drop is at most 3 standard errors of the
+    difference of the two means (a plateau up to Monte-Carlo noise).  Fewer than 20 steps:
+    never converged."""
+    losses = np.asarray(losses, dtype=float)
+    k = len(losses) // 10
+    if k < 2:
+        return False, float("nan"), float("nan")
+    last, before = losses[-k:], losses[-2 * k:-k]
+    drop = float(before.mean() - last.mean())
+    se = float(np.sqrt(before.var(ddof=1) / k + last.var(ddof=1) / k))
+    return bool(drop <= 3 * se), drop, se
 
 
 def _guide_start(problem: Problem, guide: str, start: PosteriorResult) -> dict:
