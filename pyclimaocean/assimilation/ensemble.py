@@ -20,6 +20,10 @@ spatiotemporal chaos: a local ensemble transform Kalman filter", section 2.3, st
     w_a = Pa~ C d,   W_a = [(N - 1) Pa~]^{1/2}  (symmetric square root)
     x_a^(i) = mean x + sum_j (w_a + W_a[:, i])_j X_j
 
+The update itself is :mod:`pyclimaocean.kalman` (shared with EKI and UKI):
+:func:`~pyclimaocean.kalman.ensemble_transform_weights` for the ETKF/LETKF and
+:func:`~pyclimaocean.kalman.perturbed_observation_update` for the stochastic EnKF.
+
 The LETKF repeats this per grid point with R^{-1} multiplied by Gaspari-Cohn weights of the
 (periodic) distance between grid point and observation (R-localisation, Hunt et al. 2007
 section 2.3 step 4a note; Greybush et al. 2011).
@@ -31,6 +35,11 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from ..kalman import (
+    ensemble_transform_weights,
+    observation_perturbations,
+    perturbed_observation_update,
+)
 from .localization import localization_weights
 
 __all__ = [
@@ -71,16 +80,8 @@ def _rinv_apply(obs_error_var: jnp.ndarray, M: jnp.ndarray) -> jnp.ndarray:
     return jnp.linalg.solve(R, M.T).T  # R symmetric: (R^{-1} M^T)^T = M R^{-1}
 
 
-def _ensemble_transform(Yb, d, Rinv_Yb_T):
-    """Weights W (N, N) of the ETKF: x_a^(i) = mean + sum_j W[j, i] X_j."""
-    N = Yb.shape[0]
-    C = Rinv_Yb_T  # (N, p) = Y R^{-1}
-    A = (N - 1) * jnp.eye(N, dtype=Yb.dtype) + C @ Yb.T
-    lam, V = jnp.linalg.eigh(A)
-    Pa = (V / lam) @ V.T
-    wa = Pa @ (C @ d)
-    Wa = (V * jnp.sqrt((N - 1) / lam)) @ V.T
-    return Wa + wa[:, None]
+#: the transform weights (kept under the old private name used by tests)
+_ensemble_transform = ensemble_transform_weights
 
 
 def _prior_anomalies(ens, obs_op, inflation):
@@ -106,7 +107,7 @@ def etkf_analysis(ens, y, obs_op, obs_error_var, inflation: float = 1.0) -> jnp.
         analysis ensemble ``(N, n)``.
     """
     xb, Xb, yb, Yb = _prior_anomalies(ens, obs_op, inflation)
-    W = _ensemble_transform(Yb, y - yb, _rinv_apply(obs_error_var, Yb))
+    W = ensemble_transform_weights(Yb, y - yb, _rinv_apply(obs_error_var, Yb))
     return xb + W.T @ Xb
 
 
@@ -146,7 +147,7 @@ def letkf_analysis(
     d = y - yb
 
     def local(rho_k):
-        return _ensemble_transform(Yb, d, Yb * (rho_k / R))
+        return ensemble_transform_weights(Yb, d, Yb * (rho_k / R))
 
     Ws = jax.vmap(local)(rho)  # (n, N, N)
     return xb + jnp.einsum("jk,kji->ik", Xb, Ws)
@@ -169,19 +170,11 @@ def enkf_analysis(ens, y, obs_op, obs_error_var, key, inflation: float = 1.0) ->
     N = ens.shape[0]
     xb, Xb, yb, Yb = _prior_anomalies(ens, obs_op, inflation)
     R = jnp.asarray(obs_error_var, dtype=ens.dtype)
-    p = Yb.shape[1]
-    z = jax.random.normal(key, (N, p), dtype=ens.dtype)
     if R.ndim <= 1:
-        eps = z * jnp.sqrt(jnp.broadcast_to(R, (p,)))
-        R_mat = jnp.diag(jnp.broadcast_to(R, (p,)))
-    else:
-        eps = z @ jnp.linalg.cholesky(R).T
-        R_mat = R
-    eps = eps - eps.mean(axis=0)
-    S = Yb.T @ Yb / (N - 1) + R_mat  # (p, p)
+        R = jnp.broadcast_to(R, (Yb.shape[1],))
+    eps = observation_perturbations(key, N, R, centred=True)
     innov = y + eps - (yb + Yb)  # (N, p)
-    coeffs = jax.scipy.linalg.solve(S, innov.T, assume_a="pos").T  # (N, p)
-    return (xb + Xb) + coeffs @ (Yb.T @ Xb) / (N - 1)
+    return (xb + Xb) + perturbed_observation_update(Xb, Yb, innov, R)
 
 
 class EnsembleFilter(eqx.Module):

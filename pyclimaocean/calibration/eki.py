@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from ..kalman import observation_perturbations, perturbed_observation_update
 from ..params import ParameterError, ParameterSet
 from .optimize import _Progress
 from .problem import Problem, sample_truncated_prior
@@ -73,18 +74,14 @@ def eki_update(ensemble, g, y, noise_cov, key, dt, perturb):
     u⁽ʲ⁾ ← u⁽ʲ⁾ + C_ug (C_gg + Γ/Δt)⁻¹ (y + ξ⁽ʲ⁾ − g⁽ʲ⁾), ξ⁽ʲ⁾ ~ N(0, Γ/Δt) when ``perturb``.
     The ensemble covariances C_ug, C_gg use the unbiased 1/(J − 1) normalisation
     (EnsembleKalmanProcesses.jl uses 1/J; the two differ by a factor J/(J − 1) in the gain).
+    This is :func:`pyclimaocean.kalman.perturbed_observation_update` with R = Γ/Δt.
     """
-    J = ensemble.shape[0]
+    scaled = noise_cov / dt
+    xi = observation_perturbations(key, g.shape[0], scaled)
+    targets = y[None, :] + jnp.where(perturb, 1.0, 0.0) * xi
     du = ensemble - ensemble.mean(axis=0)
     dg = g - g.mean(axis=0)
-    c_ug = du.T @ dg / (J - 1)
-    c_gg = dg.T @ dg / (J - 1)
-    scaled = noise_cov / dt
-    chol = jnp.linalg.cholesky(scaled)
-    xi = jax.random.normal(key, g.shape) @ chol.T
-    targets = y[None, :] + jnp.where(perturb, 1.0, 0.0) * xi
-    gain_rhs = jax.scipy.linalg.solve(c_gg + scaled, (targets - g).T, assume_a="pos")  # (m, J)
-    return ensemble + (c_ug @ gain_rhs).T
+    return ensemble + perturbed_observation_update(du, dg, targets - g, scaled)
 
 
 @dataclass

@@ -60,6 +60,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from ..kalman import anomaly_covariances, gaussian_update
 from ..params import ParameterError, ParameterSet
 from .optimize import _Progress
 from .problem import Problem, sample_truncated_prior
@@ -102,17 +103,13 @@ def uki_analysis(points, g, y, noise_cov, weight):
         g: ``(2n + 1, m)`` forward values at the sigma points.
         y: ``(m,)`` observations; noise_cov: Σ_ν ``(m, m)``; weight: W of the non-central points.
 
-    Returns ``(mean (n,), cov (n, n))`` of the analysis.
+    Returns ``(mean (n,), cov (n, n))`` of the analysis
+    (:func:`pyclimaocean.kalman.gaussian_update` with the sigma-point covariances).
     """
     du = points[1:] - points[0]
     dg = g[1:] - g[0]
-    c_ug = weight * du.T @ dg
-    c_gg = weight * dg.T @ dg + noise_cov
-    c_uu = weight * du.T @ du
-    gain = jax.scipy.linalg.solve(c_gg, c_ug.T, assume_a="pos").T  # (n, m)
-    mean = points[0] + gain @ (y - g[0])
-    cov = c_uu - gain @ c_ug.T
-    return mean, 0.5 * (cov + cov.T)
+    c_ug, c_gg, c_uu = anomaly_covariances(du, dg, weight)
+    return gaussian_update(points[0], c_uu, c_ug, c_gg + noise_cov, y - g[0])
 
 
 def gaussian_prior(problem: Problem, *, num_samples: int = 4096, seed: int = 0):
