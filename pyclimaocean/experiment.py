@@ -311,7 +311,7 @@ def prepare_output_dir(out: str | Path, *, force: bool = False, resume: bool = F
 def _remove_stale_temporaries(out: Path) -> list[Path]:
     """Delete ``.<name>.<random>.tmp`` files left by a writer that was killed mid-write."""
     removed = []
-    for p in out.glob(".*.tmp"):
+    for p in [*out.glob(".*.tmp"), *out.glob("*.parts/.*.tmp")]:
         try:
             shutil.rmtree(p) if p.is_dir() else p.unlink()
             removed.append(p)

@@ -107,7 +107,8 @@ def test_sequential_ensemble_resume_and_determinism(tmp_path):
         # members differ (the parameters matter) but share the forcing
         assert not np.array_equal(ds["e"].values[0], ds["e"].values[1])
         member_cfg = tomllib.loads((out / "members" / "member_001" / "config.toml").read_text())
-        assert member_cfg["closure"]["c_hi_c"] == expected[1, 0]  # exact round trip
+        # the member's values sit in its [parameters] table (exact round trip)
+        assert member_cfg["parameters"]["closure"]["c_hi_c"] == expected[1, 0]
     assert (out / "report.md").exists() and (out / "figures" / "ensemble.png").exists()
     # resume: completed members are not run again
     res = runner.invoke(app, [*args, "--resume"])

@@ -216,7 +216,7 @@ def test_checkpoint_refuses_a_different_state_layout_naming_the_leaf(tmp_path):
 
 
 def test_writers_schedules_field_selection_and_time_average(tmp_path):
-    model = small_model()
+    model = small_model(closure=ConstantDiffusivity())
     writers = {
         "surface": make_writer(tmp_path, "surface", 5, fields=["T"], flush_every=2),
         "mean": make_writer(tmp_path, "mean", 10, fields=["T", "u"], average=True),

@@ -7,6 +7,7 @@ from .output_writers import (
     NetCDFWriter,
     ZarrWriter,
     make_writer,
+    read_output,
     steps_from_schedule,
 )
 from .simulation import BlowUpError, Simulation, _compiled_chunk  # noqa: F401 (tests)
@@ -19,5 +20,6 @@ __all__ = [
     "Simulation",
     "ZarrWriter",
     "make_writer",
+    "read_output",
     "steps_from_schedule",
 ]

@@ -6,8 +6,8 @@ field selection and, optionally, a time average over its interval.  Writers *str
 record is appended to the file when it is flushed (every ``flush_every`` records, at every
 checkpoint and at the end), so host memory does not grow with the length of the run.
 
-* :class:`NetCDFWriter` appends along an unlimited ``time`` dimension with netCDF4-python and
-  syncs the file at each flush.
+* :class:`NetCDFWriter` writes each flush as an atomic part file and appends the parts to the
+  output file (atomically replaced) when the run ends: no crash can damage a file.
 * :class:`ZarrWriter` appends with ``xarray.Dataset.to_zarr(append_dim="time")``.
 * :class:`MemoryWriter` keeps the records in memory (runs without an output directory).
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ import numpy as np
 import xarray as xr
 
 from ..core.dataset import fields_dataset
-from ..io.files import write_dataset
+from ..io.files import atomic_path, write_dataset
 
 __all__ = [
     "AbstractOutputWriter",
@@ -36,6 +37,7 @@ __all__ = [
     "NetCDFWriter",
     "ZarrWriter",
     "make_writer",
+    "read_output",
     "steps_from_schedule",
 ]
 
@@ -197,9 +199,6 @@ class _FileWriter(AbstractOutputWriter):
         super().__init__(every, **kwargs)
         self.path = Path(path)
 
-    def _numeric_times(self, times):
-        return np.asarray(times, dtype=float)  # seconds since start, or nondimensional time
-
     def dataset(self, load: bool = True):
         self.flush()
         if not self.path.exists():
@@ -211,59 +210,153 @@ class _FileWriter(AbstractOutputWriter):
         return opener(self.path)
 
 
-class NetCDFWriter(_FileWriter):
-    """Append records to a netCDF4 file along an unlimited ``time`` dimension.
+def _time_variables(nc) -> list[str]:
+    return [name for name, v in nc.variables.items() if v.dimensions[:1] == ("time",)]
 
-    The file is created (atomically) with the first flush; later flushes append with
-    netCDF4-python and ``sync`` the file.  A process killed *during* an append can leave an
-    HDF5 file that needs the restart: resuming rewrites the file from the records recorded
-    in the checkpoint.
+
+class NetCDFWriter(_FileWriter):
+    """Records streamed to ``<name>.nc``, written so that no crash can damage a file.
+
+    Each flush writes its records as one small netCDF file, atomically (temporary file +
+    rename), into ``<name>.nc.parts/``; when the run ends the parts are appended, one at a
+    time (memory: one part), to a copy of ``<name>.nc`` that then replaces it atomically.  A
+    process killed at any moment therefore leaves ``<name>.nc`` (previous complete version)
+    and whole parts; :func:`read_output` reads both while a run is going on, and a resumed run
+    drops the parts written after its checkpoint and carries on.
     """
 
-    def _append(self, times, stacked):
-        if self.n_records == 0:
-            ds = self._dataset(times, stacked)
-            write_dataset(ds, self.path, "netcdf", unlimited_dims=("time",))
-            return
+    @property
+    def parts_dir(self) -> Path:
+        return self.path.with_name(self.path.name + ".parts")
+
+    def _parts(self) -> list[tuple[int, Path]]:
+        if not self.parts_dir.is_dir():
+            return []
+        out = []
+        for p in self.parts_dir.glob("part_*.nc"):
+            out.append((int(p.stem.split("_")[1]), p))
+        return sorted(out)
+
+    def _merged_records(self) -> int:
+        if not self.path.exists():
+            return 0
         import netCDF4
 
-        with netCDF4.Dataset(self.path, "a") as nc:
-            n0 = nc.dimensions["time"].size
-            if n0 != self.n_records:
-                raise RuntimeError(
-                    f"{self.path} holds {n0} records, the writer expected {self.n_records}: "
-                    "another process writes the same file"
-                )
-            n1 = n0 + len(times)
-            nc.variables["time"][n0:n1] = self._numeric_times(times)
-            for name, values in stacked.items():
-                nc.variables[name][n0:n1] = values
-            nc.sync()
+        with netCDF4.Dataset(self.path) as nc:
+            return nc.dimensions["time"].size
+
+    def _append(self, times, stacked):
+        ds = self._dataset(times, stacked)
+        part = self.parts_dir / f"part_{self.n_records:010d}.nc"
+        write_dataset(ds, part, "netcdf", unlimited_dims=("time",))
+
+    def reset(self) -> None:
+        super().reset()
+        if self.parts_dir.exists():
+            shutil.rmtree(self.parts_dir)
+        self._replace_on_merge = True
 
     def truncate(self, n_records: int) -> None:
         self._buffer = []
-        if not self.path.exists():
-            if n_records:
-                raise FileNotFoundError(
-                    f"cannot resume: {self.path} is missing but the checkpoint says it held "
-                    f"{n_records} records"
-                )
-            self.n_records = 0
-            return
-        with xr.open_dataset(self.path, decode_times=False) as ds:
-            n_file = ds.sizes["time"]
-            if n_file < n_records:
-                raise ValueError(
-                    f"cannot resume: {self.path} holds {n_file} records but the checkpoint "
-                    f"says {n_records} were written"
-                )
-            if n_file > n_records:
+        self._replace_on_merge = False
+        merged = self._merged_records()
+        parts = self._parts()
+        available = merged + sum(_part_length(p) for start, p in parts if start >= merged)
+        if available < n_records:
+            raise ValueError(
+                f"cannot resume: {self.path} and {self.parts_dir.name}/ hold {available} records "
+                f"but the checkpoint says {n_records} were written"
+            )
+        if merged > n_records:  # rare: the checkpoint predates the merged file's end
+            with xr.open_dataset(self.path, decode_times=False) as ds:
                 kept = ds.isel(time=slice(0, n_records)).load()
-            else:
-                kept = None
-        if kept is not None:
             write_dataset(kept, self.path, "netcdf", unlimited_dims=("time",))
+            merged = n_records
+        for start, p in parts:
+            if start < merged or start >= n_records:
+                p.unlink()
+            elif start + _part_length(p) > n_records:
+                with xr.open_dataset(p, decode_times=False) as ds:
+                    kept = ds.isel(time=slice(0, n_records - start)).load()
+                write_dataset(kept, p, "netcdf", unlimited_dims=("time",))
         self.n_records = n_records
+
+    def close(self) -> None:
+        super().close()
+        self.merge()
+
+    def merge(self) -> None:
+        """Append the parts to ``<name>.nc`` (atomically replaced) and remove them."""
+        import netCDF4
+
+        parts = [p for _, p in self._parts()]
+        if not parts:
+            return
+        base = [] if getattr(self, "_replace_on_merge", False) else (
+            [self.path] if self.path.exists() else [])
+        sources = base + parts
+        with atomic_path(self.path, ".nc") as tmp:
+            shutil.copyfile(sources[0], tmp)
+            with netCDF4.Dataset(tmp, "a") as out:
+                names = _time_variables(out)
+                for src in sources[1:]:
+                    with netCDF4.Dataset(src) as nc:
+                        nc.set_auto_maskandscale(False)
+                        out.set_auto_maskandscale(False)
+                        n0 = out.dimensions["time"].size
+                        n1 = n0 + nc.dimensions["time"].size
+                        for name in names:
+                            out.variables[name][n0:n1] = nc.variables[name][:]
+        shutil.rmtree(self.parts_dir)
+        self._replace_on_merge = False
+
+    def dataset(self, load: bool = True):
+        self.flush()
+        if self._parts():
+            return read_output(self.path, load=load)
+        return super().dataset(load=load)
+
+
+def _part_length(path: Path) -> int:
+    import netCDF4
+
+    with netCDF4.Dataset(path) as nc:
+        return nc.dimensions["time"].size
+
+
+def read_output(path: str | os.PathLike, load: bool = True) -> xr.Dataset:
+    """Read a streamed output, also while its run is going on (or after it was killed).
+
+    ``path`` is ``<dir>/<name>.nc`` (its parts in ``<name>.nc.parts/`` are appended) or a
+    zarr store.  Returns the records written so far, in order.
+    """
+    path = Path(path)
+    if path.suffix == ".zarr":
+        ds = xr.open_zarr(path)
+        return ds.load() if load else ds
+    parts_dir = path.with_name(path.name + ".parts")
+    merged = 0
+    pieces = []
+    if path.exists():
+        ds = xr.open_dataset(path)
+        merged = ds.sizes["time"]
+        pieces.append(ds)
+    if parts_dir.is_dir():
+        for p in sorted(parts_dir.glob("part_*.nc")):
+            if int(p.stem.split("_")[1]) >= merged:
+                pieces.append(xr.open_dataset(p))
+    if not pieces:
+        raise FileNotFoundError(f"no output at {path} (nor parts in {parts_dir})")
+    if len(pieces) == 1:
+        out = pieces[0]
+    else:
+        out = xr.concat(pieces, dim="time", data_vars="minimal", coords="minimal",
+                        compat="override", join="override", combine_attrs="override")
+    if load:
+        out = out.load()
+        for piece in pieces:
+            piece.close()
+    return out
 
 
 class ZarrWriter(_FileWriter):

@@ -285,7 +285,8 @@ class Simulation:
                     path = None
                     if self.last_good_path is not None:
                         path = save_state(self.last_good_path, state)
-                    self._flush()
+                    for w in self.writers.values():  # outputs up to the last good state
+                        w.close()
                     it, t, (name, value, rng) = self._locate_blowup(state)
                     raise BlowUpError(it, t, name, value, path, rng)
                 state = new
