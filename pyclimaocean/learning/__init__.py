@@ -42,7 +42,7 @@ from .evaluation import (
 )
 from .networks import (
     ACTIVATIONS,
-    AbstractClosure,
+    AbstractTendencyClosure,
     GlobalMLPClosure,
     LocalMLPClosure,
     PeriodicCNNClosure,
@@ -76,7 +76,7 @@ from .training import (
 
 __all__ = [
     "ACTIVATIONS",
-    "AbstractClosure",
+    "AbstractTendencyClosure",
     "ZeroClosure",
     "PeriodicCNNClosure",
     "LocalMLPClosure",
@@ -123,3 +123,12 @@ __all__ = [
     "spread_error",
     "long_run",
 ]
+
+
+def __getattr__(name: str):
+    # ``learning.AbstractClosure``: deprecated alias of AbstractTendencyClosure (warns)
+    if name == "AbstractClosure":
+        from .networks import _deprecated_alias
+
+        return _deprecated_alias(stacklevel=2)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

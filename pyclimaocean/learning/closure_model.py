@@ -38,7 +38,7 @@ class ClosureModel(eqx.Module):
     Attributes:
         base: resolved dynamics: a model with ``.tendency(x)`` (e.g.
             :class:`~pyclimaocean.models.lorenz96.Lorenz96`) or a callable ``x -> dx/dt``.
-        closure: callable ``x -> u`` (an :class:`~pyclimaocean.learning.AbstractClosure`,
+        closure: callable ``x -> u`` (an :class:`~pyclimaocean.learning.AbstractTendencyClosure`,
             a :class:`~pyclimaocean.learning.PolynomialClosure`, ...), shapes ``(K,) -> (K,)``.
     """
 

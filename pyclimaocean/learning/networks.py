@@ -1,7 +1,7 @@
 """Neural closures for periodic 1-D models (Lorenz-96 and relatives), written in equinox.
 
-A *closure* is a pure function ``closure(x) -> u`` mapping the resolved state ``x`` of shape
-``(K,)`` to the tendency ``u`` of shape ``(K,)`` that the unresolved scales add to ``dx/dt``
+A *tendency closure* is a pure function ``closure(x) -> u`` mapping the resolved state ``x`` of
+shape ``(K,)`` to the tendency ``u`` of shape ``(K,)`` that the unresolved scales add to ``dx/dt``
 (units of ``x`` per model time unit, MTU⁻¹).  For the two-scale Lorenz-96 system the exact
 forcing of the slow variables is ``U_k = -(h c / b) Σ_j Y_{j,k}``; a closure approximates it
 from ``X`` alone.
@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = [
-    "AbstractClosure",
+    "AbstractTendencyClosure",
     "ZeroClosure",
     "PeriodicCNNClosure",
     "LocalMLPClosure",
@@ -117,8 +117,17 @@ def standardisation(x, u) -> Standardisation:
     )
 
 
-class AbstractClosure(eqx.Module):
-    """Base class: ``closure(x) -> u`` with ``x`` and ``u`` of shape ``(K,)``."""
+class AbstractTendencyClosure(eqx.Module):
+    """Base class of tendency closures: ``closure(x) -> u`` with ``x`` and ``u`` of shape ``(K,)``.
+
+    A tendency closure adds ``u`` to the resolved tendency ``dx/dt`` of a model written as an ODE
+    (Lorenz-96 and relatives, see :class:`~pyclimaocean.learning.ClosureModel`).  It is *not*
+    the vertical-mixing closure interface of ocean models,
+    :class:`pyclimaocean.closures.AbstractClosure` (``diffusivities(ctx) -> (ν, κ)``), which
+    physical closures (CATKE, Richardson-number, ...) and the neural
+    :class:`pyclimaocean.closures.NeuralDiffusivityClosure` implement.  This class was called
+    ``AbstractClosure`` before; that name still works here, with a ``DeprecationWarning``.
+    """
 
     @abc.abstractmethod
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -130,7 +139,7 @@ class AbstractClosure(eqx.Module):
         raise NotImplementedError(f"{type(self).__name__} has no hyperparameter description")
 
 
-class ZeroClosure(AbstractClosure):
+class ZeroClosure(AbstractTendencyClosure):
     """No closure: ``u = 0`` (the truncated model)."""
 
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -146,7 +155,7 @@ def _check_positive_int(name: str, value, minimum: int = 1) -> int:
     return int(value)
 
 
-class PeriodicCNNClosure(AbstractClosure):
+class PeriodicCNNClosure(AbstractTendencyClosure):
     """Translation-equivariant periodic 1-D CNN closure.
 
     ``depth`` hidden convolutions with ``width`` channels each and an activation, then a
@@ -239,7 +248,7 @@ def periodic_stencil(x: jax.Array, half_width: int) -> jax.Array:
     return jnp.stack([jnp.roll(x, -o) for o in offsets], axis=-1)
 
 
-class LocalMLPClosure(AbstractClosure):
+class LocalMLPClosure(AbstractTendencyClosure):
     """MLP on the periodic stencil ``(x_{k-s}, ..., x_{k+s})``, shared over ``k``.
 
     Shift-equivariant by construction.  ``stencil_half_width = 0`` gives a learned point-wise
@@ -297,7 +306,7 @@ class LocalMLPClosure(AbstractClosure):
         }
 
 
-class GlobalMLPClosure(AbstractClosure):
+class GlobalMLPClosure(AbstractTendencyClosure):
     """MLP from the whole state ``(K,)`` to ``(K,)`` (not equivariant; baseline).
 
     Args:
@@ -346,3 +355,23 @@ class GlobalMLPClosure(AbstractClosure):
             "activation": self.activation,
             "scaling": self.scaling.to_dict(),
         }
+
+
+def _deprecated_alias(stacklevel: int) -> type[AbstractTendencyClosure]:
+    import warnings
+
+    warnings.warn(
+        "pyclimaocean.learning.AbstractClosure is deprecated: it is the tendency-closure base "
+        "class, now named AbstractTendencyClosure (the vertical-mixing closure interface is "
+        "pyclimaocean.closures.AbstractClosure)",
+        DeprecationWarning,
+        stacklevel=stacklevel + 1,
+    )
+    return AbstractTendencyClosure
+
+
+def __getattr__(name: str):
+    # deprecated alias (the old name clashed with pyclimaocean.closures.AbstractClosure)
+    if name == "AbstractClosure":
+        return _deprecated_alias(stacklevel=2)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

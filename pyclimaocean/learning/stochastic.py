@@ -47,7 +47,7 @@ import numpy as np
 from ..integrate import integrate
 from ..models.lorenz96 import rk4_step
 from .closure_model import base_tendency
-from .networks import AbstractClosure
+from .networks import AbstractTendencyClosure
 
 __all__ = [
     "PolynomialClosure",
@@ -66,7 +66,7 @@ __all__ = [
 NOISE_KINDS = ("additive", "multiplicative")
 
 
-class PolynomialClosure(AbstractClosure):
+class PolynomialClosure(AbstractTendencyClosure):
     """Point-wise polynomial closure ``u_k = Σ_i a_i x_k^i`` (ascending powers).
 
     Attributes:
