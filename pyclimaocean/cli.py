@@ -34,7 +34,11 @@ EXIT_NOT_CONVERGED = 5
 
 def fail(message: str, code: int) -> None:
     """Print a clear one-line error and exit with ``code``."""
-    console.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    # escaped: "[calibration]" or pip extras like "pyclimaocean[julia]" must survive
+    console.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False,
+                  soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -47,6 +51,7 @@ def handle_errors(func):
         from .backends.base import BackendUnavailableError
         from .config import ConfigError
         from .params import ParameterError
+        from .simulation import BlowUpError
 
         try:
             return func(*args, **kwargs)
@@ -56,12 +61,8 @@ def handle_errors(func):
             fail(str(err), EXIT_BACKEND)
         except FileExistsError as err:
             fail(str(err), EXIT_CONFIG)
-        except Exception as err:  # blow-ups carry their own class; import lazily
-            from .simulation import BlowUpError
-
-            if isinstance(err, BlowUpError):
-                fail(str(err), EXIT_BLOWUP)
-            raise
+        except BlowUpError as err:
+            fail(str(err), EXIT_BLOWUP)
 
     return wrapper
 

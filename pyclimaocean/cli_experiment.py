@@ -14,6 +14,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 __all__ = ["register", "examples_app", "bundled_examples", "examples_dir"]
 
@@ -73,12 +74,15 @@ def run(
         config, output_dir, set_, force=force, resume=resume, progress=progress,
         command=_command(),
     )
-    d = result.diagnostics
+    shown = [(k, v) for k, v in result.diagnostics.items() if k != "final_time"][:3]
+    numbers = "; ".join(
+        f"{result.labels.get(k, ('', k))[1]} {v:.4g} {result.labels.get(k, ('', ''))[0]}".strip()
+        for k, v in shown
+    )
     _console().print(
-        f"[green]done[/green]: {result.output_dir} (final mixed-layer depth "
-        f"{d.get('final_mixed_layer_depth', float('nan')):.4g} m, SST "
-        f"{d.get('final_surface_temperature', float('nan')):.4g} °C; see "
-        f"{result.output_dir / 'report.md'})"
+        f"[green]done[/green]: {escape(str(result.output_dir))} ({escape(numbers)}; see "
+        f"{escape(str(result.output_dir / 'report.md'))})",
+        soft_wrap=True,
     )
 
 
@@ -87,25 +91,31 @@ def validate(
     output_dir: Path | None = _OUTPUT,
     set_: list[str] = _SET,
 ) -> None:
-    """Dry run: validate CONFIG, build the model, report steps and outputs; write nothing.
+    """Dry run: validate CONFIG of any kind (run, calibrate, infer, assimilate, train), build
+    its model, report what would run and which verb runs it; write nothing.
 
     \b
     Examples:
       pyclimaocean validate examples/column_free_convection.toml
       pyclimaocean validate examples/column_free_convection.toml --set time.dt=300
+      pyclimaocean validate examples/column_calibrate.toml
+      pyclimaocean validate examples/l96_etkf.toml
     """
     from rich.table import Table
 
-    from .experiment import plan_experiment
+    from .experiment import validate_any
 
-    plan = plan_experiment(config, set_, output_dir)
-    table = Table(title=f"{config}: valid", show_header=False)
-    for key, value in plan.summary().items():
-        table.add_row(key, str(value))
+    kind, summary = validate_any(config, set_, output_dir)
+    table = Table(title=escape(f"{config}: valid {kind} config"), show_header=False)
+    if kind == "run":
+        table.add_row("verb", "pyclimaocean run")
+    for key, value in summary.items():
+        table.add_row(escape(str(key)), escape(str(value)))
     Console(soft_wrap=True).print(table)
-    if plan.output_exists:
+    out = Path(output_dir) if output_dir is not None else None
+    if kind == "run" and out is not None and out.is_dir() and any(out.iterdir()):
         _console().print(
-            f"note: {plan.output_dir} already holds files; `run` will need --force or --resume"
+            f"note: {escape(str(out))} already holds files; `run` will need --force or --resume"
         )
 
 

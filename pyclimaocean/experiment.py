@@ -29,10 +29,8 @@ same as an uninterrupted run — after checking that the config did not change.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
-import shutil
 import time as _time
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
@@ -43,15 +41,29 @@ from typing import Any
 import numpy as np
 
 from .config import ConfigError, apply_overrides, load_toml, validate
-from .config import toml_key as _toml_key
-from .config import toml_value as _toml_value
 from .core.registry import get_model_entry
+from .io.experiment_dir import (
+    _check_same_config,
+    close_experiment_dir,
+    dump_toml,
+    experiment_logger,
+    open_experiment_dir,
+    prepare_output_dir,
+    remove_stale_temporaries,
+)
+
+_dump_toml = dump_toml
+_remove_stale_temporaries = remove_stale_temporaries  # older name
 
 __all__ = [
     "run_experiment",
     "load_experiment",
     "plan_experiment",
     "prepare_output_dir",
+    "open_experiment_dir",
+    "close_experiment_dir",
+    "experiment_kind",
+    "validate_any",
     "ExperimentResult",
     "ExperimentPlan",
     "EnsembleResult",
@@ -64,10 +76,6 @@ __all__ = [
     "experiment_logger",
     "ENSEMBLE_METHODS",
 ]
-
-#: Files whose presence marks a directory as an experiment directory (``--force`` may then
-#: delete it).
-EXPERIMENT_MARKERS = ("config.toml", "provenance.json", "ensemble.json")
 
 ENSEMBLE_METHODS = ("prior", "relative")
 
@@ -120,7 +128,8 @@ class ExperimentPlan:
     def summary(self) -> dict[str, Any]:
         """Plain-dict summary (what ``pyclimaocean validate`` prints)."""
         cfg = self.config
-        time_units = "s" if self.model.time_units == "s" else f"({self.model.time_units})"
+        time_units = "s" if self.model.time_units == "s" else (
+            "model time units" if self.model.time_units == "1" else self.model.time_units)
         out = {
             "experiment": cfg.experiment.name,
             "model": cfg.experiment.model,
@@ -169,6 +178,7 @@ def load_experiment(config: str | Path | Mapping[str, Any], overrides: Iterable[
     """
     raw, source = _raw_config(config)
     raw = apply_overrides(raw, overrides)
+    _require_run_kind(raw, source)
     exp = raw.get("experiment", {})
     if not isinstance(exp, Mapping):
         raise ConfigError(
@@ -236,26 +246,6 @@ def plan_experiment(
     )
 
 
-def _dump_toml(data: dict) -> str:
-    """Write a parsed config back as TOML (``tomllib.loads(_dump_toml(d)) == d``)."""
-    lines: list[str] = []
-
-    def table(prefix: str, d: dict):
-        scalars = {k: v for k, v in d.items() if not isinstance(v, dict)}
-        tables = {k: v for k, v in d.items() if isinstance(v, dict)}
-        if prefix and (scalars or not tables):
-            lines.append(f"[{prefix}]")
-        for k, v in scalars.items():
-            lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
-        if scalars or prefix:
-            lines.append("")
-        for k, v in tables.items():
-            table(f"{prefix}.{_toml_key(k)}" if prefix else _toml_key(k), v)
-
-    table("", data)
-    return "\n".join(lines)
-
-
 def _checkpoint_steps(t) -> int | None:
     k = t.checkpoint_every
     if k is None or k > t.n_steps:  # none, or beyond the end of the run: no checkpoint
@@ -272,104 +262,56 @@ def _checkpoint_steps(t) -> int | None:
 # ---------------------------------------------------------------------------------------------
 # the experiment directory
 # ---------------------------------------------------------------------------------------------
-def prepare_output_dir(out: str | Path, *, force: bool = False, resume: bool = False) -> Path:
-    """Create the experiment directory, refusing to overwrite work.
+#: experiment kinds: the verb that runs them and the top-level table that marks them
+EXPERIMENT_KINDS = {
+    "infer": ("inference", "pyclimaocean infer"),
+    "calibrate": ("calibration", "pyclimaocean calibrate"),
+    "assimilate": ("method", "pyclimaocean assimilate"),
+    "train": ("training", "pyclimaocean train"),
+}
 
-    * does not exist or is empty: created;
-    * non-empty and ``resume``: kept as it is;
-    * non-empty and ``force``: emptied, but only if it holds an experiment (one of
-      ``config.toml``, ``provenance.json``, ``ensemble.json``) — an arbitrary folder is never
-      deleted;
-    * otherwise: :class:`FileExistsError` (CLI exit code 2).
+
+def experiment_kind(raw: Mapping[str, Any]) -> str:
+    """``"run"`` or the verb of a config that needs another one (calibrate, infer, ...)."""
+    for kind, (table, _) in EXPERIMENT_KINDS.items():
+        if table in raw:
+            return kind
+    return "run"
+
+
+def _require_run_kind(raw: Mapping[str, Any], source: str) -> None:
+    kind = experiment_kind(raw)
+    if kind != "run":
+        table, verb = EXPERIMENT_KINDS[kind]
+        raise ConfigError(
+            f"config error in {source}: this is a {kind} config (it has a [{table}] table); "
+            f"run it with `{verb} {source}`"
+        )
+
+
+def validate_any(config: str | Path, overrides: Iterable[str] = (),
+                 output_dir: str | Path | None = None) -> tuple[str, dict[str, Any]]:
+    """Validate a config of any experiment kind without running it: ``(kind, summary)``.
+
+    Run configs are planned (:func:`plan_experiment`); calibration, inference, assimilation and
+    training configs are validated against their verbs' schemas and their models are built.
     """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"output path {str(out)!r} exists and is not a directory")
-    if out.exists() and any(out.iterdir()):
-        if resume:
-            return out
-        if not force:
-            raise FileExistsError(
-                f"output directory {str(out)!r} already holds an experiment; "
-                "use --force to overwrite it or --resume to continue it"
-            )
-        if not any((out / m).exists() for m in EXPERIMENT_MARKERS):
-            raise FileExistsError(
-                f"output directory {str(out)!r} is not empty and does not look like a "
-                "pyclimaocean experiment (no config.toml / provenance.json): refusing to "
-                "delete it, even with --force. Choose another --output-dir."
-            )
-        for child in out.iterdir():
-            if child.is_dir() and not child.is_symlink():
-                shutil.rmtree(child)
-            else:
-                child.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    raw, source = _raw_config(config)
+    raw = apply_overrides(raw, overrides)
+    kind = experiment_kind(raw)
+    if kind == "run":
+        return kind, plan_experiment(raw, (), output_dir).summary()
+    import importlib
 
-
-def _remove_stale_temporaries(out: Path) -> list[Path]:
-    """Delete ``.<name>.<random>.tmp`` files left by a writer that was killed mid-write."""
-    removed = []
-    for p in [*out.glob(".*.tmp"), *out.glob("*.parts/.*.tmp")]:
-        try:
-            shutil.rmtree(p) if p.is_dir() else p.unlink()
-            removed.append(p)
-        except OSError:
-            pass
-    return removed
-
-
-def _check_same_config(out: Path, text: str) -> None:
-    old_path = out / "config.toml"
-    if not old_path.exists():
-        return
-    import tomllib
-
-    old = tomllib.loads(old_path.read_text())
-    new = tomllib.loads(text)
-    if old == new:
-        return
-    diffs = sorted(_diff_keys(old, new))
-    shown = "\n".join(f"  {d}" for d in diffs[:20])
-    raise ConfigError(
-        f"cannot resume {str(out)!r}: the config differs from the one it was started with "
-        f"({out / 'config.toml'}):\n{shown}\nRun with the same config and --set values, or "
-        "use --force to start the experiment again."
-    )
-
-
-def _diff_keys(a: Mapping, b: Mapping, prefix: str = "") -> list[str]:
-    out = []
-    for key in sorted(set(a) | set(b)):
-        path = f"{prefix}.{key}" if prefix else str(key)
-        if key not in a:
-            out.append(f"{path}: added ({b[key]!r})")
-        elif key not in b:
-            out.append(f"{path}: removed (was {a[key]!r})")
-        elif isinstance(a[key], Mapping) and isinstance(b[key], Mapping):
-            out.extend(_diff_keys(a[key], b[key], path))
-        elif a[key] != b[key]:
-            out.append(f"{path}: {a[key]!r} -> {b[key]!r}")
-    return out
-
-
-@contextmanager
-def experiment_logger(out: Path, name: str = "run.log"):
-    """A logger writing to ``out/run.log`` (appending) for the duration of the block."""
-    logger = logging.getLogger(f"pyclimaocean.experiment.{abs(hash(str(out.resolve())))}")
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    handler = logging.FileHandler(out / name, mode="a", encoding="utf-8")
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
-    )
-    logger.addHandler(handler)
-    try:
-        yield logger
-    finally:
-        logger.removeHandler(handler)
-        handler.close()
+    loaders = {
+        "calibrate": "pyclimaocean.calibration.experiment:validate_calibration",
+        "infer": "pyclimaocean.inference.experiment:validate_inference",
+        "assimilate": "pyclimaocean.assimilation.experiment:validate_assimilation",
+        "train": "pyclimaocean.learning.experiment:validate_training",
+    }
+    module, _, name = loaders[kind].partition(":")
+    summary = getattr(importlib.import_module(module), name)(raw, source)
+    return kind, {"kind": kind, "verb": EXPERIMENT_KINDS[kind][1], **summary}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,7 +27,8 @@ import numpy as np
 import pydantic
 import xarray as xr
 
-from ..config import Section, load_config
+from ..config import Section, apply_overrides, load_config, load_toml, validate
+from ..io.experiment_dir import close_experiment_dir, open_experiment_dir
 from ..models.lorenz96 import Lorenz96, spun_up_state
 from .ensemble import ETKF, LETKF, StochasticEnKF
 from .fourdvar import FourDVar, cycle_fourdvar
@@ -354,18 +355,31 @@ def assimilate_from_file(
     output_dir: str | Path | None = None,
     overrides: Iterable[str] = (),
     force: bool = False,
+    command: list[str] | None = None,
 ) -> TwinExperimentResult:
     """Load a TOML config, run the twin experiment and write its outputs.
 
-    ``output_dir`` defaults to ``runs/<experiment.name>``; an existing non-empty directory is
-    refused (``FileExistsError``) unless ``force``.
+    ``output_dir`` defaults to ``runs/<experiment.name>`` and follows the one experiment
+    directory policy (:func:`pyclimaocean.io.experiment_dir.open_experiment_dir`): an existing
+    experiment is refused (``FileExistsError``) unless ``force``, which empties it first.
     """
     config = load_config(path, AssimilationConfig, overrides)
+    raw = apply_overrides(load_toml(path), overrides)
     out = Path(output_dir) if output_dir is not None else Path("runs") / config.experiment.name
-    if out.exists() and any(out.iterdir()) and not force:
-        raise FileExistsError(
-            f"output directory {str(out)!r} exists and is not empty; use --force to overwrite it"
-        )
+    out, prov = open_experiment_dir(out, raw, kind="assimilate", force=force, command=command,
+                                    seeds={"experiment.seed": config.experiment.seed})
     result = run_twin_experiment(config)
     write_outputs(result, out)
+    close_experiment_dir(out, prov, "completed", scores=result.summary)
     return result
+
+
+def validate_assimilation(raw: dict, source: str = "config") -> dict:
+    """Validate an assimilation config (``pyclimaocean validate``): a summary of what would run."""
+    cfg = validate(raw, AssimilationConfig, source=source)
+    return {
+        "experiment": cfg.experiment.name,
+        "model": f"Lorenz-96, n = {cfg.model.n}, F = {cfg.model.forcing:g}",
+        "method": cfg.method.kind,
+        "cycles": cfg.experiment.n_cycles,
+    }

@@ -37,7 +37,8 @@ import jax.numpy as jnp
 import numpy as np
 import pydantic
 
-from ..config import Section, load_config
+from ..config import Section, apply_overrides, load_config, load_toml, validate
+from ..io.experiment_dir import close_experiment_dir, open_experiment_dir
 from ..models.lorenz96 import Lorenz96, TwoScaleLorenz96, spun_up_state
 from .checkpoint import atomic_write_text, save_closure
 from .closure_model import ClosureModel
@@ -463,19 +464,29 @@ def train_from_file(
     *,
     force: bool = False,
     log: Callable[[str], None] | None = print,
+    command: list[str] | None = None,
 ) -> TrainRunResult:
     """Load a TOML config (with ``key=value`` overrides), train, evaluate and write outputs.
 
-    ``output_dir`` defaults to ``runs/<experiment.name>``; an existing non-empty folder is
-    refused (``FileExistsError``) unless ``force``.
+    ``output_dir`` defaults to ``runs/<experiment.name>`` and follows the one experiment
+    directory policy (:func:`pyclimaocean.io.experiment_dir.open_experiment_dir`).
     """
     config = load_config(path, TrainConfig, overrides)
+    raw = apply_overrides(load_toml(path), overrides)
     out = Path(output_dir) if output_dir is not None else Path("runs") / config.experiment.name
-    if out.exists() and any(out.iterdir()) and not force:
-        raise FileExistsError(
-            f"output directory {str(out)!r} exists and is not empty; use --force to overwrite it"
-        )
-    out.mkdir(parents=True, exist_ok=True)
+    out, prov = open_experiment_dir(out, raw, kind="train", force=force, command=command)
     result, data, evals = run_training(config, checkpoint_path=out / "checkpoint.eqx", log=log)
     result.files = [out / "checkpoint.eqx"] + write_outputs(result, data, evals, out)
+    close_experiment_dir(out, prov, "completed")
     return result
+
+
+def validate_training(raw: dict, source: str = "config") -> dict:
+    """Validate a training config (``pyclimaocean validate``): a summary of what would run."""
+    cfg = validate(raw, TrainConfig, source=source)
+    return {
+        "experiment": cfg.experiment.name,
+        "mode": cfg.training.mode,
+        "closure": cfg.closure.architecture,
+        "truth": f"two-scale Lorenz-96, train {cfg.truth.train_time:g} MTU",
+    }
