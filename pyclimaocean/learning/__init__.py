@@ -51,6 +51,15 @@ from .networks import (
     periodic_stencil,
     standardisation,
 )
+from .online import (
+    ReferenceTrajectory,
+    fit_online,
+    make_trajectory_loss,
+    mean_squared_error,
+    reference_trajectory,
+    select_trainable,
+    trajectory_rmse,
+)
 from .stochastic import (
     AR1Noise,
     PolynomialClosure,
@@ -99,6 +108,13 @@ __all__ = [
     "OfflineSampler",
     "WindowSampler",
     "make_optimizer",
+    "ReferenceTrajectory",
+    "reference_trajectory",
+    "select_trainable",
+    "mean_squared_error",
+    "make_trajectory_loss",
+    "fit_online",
+    "trajectory_rmse",
     "save_model",
     "load_model",
     "save_closure",
