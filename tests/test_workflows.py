@@ -151,6 +151,15 @@ def test_run_flow_persists_result_and_resumes_from_it(prefect_api, tmp_path):
                               "time.stop_time=86400"])
     assert res.exit_code == 3, res.output
     assert "blow-up at step" in " ".join(res.output.split())
+    # any registered model runs through the same flow: Lorenz-96
+    l96 = tmp_path / "l96"
+    res = runner.invoke(app, ["flow", "run", str(ROOT / "examples" / "l96_run.toml"), "-o",
+                              str(l96), "--set", "time.stop_time=2.0", "--set",
+                              "time.checkpoint_interval=1.0", "--set",
+                              "output.writers.energy_means.interval=0.5"])
+    assert res.exit_code == 0, res.output
+    with xr.open_dataset(l96 / "output.nc") as ds:
+        assert ds.attrs["model"] == "lorenz96" and ds.sizes["time"] == 9
 
 
 @pytest.mark.slow
