@@ -28,13 +28,13 @@ __all__ = [
     "GRAVITY",
 ]
 
-GRAVITY = 9.81  # m s⁻²
+from .constants import GRAVITY, REFERENCE_DENSITY
 
 
 class AbstractEquationOfState(eqx.Module):
     """Base class: subclasses implement :meth:`density_anomaly` (kg m⁻³)."""
 
-    reference_density: float = eqx.field(static=True, default=1026.0)
+    reference_density: float = eqx.field(static=True, default=REFERENCE_DENSITY)
 
     def density_anomaly(self, temperature, salinity, z):
         raise NotImplementedError
