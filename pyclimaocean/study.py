@@ -104,21 +104,27 @@ def write_study_report(output_dir: str | Path, calibration: Mapping[str, Any],
     for f in sorted((out / "inference").glob("profiles_*.png")):
         lines += [f"![{f.stem}](inference/{f.name})", ""]
     # ensembles
+    # the model's summary numbers of each member (e.g. final mixed-layer depth, final energy),
+    # whatever the model: every per-member scalar of ensemble.nc
     lines += ["## 3. Posterior-predictive ensembles", "",
-              "| case | members | final mixed-layer depth (m) mean ± std | final SST (°C) "
-              "mean ± std |", "|---|---|---|---|"]
+              "| case | members | model diagnostics at the end of the run (mean ± std over members) |",
+              "|---|---|---|"]
     for case, ens in ensembles.items():
         path = out / f"ensemble_{case}" / "ensemble.nc"
-        h = sst = "–"
+        cells = "–"
         if path.exists():
             with xr.open_dataset(path) as ds:
-                if "final_mixed_layer_depth" in ds:
-                    v = ds["final_mixed_layer_depth"].values
-                    h = f"{v.mean():.4g} ± {v.std():.2g}"
-                    v = ds["final_surface_temperature"].values
-                    sst = f"{v.mean():.5g} ± {v.std():.2g}"
+                parts = []
+                for name, da in ds.data_vars.items():
+                    if da.dims != ("member",) or not np.issubdtype(da.dtype, np.number):
+                        continue
+                    v = np.asarray(da.values, dtype=float)
+                    units = da.attrs.get("units", "")
+                    parts.append(f"{name}{f' ({units})' if units else ''}: "
+                                 f"{np.nanmean(v):.5g} ± {np.nanstd(v):.2g}")
+                cells = "; ".join(parts) or "–"
         n_ok = sum(m["status"] == "completed" for m in ens.get("members", []))
-        lines.append(f"| {case} | {n_ok}/{len(ens.get('members', []))} | {h} | {sst} |")
+        lines.append(f"| {case} | {n_ok}/{len(ens.get('members', []))} | {cells} |")
     lines.append("")
     for case in ensembles:
         fig = out / f"ensemble_{case}" / "figures" / "ensemble.png"

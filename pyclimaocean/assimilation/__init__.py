@@ -24,6 +24,7 @@ from .observations import (
     SubsetObservation,
     every_other,
     make_observation_operator,
+    point_observation,
 )
 from .twin import (
     FilterOutput,
@@ -62,6 +63,7 @@ __all__ = [
     "SubsetObservation",
     "every_other",
     "make_observation_operator",
+    "point_observation",
     "FilterOutput",
     "climatology_rmse",
     "cycle_filter",

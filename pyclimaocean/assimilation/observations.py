@@ -4,6 +4,11 @@ Every operator maps a state ``(..., n)`` to observations ``(..., p)`` (batched a
 axes, so an ensemble ``(N, n)`` maps to ``(N, p)``), has a ``matrix()`` giving H as a
 ``(p, n)`` array (all operators here are linear), and ``positions``: the grid coordinate of
 each observation, ``(p,)``, used by localisation (:mod:`.localization`).
+
+The weights come from the named-dimension operators shared with calibration
+(:mod:`pyclimaocean.observations`): :func:`point_observation` samples a model variable at
+scattered points along its dims (linear interpolation built from the model's coordinates), and
+:meth:`SubsetObservation.matrix` is their one-hot selection.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
+from ..observations.operators import model_axes, selection_matrix, state_matrix
+
 __all__ = [
     "ObservationOperator",
     "IdentityObservation",
@@ -21,6 +28,7 @@ __all__ = [
     "LinearObservation",
     "every_other",
     "make_observation_operator",
+    "point_observation",
 ]
 
 
@@ -93,6 +101,9 @@ class SubsetObservation(ObservationOperator):
     def n_obs(self) -> int:
         return len(self.indices)
 
+    def matrix(self):
+        return jnp.asarray(selection_matrix(self.n_state, self.indices))
+
     @property
     def positions(self):
         return jnp.asarray(self.indices, dtype=float)
@@ -153,3 +164,22 @@ def make_observation_operator(kind: str, n_state: int) -> ObservationOperator:
         f"observation operator {kind!r} is not supported. Supported operators are: "
         "identity, every_other (or build a LinearObservation(H) in Python)"
     )
+
+
+def point_observation(model, variable: str, points) -> LinearObservation:
+    """Observe ``variable`` of ``model``'s state at scattered points: a :class:`LinearObservation`
+    whose H ``(p, n)`` interpolates linearly along each of the variable's named dims
+    (:func:`pyclimaocean.observations.state_matrix`, from the model's coordinates).
+
+    ``points`` is ``{dim: (p,) coordinates}`` for every dim of the variable (e.g.
+    ``{"k": [2.5, 10.0]}`` for Lorenz-96); positions (for localisation) are the coordinates
+    along the variable's last dim.
+    """
+    table = {v.name: v for v in model.variables()}
+    if variable not in table:
+        raise ValueError(f"{variable!r} is not a variable of the {model.name} model. "
+                         f"Variables are: {', '.join(table)}")
+    var = table[variable]
+    _, coords, clamps = model_axes(model)
+    H = state_matrix(var, coords, points, clamps=clamps)
+    return LinearObservation(H, np.asarray(points[var.dims[-1]], dtype=float))

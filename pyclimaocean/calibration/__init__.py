@@ -1,13 +1,15 @@
 """Calibration of any differentiable forward map: observations, losses, optimizers, EKI.
 
 * :mod:`.observations` — observations as xarray Datasets, noise models, the observation
-  operator ℋ (time/depth interpolation, differentiable mixed-layer depth).
+  operator ℋ (the named-dimension operators of :mod:`pyclimaocean.observations`, built from a
+  model's variable metadata; legacy column profiles and a differentiable mixed-layer depth).
 * :mod:`.problem` — :class:`Case` (one forward map 𝒢_c and its data) and :class:`Problem`
   (controls + cases -> loss Φ(u) in unconstrained space, several cases batched by ``vmap``).
 * :mod:`.optimize` — optax (Adam, L-BFGS) and SciPy L-BFGS-B drivers with histories.
 * :mod:`.eki` — ensemble Kalman inversion (derivative-free).
 * :mod:`.uki` — unscented Kalman inversion (derivative-free, with a covariance).
-* :mod:`.column` — cases for the single-column model; :mod:`.toy` — a toy diffusion map.
+* :mod:`.simulator` — cases of any model (``model_case``, ``model_twin``); :mod:`.toy` — a
+  toy diffusion map; :mod:`.column` — the former column names of the same functions.
 * :mod:`.experiment` — the config-file driven ``calibrate`` command.
 
 See ``docs/calibration.md``.
@@ -20,11 +22,13 @@ from .observations import (
     ObservationError,
     ObservationOperator,
     mixed_layer_depth,
+    model_observations,
     observation_vector,
     synthetic_observations,
 )
 from .optimize import CalibrationResult, calibrate, calibrate_optax, calibrate_scipy
 from .problem import Case, Problem
+from .simulator import model_case, model_simulator, model_twin, output_times
 from .uki import UKIResult, unscented_kalman_inversion
 
 __all__ = [
@@ -35,6 +39,11 @@ __all__ = [
     "DiagonalNoise",
     "FullNoise",
     "mixed_layer_depth",
+    "model_case",
+    "model_observations",
+    "model_simulator",
+    "model_twin",
+    "output_times",
     "observation_vector",
     "synthetic_observations",
     "CalibrationResult",

@@ -1,40 +1,52 @@
-"""Config-file driven calibration: the Python API behind ``pyclimaocean calibrate``.
+"""Config-file driven calibration of any registered model: the Python API behind
+``pyclimaocean calibrate``.
 
-A calibration config is a column *run* config (``[experiment]``, ``[grid]``, ``[closure]``,
-``[forcing]``, ``[time]`` ... exactly as for ``pyclimaocean run``) plus a ``[calibration]``
-section::
+A calibration config is a *run* config of any registered model (``[experiment]`` with
+``model = ...``, ``[time]``, ``[output]``, ``[parameters]`` and the model's own sections,
+exactly as for ``pyclimaocean run``) plus a ``[calibration]`` section::
 
     [calibration]
     method = "scipy_lbfgsb"          # scipy_lbfgsb | optax_lbfgs | optax_adam | eki | uki
     regularization = "prior"         # prior | physical | ridge | none
     max_iterations = 100
+    # ftol = 1e-12                   # default: the method's own (see DEFAULT_FTOL)
 
-    [calibration.parameters.c_pen_c]              # a closure parameter (or "closure.c_pen_c")
-    prior = { kind = "lognormal", loc = -2.19, scale = 0.5 }   # default: lognormal around
-    initial_factor = 1.3                           #   the model value, scale default_prior_scale
+    [calibration.parameters.c_pen_c]              # any name model.parameters() accepts:
+    prior = { kind = "lognormal", loc = -2.19, scale = 0.5 }   # "c_pen_c" or "closure.c_pen_c"
+    initial_factor = 1.3                           #   (column), "forcing" (Lorenz-96)
     # initial = 0.15 ; truth = 0.112 ; lower = 0.0 ; upper = 1.12
 
     [calibration.observations]
     source = "synthetic"             # synthetic twin (truth + noise) | file
-    variables = ["T", "u", "v"]
+    variables = ["T", "u", "v"]      # the model's variables() and named diagnostics()
     error_std = { T = 1e-4, u = 1e-4, v = 1e-4 }
-    interval = 14400.0               # s (default: every model output)
+    interval = 14400.0               # model time units (default: every model output)
+    # at = { z = [-30.0, -10.0] }    # observation coordinates per dim (default: the model's)
 
     [[calibration.cases]]            # optional: several forcing cases calibrated jointly
     name = "wind"
     set = { "forcing.wind_stress_x" = 0.1, "physics.coriolis_parameter" = 1e-4 }
 
-Writes into the output directory: ``config.toml``, ``observations_<case>.nc``,
-``history.nc``, ``summary.json`` (with ``converged``, the optimizer's full ``message``, the
-``priors`` used and ``warnings``), ``loss.png`` (with the noise floor m/2),
-``parameters.png``, ``profiles_<case>.png``.
+Controls come from ``model.parameters(names)`` (bounds, units and, where the model gives one,
+its prior); without a prior in the config, a positive parameter gets a lognormal prior centred
+on the model's value (scale ``default_prior_scale``) and any other the model's prior.  The
+forward map runs the model (:func:`~pyclimaocean.calibration.simulator.model_simulator`) and
+observes its output fields with the named-dimension operators of
+:mod:`pyclimaocean.observations`.
+
+The output directory follows :func:`pyclimaocean.experiment.prepare_output_dir` (``--force``
+empties an existing experiment directory first, so no stale file survives); every file is
+written atomically.  It holds ``config.toml``, ``observations_<case>.nc``, ``history.nc``,
+``summary.json`` (with ``converged``, the optimizer's full ``message``, the ``priors`` used and
+``warnings``), ``loss.png`` (with the noise floor m/2), ``parameters.png`` and, for variables
+with one dim, ``profiles_<case>.png``.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -42,23 +54,32 @@ from typing import Any, Literal
 import equinox as eqx
 import jax
 import numpy as np
+import pydantic
 from pydantic import Field, model_validator
 
 from ..config import ConfigError, Section, apply_overrides, load_toml, toml_value, validate
-from ..models.column.config import ColumnExperiment, build_model
+from ..core.registry import get_model_entry
+from ..experiment import _dump_toml, apply_parameter_section
+from ..experiment import prepare_output_dir as _prepare_experiment_dir
+from ..io.files import atomic_write_bytes
 from ..params import Parameter, ParameterError, ParameterSet, Prior
 
 __all__ = [
     "CalibrationSection",
-    "CalibrationExperiment",
-    "ColumnCalibrationSetup",
+    "CalibrationSetup",
+    "DEFAULT_FTOL",
     "build_calibration",
     "calibrate_from_file",
+    "calibration_schema",
+    "load_calibration",
     "prepare_output_dir",
     "write_json_atomic",
 ]
 
-Finite = float
+#: ``ftol`` of each method when ``[calibration] ftol`` is not given (relative decrease of the
+#: loss, or of the data misfit for UKI, at which the iteration stops; 0 disables the test;
+#: EKI runs ``max_iterations`` updates)
+DEFAULT_FTOL = {"scipy_lbfgsb": 1e-12, "optax_lbfgs": 1e-12, "optax_adam": 0.0, "uki": 1e-12}
 
 
 class ParameterSpec(Section):
@@ -84,21 +105,20 @@ class ParameterSpec(Section):
 
 
 class ObservationSpec(Section):
+    """``[calibration.observations]``: what is observed, where, and how well."""
+
     source: Literal["synthetic", "file"] = "synthetic"
     path: str | None = Field(None, description="netCDF file; '{case}' is replaced by the case name")
-    variables: list[str] = Field(default_factory=lambda: ["T"], min_length=1)
+    variables: list[str] = Field(..., min_length=1,
+                                 description="observed names: the model's variables and diagnostics")
     error_std: dict[str, float] = Field(default_factory=dict, description="sigma per variable")
-    interval: float | None = Field(None, gt=0, description="observation interval (s)")
-    depths: list[float] | None = Field(None, description="observation heights z (m, <= 0)")
-    mixed_layer_threshold: float = Field(0.1, gt=0, description="K, for mixed_layer_depth")
+    interval: float | None = Field(None, gt=0, description="observation interval (model time units)")
+    at: dict[str, list[float]] = Field(
+        default_factory=dict, description="observation coordinates per dim, e.g. z = [-30.0, -10.0]")
     seed: int = Field(0, ge=0)
 
     @model_validator(mode="after")
     def _check(self):
-        allowed = {"T", "S", "u", "v", "e", "mixed_layer_depth"}
-        bad = [v for v in self.variables if v not in allowed]
-        if bad:
-            raise ValueError(f"variables {bad} are not observable. Observable: {', '.join(sorted(allowed))}")
         if self.source == "file" and not self.path:
             raise ValueError("source = 'file' needs a path")
         if self.source == "synthetic":
@@ -108,8 +128,9 @@ class ObservationSpec(Section):
         for k, v in self.error_std.items():
             if not (v > 0 and math.isfinite(v)):
                 raise ValueError(f"error_std.{k} = {v} must be a positive number")
-        if self.depths is not None and any(d > 0 for d in self.depths):
-            raise ValueError("depths are heights z (m) and must be <= 0")
+        for k, v in self.at.items():
+            if not v:
+                raise ValueError(f"at.{k} must list at least one coordinate value")
         return self
 
 
@@ -119,12 +140,16 @@ class CaseSpec(Section):
 
 
 class CalibrationSection(Section):
+    """``[calibration]`` (see the module docstring)."""
+
     method: Literal["scipy_lbfgsb", "optax_lbfgs", "optax_adam", "eki", "uki"] = "scipy_lbfgsb"
     regularization: Literal["prior", "physical", "ridge", "none"] = "prior"
     ridge_weight: float = Field(1.0, gt=0)
     max_iterations: int = Field(100, ge=1, le=100000)
     gtol: float = Field(1e-6, ge=0)
-    ftol: float = Field(1e-12, ge=0)
+    ftol: float | None = Field(
+        None, ge=0, description="relative decrease at which to stop (default: the method's, "
+        "DEFAULT_FTOL; 0 disables it)")
     learning_rate: float = Field(0.01, gt=0, description="optax_adam")
     ensemble_size: int = Field(20, ge=2, le=10000, description="eki")
     eki_dt: float = Field(1.0, gt=0, description="eki step")
@@ -141,15 +166,33 @@ class CalibrationSection(Section):
             raise ValueError(f"case names must be unique, got {names}")
         return self
 
+    def method_ftol(self, method: str | None = None) -> float:
+        """``ftol`` for ``method`` (default this section's): the given value or DEFAULT_FTOL."""
+        method = method or self.method
+        return DEFAULT_FTOL.get(method, 0.0) if self.ftol is None else self.ftol
 
-class CalibrationExperiment(ColumnExperiment):
-    """A run config plus a ``[calibration]`` section."""
 
-    calibration: CalibrationSection
+_SCHEMAS: dict[tuple, type] = {}
+
+
+def calibration_schema(model: str, sections: Mapping[str, tuple[type, Any]] | None = None) -> type:
+    """The schema of a calibration config of ``model``: its run schema plus ``[calibration]``
+    (and ``sections``: ``{name: (Section type, default or ...)}``, e.g. ``[inference]``)."""
+    sections = dict(sections or {})
+    key = (model, tuple((k, v[0]) for k, v in sections.items()))
+    if key not in _SCHEMAS:
+        base = get_model_entry(model).config_schema()
+        _SCHEMAS[key] = pydantic.create_model(
+            f"{base.__name__}Calibration", __base__=base,
+            calibration=(CalibrationSection, ...), **sections)
+    return _SCHEMAS[key]
 
 
 @dataclass
-class ColumnCalibrationSetup:
+class CalibrationSetup:
+    """Everything a calibration config builds: the problem, the synthetic truth (``None`` for
+    observations from files), the observation datasets and the models, per case."""
+
     problem: Any
     truth: ParameterSet | None
     observations: dict[str, Any]
@@ -158,70 +201,95 @@ class ColumnCalibrationSetup:
     save_every: int
 
 
-def _case_configs(cfg: CalibrationExperiment, raw: dict, source: str) -> dict[str, ColumnExperiment]:
+def _model_name(raw: Mapping[str, Any], source: str) -> str:
+    exp = raw.get("experiment", {})
+    if not isinstance(exp, Mapping):
+        raise ConfigError(f"config error in {source}:\n  experiment = {exp!r}: must be a table ([experiment])")
+    return exp.get("model", "column")
+
+
+def _case_configs(cfg, raw: dict, source: str) -> dict[str, Any]:
     if not cfg.calibration.cases:
         return {cfg.experiment.name: cfg}
     out = {}
     base = {k: v for k, v in raw.items() if k not in ("calibration", "inference")}
+    schema = get_model_entry(cfg.experiment.model).config_schema()
     for case in cfg.calibration.cases:
         sets = [f"{k}={toml_value(v)}" for k, v in case.set.items()]
         data = apply_overrides(base, sets)
-        out[case.name] = validate(data, ColumnExperiment, source=f"{source} (case {case.name!r})")
+        out[case.name] = validate(data, schema, source=f"{source} (case {case.name!r})")
     return out
 
 
-def _controls(cfg: CalibrationExperiment, model) -> tuple[ParameterSet, ParameterSet]:
-    """(controls with priors and first guess, truth values of the controls)."""
+def _build_model(c):
+    """The model of a run config, with its ``[parameters]`` applied."""
+    return apply_parameter_section(get_model_entry(c.experiment.model).build(c), c.parameters)
+
+
+def _controls(cfg, model) -> tuple[ParameterSet, ParameterSet]:
+    """(controls with priors and first guess, truth values of the controls), from
+    ``model.parameters(names)`` and the ``[calibration.parameters]`` specs."""
     cal = cfg.calibration
-    specs = model.closure.parameter_specs()
     controls, truth = {}, {}
     for key, spec in cal.parameters.items():
-        short = key.removeprefix("closure.")
-        if short not in specs:
-            raise ConfigError(
-                f"calibration.parameters.{key}: not a parameter of closure type "
-                f"{cfg.closure.type!r}. Parameters are: {', '.join(specs)}"
-            )
-        base = specs[short]
-        lower = base["lower"] if spec.lower is None else spec.lower
-        upper = base["upper"] if spec.upper is None else spec.upper
-        value = float(getattr(model.closure, short))
+        try:
+            base_set = model.parameters([key])
+        except KeyError as err:
+            raise ConfigError(f"calibration.parameters.{key}: {err.args[0]}") from None
+        (name,) = base_set.names
+        base = base_set[name]
+        lower = float(base.lower) if spec.lower is None else spec.lower
+        upper = float(base.upper) if spec.upper is None else spec.upper
+        value = float(base.value)
         t = value if spec.truth is None else spec.truth
         if spec.prior is not None:
             prior = Prior.from_dict(spec.prior)
-        else:
+        elif value > 0 and lower >= 0:
             # centred on the model's value, never on the synthetic truth (that would leak the
             # answer into a twin experiment)
-            if not value > 0:
-                raise ConfigError(
-                    f"calibration.parameters.{key}: the default lognormal prior needs a positive "
-                    f"model value, got {value}; give a prior"
-                )
             prior = Prior.make("lognormal", loc=math.log(value), scale=cal.default_prior_scale)
+        elif base.prior is not None:
+            prior = base.prior
+        else:
+            raise ConfigError(
+                f"calibration.parameters.{key}: the default lognormal prior needs a positive "
+                f"model value, got {value}; give a prior"
+            )
         first = spec.initial if spec.initial is not None else t * (spec.initial_factor or 1.0)
-        name = f"closure.{short}"
+        units = getattr(base, "units", "1")
         try:
             controls[name] = Parameter.from_dict(
                 {"value": first, "lower": lower, "upper": upper, "prior": prior.to_dict(),
-                 "units": base.get("units", "1"), "description": base.get("description", "")},
+                 "units": units, "description": getattr(base, "description", "")},
                 name=f"calibration.parameters.{key}.initial")
-            truth[name] = Parameter.from_dict({"value": t, "lower": lower, "upper": upper,
-                                               "units": base.get("units", "1")},
+            truth[name] = Parameter.from_dict({"value": t, "lower": lower, "upper": upper, "units": units},
                                               name=f"calibration.parameters.{key}.truth")
         except ParameterError as err:
             raise ConfigError(f"config error: {err}") from None
     return ParameterSet(controls), ParameterSet(truth)
 
 
-def build_calibration(cfg: CalibrationExperiment, raw: dict, source: str = "config") -> ColumnCalibrationSetup:
+def _check_observable(cfg, model) -> None:
+    observable = [v.name for v in model.variables()] + list(model.diagnostics())
+    bad = [v for v in cfg.calibration.observations.variables if v not in observable]
+    if bad:
+        raise ConfigError(
+            f"calibration.observations.variables: {bad} are not observable in the "
+            f"{model.name} model. Observable: {', '.join(observable)}")
+
+
+def build_calibration(cfg, raw: dict, source: str = "config") -> CalibrationSetup:
     """Models, observations (synthetic twin or files) and the :class:`Problem` of a config."""
-    from .column import column_case, column_twin
+    import xarray as xr
+
+    from .observations import ObservationError
     from .problem import Problem
+    from .simulator import model_case, model_twin
 
     if cfg.experiment.backend != "jax":
         raise ConfigError(f"calibration needs experiment.backend = 'jax' (got {cfg.experiment.backend!r})")
     case_cfgs = _case_configs(cfg, raw, source)
-    models = {name: build_model(c) for name, c in case_cfgs.items()}
+    models = {name: _build_model(c) for name, c in case_cfgs.items()}
     first = next(iter(case_cfgs.values()))
     n_steps, save_every = first.time.n_steps, first.time.output_every
     for name, c in case_cfgs.items():
@@ -230,7 +298,9 @@ def build_calibration(cfg: CalibrationExperiment, raw: dict, source: str = "conf
                 f"case {name!r}: all cases must share [time] (dt, stop_time, output_interval); got "
                 f"dt = {c.time.dt} s, {c.time.n_steps} steps, output every {c.time.output_every} steps "
                 f"vs dt = {first.time.dt} s, {n_steps} steps, output every {save_every} steps")
-    controls, truth = _controls(cfg, next(iter(models.values())))
+    model0 = next(iter(models.values()))
+    _check_observable(cfg, model0)
+    controls, truth = _controls(cfg, model0)
     obs = cfg.calibration.observations
     obs_every = 1
     if obs.interval is not None:
@@ -239,62 +309,65 @@ def build_calibration(cfg: CalibrationExperiment, raw: dict, source: str = "conf
         if abs(k - round(k)) > 1e-9 or round(k) < 1:
             raise ConfigError(
                 f"calibration.observations.interval = {obs.interval} must be a whole multiple of the "
-                f"output interval {dt_out} s"
+                f"output interval {dt_out}"
             )
         obs_every = int(round(k))
-    if obs.source == "synthetic":
-        cases, datasets = column_twin(
-            models, truth, n_steps=n_steps, save_every=save_every,
-            error_std={v: obs.error_std[v] for v in obs.variables}, obs_every=obs_every,
-            z=obs.depths, seed=obs.seed,
-            derived_attrs={"mixed_layer_depth": {"threshold": obs.mixed_layer_threshold}},
-        )
-    else:
-        import xarray as xr
-
-        cases, datasets = [], {}
-        for name, model in models.items():
-            path = Path(obs.path.format(case=name))
-            if not path.is_file():
-                raise ConfigError(f"calibration.observations.path: file {str(path)!r} does not exist")
-            ds = xr.load_dataset(path)
-            datasets[name] = ds
-            cases.append(column_case(model, ds, n_steps=n_steps, save_every=save_every,
-                                     variables=obs.variables, name=name))
-        truth = None
+    try:
+        if obs.source == "synthetic":
+            cases, datasets = model_twin(
+                models, truth, n_steps=n_steps, save_every=save_every,
+                error_std={v: obs.error_std[v] for v in obs.variables}, obs_every=obs_every,
+                at=obs.at or None, seed=obs.seed)
+        else:
+            cases, datasets = [], {}
+            for name, model in models.items():
+                path = Path(obs.path.format(case=name))
+                if not path.is_file():
+                    raise ConfigError(f"calibration.observations.path: file {str(path)!r} does not exist")
+                ds = xr.load_dataset(path)
+                datasets[name] = ds
+                cases.append(model_case(model, ds, n_steps=n_steps, save_every=save_every,
+                                        variables=obs.variables, name=name))
+            truth = None
+    except ObservationError as err:
+        raise ConfigError(f"config error in {source}: calibration.observations: {err}") from None
     cal = cfg.calibration
     problem = Problem(controls, cases, regularization=cal.regularization, ridge_weight=cal.ridge_weight)
-    return ColumnCalibrationSetup(problem, truth, datasets, models, n_steps, save_every)
+    return CalibrationSetup(problem, truth, datasets, models, n_steps, save_every)
 
 
-def load_calibration(path, overrides: Iterable[str] = (), schema=CalibrationExperiment):
+def load_calibration(path, overrides: Iterable[str] = (), schema=None, *,
+                     sections: Mapping[str, tuple[type, Any]] | None = None):
+    """Load and validate a calibration config: ``(config, raw dict)``.
+
+    The schema is the run schema of the config's ``experiment.model`` plus ``[calibration]``
+    and ``sections`` (:func:`calibration_schema`); ``schema`` overrides it with a fixed
+    pydantic class.
+    """
     raw = apply_overrides(load_toml(path), overrides)
+    if schema is None:
+        schema = calibration_schema(_model_name(raw, str(path)), sections)
     return validate(raw, schema, source=str(path)), raw
 
 
 def prepare_output_dir(output_dir: str | Path, force: bool) -> Path:
-    out = Path(output_dir)
-    if out.exists() and any(out.iterdir()) and not force:
-        raise FileExistsError(f"output directory {str(out)!r} is not empty; pass --force to overwrite")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    """The experiment directory policy of every verb (:func:`pyclimaocean.experiment.prepare_output_dir`):
+    refuses a non-empty directory unless ``force``, and with ``force`` empties it first (only
+    if it holds an experiment), so no stale file of an earlier run survives."""
+    return _prepare_experiment_dir(output_dir, force=force)
 
 
 def write_json_atomic(data: dict, path: Path) -> Path:
     from ..inference.results import _jsonable
-    from ..io.files import atomic_write_bytes
 
     return atomic_write_bytes(path, json.dumps(_jsonable(data), indent=2).encode())
 
 
-def write_common(out: Path, raw: dict, setup: ColumnCalibrationSetup) -> list[Path]:
-    from ..experiment import _dump_toml
+def write_common(out: Path, raw: dict, setup: CalibrationSetup) -> list[Path]:
+    """``config.toml`` (the config as run, overrides applied) and ``observations_<case>.nc``."""
     from ..inference.results import write_netcdf_atomic
 
-    files = []
-    cfg_path = out / "config.toml"
-    cfg_path.write_text(_dump_toml(raw))
-    files.append(cfg_path)
+    files = [atomic_write_bytes(out / "config.toml", _dump_toml(raw).encode())]
     for name, ds in setup.observations.items():
         files.append(write_netcdf_atomic(ds, out / f"observations_{name}.nc"))
     return files
@@ -306,19 +379,28 @@ def _ensemble_outputs(problem, case_index: int, us):
     return jax.vmap(lambda u: case.outputs(problem.theta(u)))(us)
 
 
-def profile_figures(out: Path, setup: ColumnCalibrationSetup, *, u_prior=None, u_post=None,
+def profile_figures(out: Path, setup: CalibrationSetup, *, u_prior=None, u_post=None,
                     u_best=None, variable: str | None = None) -> list[Path]:
-    """Final-time profiles per case: observations, truth, prior/posterior ensembles (or the
-    first-guess and calibrated runs as one-member 'ensembles')."""
+    """Final-time profiles per case of the first observed variable with one dim (``z`` for the
+    column, ``k`` for Lorenz-96): observations, truth, prior/posterior ensembles (or the
+    first-guess and calibrated runs as one-member 'ensembles').  None for other variables."""
     import jax.numpy as jnp
 
+    from ..observations import model_axes
     from .plots import plot_profiles
 
     problem = setup.problem
-    files = []
+    model0 = setup.models[problem.cases[0].name]
+    field_dims, coords, _ = model_axes(model0)
+    meta = {v.name: v for v in model0.variables()}
     obs_vars = problem.cases[0].operator.variables
-    var = variable or next((v for v in obs_vars if v != "mixed_layer_depth"), "T")
-    units = {"T": "degC", "S": "g kg-1", "u": "m s-1", "v": "m s-1", "e": "m2 s-2"}
+    var = variable or next((v for v in obs_vars if len(field_dims.get(v, ())) == 2), None)
+    if var is None or len(field_dims.get(var, ())) != 2:
+        return []
+    dim = field_dims[var][1]
+    if dim not in coords:
+        return []
+    files = []
 
     def ensemble(us):
         if us is None:
@@ -333,18 +415,19 @@ def profile_figures(out: Path, setup: ColumnCalibrationSetup, *, u_prior=None, u
     best = run(u_best) if u_best is not None else None
     truth_runs = run(problem.unconstrained(jnp.asarray([setup.truth[n].value for n in problem.names]))) \
         if setup.truth is not None else None
+    units = meta[var].units if var in meta else ""
     for i, case in enumerate(problem.cases):
-        model = setup.models[case.name]
-        z = np.asarray(model.grid.z_centers)
+        x = np.asarray(model_axes(setup.models[case.name])[1][dim])
         ds = setup.observations[case.name]
         observed = None
-        if var in ds and "z" in ds[var].dims and len(ds["z"]) == len(z) and np.allclose(ds["z"].values, z):
+        if var in ds and ds[var].dims == ("time", dim) and len(ds[dim]) == len(x) \
+                and np.allclose(ds[dim].values, x):
             observed = ds[var].values[-1]
         posterior = post_e[i] if post_e is not None else (best[i][None] if best is not None else None)
         files.append(plot_profiles(
-            z, observed, truth=truth_runs[i] if truth_runs is not None else None,
+            x, observed, truth=truth_runs[i] if truth_runs is not None else None,
             prior=prior_e[i] if prior_e is not None else None, posterior=posterior,
-            xlabel=f"{var} ({units.get(var, '')})", title=f"{case.name}: final time",
+            xlabel=f"{var} ({units})", title=f"{case.name}: final time",
             path=out / f"profiles_{case.name}.png"))
     return files
 
@@ -370,30 +453,30 @@ def calibrate_from_file(
     from .uki import unscented_kalman_inversion
 
     cfg, raw = load_calibration(config_path, overrides)
-    out = prepare_output_dir(output_dir or Path("runs") / f"{cfg.experiment.name}_calibration", force)
+    cal = cfg.calibration
+    if cal.method == "uki" and cal.uki_alpha != 1.0 and cal.regularization != "none":
+        raise ConfigError(
+            f"calibration.uki_alpha = {cal.uki_alpha} regularises towards the first guess; with "
+            f"calibration.regularization = {cal.regularization!r} the prior is imposed already: "
+            "use calibration.uki_alpha = 1 or calibration.regularization = 'none'")
     setup = build_calibration(cfg, raw, str(config_path))
-    problem, cal = setup.problem, cfg.calibration
+    problem = setup.problem
+    out = prepare_output_dir(output_dir or Path("runs") / f"{cfg.experiment.name}_calibration", force)
     files = write_common(out, raw, setup)
     if cal.method == "eki":
         res = ensemble_kalman_inversion(problem, ensemble_size=cal.ensemble_size, max_iterations=cal.max_iterations,
                                         dt=cal.eki_dt, seed=cfg.experiment.seed, progress=progress)
     elif cal.method == "uki":
-        if cal.uki_alpha != 1.0 and cal.regularization != "none":
-            raise ConfigError(
-                f"calibration.uki_alpha = {cal.uki_alpha} regularises towards the first guess; with "
-                f"calibration.regularization = {cal.regularization!r} the prior is imposed already: "
-                "use calibration.uki_alpha = 1 or calibration.regularization = 'none'")
         res = unscented_kalman_inversion(problem, max_iterations=cal.max_iterations, alpha_reg=cal.uki_alpha,
-                                         ftol=cal.ftol, progress=progress)
+                                         ftol=cal.method_ftol(), progress=progress)
     else:
-        kwargs: dict[str, Any] = dict(max_iterations=cal.max_iterations, gtol=cal.gtol, progress=progress)
+        kwargs: dict[str, Any] = dict(max_iterations=cal.max_iterations, gtol=cal.gtol,
+                                      ftol=cal.method_ftol(), progress=progress)
         if cal.method == "optax_adam":
             kwargs["learning_rate"] = cal.learning_rate
-            kwargs["ftol"] = 0.0 if cal.ftol == 1e-12 else cal.ftol
-        else:
-            kwargs["ftol"] = cal.ftol
         res = calibrate(problem, cal.method, **kwargs)
     summary = res.summary()
+    summary["model"] = cfg.experiment.model
     if setup.truth is not None:
         tv = np.array([float(setup.truth[n].value) for n in problem.names])
         summary["truth"] = dict(zip(problem.names, tv.tolist(), strict=True))

@@ -22,6 +22,14 @@ linear interpolation in time onto the observation times, linear interpolation in
 observation depths (both precomputed as matrices, so ℋ is linear in the fields and cheap to
 differentiate), and derived quantities (e.g. :func:`mixed_layer_depth`) computed
 differentiably from the profiles before the time interpolation.
+
+The operators are the shared named-dimension family of :mod:`pyclimaocean.observations`
+(also used by data assimilation): :meth:`ObservationOperator.from_model` builds ℋ for any
+model from its variable metadata (observable: its variables and named diagnostics, along their
+dims — ``time``, ``z``, ``k``, ``y``, ``x`` ... — or at scattered points), and
+:func:`model_observations` writes synthetic observations of any model with its CF metadata.
+:meth:`ObservationOperator.from_dataset` is the column-profile form ``(time, z)`` kept for
+callers that pass ``model_z`` directly.
 """
 
 from __future__ import annotations
@@ -35,24 +43,30 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from ..io.cf import seconds_since_start, time_attributes
-from ..params import ParameterError
+from ..io.cf import time_attributes
+from ..observations import operators as _ops
+from ..observations.operators import (
+    FieldOperator,
+    ObservationError,
+    field_operator,
+    interpolation_matrix,
+    observed_values,
+    observed_variables,
+)
 
 __all__ = [
     "ObservationError",
     "DiagonalNoise",
     "FullNoise",
     "ObservationOperator",
+    "FieldOperator",
+    "model_observations",
     "mixed_layer_depth",
     "DERIVED_QUANTITIES",
     "interpolation_matrix",
     "observation_vector",
     "synthetic_observations",
 ]
-
-
-class ObservationError(ParameterError):
-    """Observations are malformed (bad dims, missing errors, times outside the run...)."""
 
 
 # ----------------------------------------------------------------------------------------
@@ -122,56 +136,7 @@ def _block_noise(blocks: Sequence[tuple[str, np.ndarray]]):
 # ----------------------------------------------------------------------------------------
 # interpolation and derived quantities
 # ----------------------------------------------------------------------------------------
-def interpolation_matrix(
-    source: np.ndarray, target: np.ndarray, *, name: str, clamp: tuple[float, float] | None = None
-) -> np.ndarray:
-    """Matrix ``W`` ``(len(target), len(source))`` of linear-interpolation weights.
-
-    ``W @ f(source) ≈ f(target)``.  ``source`` may be ascending or descending.  Targets outside
-    ``[min(source), max(source)]`` raise :class:`ObservationError`, unless they lie inside
-    ``clamp = (lo, hi)``, in which case the nearest end value is used (constant extrapolation:
-    used in z between the outermost cell centres and the domain's faces).
-    """
-    source = np.asarray(source, dtype=float)
-    target = np.asarray(target, dtype=float)
-    order = np.argsort(source)
-    s = source[order]
-    lo, hi = s[0], s[-1]
-    W = np.zeros((target.size, source.size))
-    for i, t in enumerate(target):
-        if t < lo or t > hi:
-            ok = clamp is not None and clamp[0] - 1e-9 <= t <= clamp[1] + 1e-9
-            if not ok:
-                rng = clamp if clamp is not None else (lo, hi)
-                raise ObservationError(
-                    f"observation {name} = {t} is outside the model range [{rng[0]}, {rng[1]}]"
-                )
-            W[i, order[0] if t < lo else order[-1]] = 1.0
-            continue
-        j = int(np.searchsorted(s, t, side="right")) - 1
-        j = min(max(j, 0), s.size - 2) if s.size > 1 else 0
-        if s.size == 1:
-            W[i, order[0]] = 1.0
-            continue
-        w = (t - s[j]) / (s[j + 1] - s[j])
-        W[i, order[j]] += 1.0 - w
-        W[i, order[j + 1]] += w
-    return W
-
-
-def _cell_thickness(z: np.ndarray) -> np.ndarray:
-    """Cell thicknesses Δz (m) from cell-centre heights ``z`` (top face midway above the top
-    centre at half a spacing, interior faces midway between centres)."""
-    z = np.asarray(z, dtype=float)
-    order = np.argsort(z)
-    s = z[order]
-    if s.size == 1:
-        return np.array([2.0 * abs(s[0])])
-    faces = np.concatenate([[s[0] - (s[1] - s[0]) / 2], (s[1:] + s[:-1]) / 2, [s[-1] + (s[-1] - s[-2]) / 2]])
-    dz_sorted = np.diff(faces)
-    dz = np.empty_like(dz_sorted)
-    dz[order] = dz_sorted
-    return dz
+_cell_thickness = _ops.cell_thickness
 
 
 def mixed_layer_depth(temperature, z, *, threshold: float = 0.1, smoothing: float | None = None):
@@ -205,56 +170,18 @@ DERIVED_QUANTITIES: dict[str, tuple[str, Callable[..., Any]]] = {
 _DERIVED_ATTRS = {"mixed_layer_depth": ("threshold", "smoothing")}
 
 
-def _get(outputs, name):
-    if isinstance(outputs, Mapping):
-        if name not in outputs:
-            raise ObservationError(
-                f"model outputs have no variable {name!r}; available: {sorted(outputs)}"
-            )
-        return outputs[name]
-    if not hasattr(outputs, name):
-        raise ObservationError(f"model outputs ({type(outputs).__name__}) have no field {name!r}")
-    return getattr(outputs, name)
-
-
 # ----------------------------------------------------------------------------------------
 # the operator
 # ----------------------------------------------------------------------------------------
-class _VariableMap(eqx.Module):
-    """ℋ for one variable: time weights ``(nt_obs, nt_model)``, z weights ``(nz_obs, nz)``."""
-
-    time_weights: jax.Array
-    z_weights: jax.Array | None
-    name: str = eqx.field(static=True)
-    source: str = eqx.field(static=True)
-    index: tuple[int, ...] = eqx.field(static=True)  # flat indices of observed (finite) entries
-    derived_kwargs: tuple[tuple[str, float], ...] = eqx.field(static=True, default=())
-    model_z: tuple[float, ...] = eqx.field(static=True, default=())
-
-    def __call__(self, outputs):
-        field = jnp.asarray(_get(outputs, self.source))
-        if field.ndim != 2:
-            raise ObservationError(
-                f"model output {self.source!r} must have shape (time, z), got {field.shape}"
-            )
-        if self.name in DERIVED_QUANTITIES:
-            fn = DERIVED_QUANTITIES[self.name][1]
-            series = fn(field, np.asarray(self.model_z), **dict(self.derived_kwargs))  # (nt,)
-            grid = self.time_weights @ series  # (nt_obs,)
-        else:
-            grid = self.time_weights @ field @ self.z_weights.T  # (nt_obs, nz_obs)
-        return grid.reshape(-1)[np.asarray(self.index, dtype=int)]
-
-
-class ObservationOperator(eqx.Module):
+class ObservationOperator(_ops.ObservationOperator):
     """ℋ: model outputs -> predicted observations ``(m,)`` (concatenated over variables).
 
-    Build it with :meth:`from_dataset`.  It is linear in the output fields (except for
-    derived quantities) and holds its weights as array leaves, so operators with the same
-    shapes can be stacked and ``vmap`` ped over cases.
+    The shared operator of :mod:`pyclimaocean.observations` (build it for any model with
+    :meth:`from_model`), plus :meth:`from_dataset` for column profiles given ``model_z``.
+    It is linear in the output fields (except for derived quantities) and holds its weights
+    as array leaves, so operators with the same shapes can be stacked and ``vmap`` ped over
+    cases.
     """
-
-    maps: tuple[_VariableMap, ...]
 
     @classmethod
     def from_dataset(
@@ -266,7 +193,8 @@ class ObservationOperator(eqx.Module):
         *,
         domain_depth: float | None = None,
     ) -> ObservationOperator:
-        """Operator for the variables of ``ds`` (default: all without an ``_error_`` suffix).
+        """Operator for ``(time, z)`` profiles and ``(time,)`` derived series of ``ds``
+        (default: all variables without an ``_error_`` suffix).
 
         Args:
             ds: observations (see module docstring).
@@ -283,77 +211,59 @@ class ObservationOperator(eqx.Module):
         bottom = (
             -abs(domain_depth) if domain_depth is not None else float(np.min(model_z - dz / 2))
         )
+        coords = {"time": model_times, "z": model_z}
         maps = []
         for name in variables:
             da = ds[name]
             _check_dims(da, name)
             if "time" not in da.dims:
                 raise ObservationError(f"observed variable {name!r} needs a 'time' dimension")
-            t_obs = observation_seconds(ds["time"])
-            Wt = interpolation_matrix(model_times, t_obs, name=f"{name}.time")
-            values = np.asarray(da.transpose(*[d for d in ("time", "z") if d in da.dims]).values, float)
-            index = tuple(int(i) for i in np.flatnonzero(np.isfinite(values.reshape(-1))))
-            if not index:
-                raise ObservationError(f"observed variable {name!r} has no finite values")
             if name in DERIVED_QUANTITIES:
                 if "z" in da.dims:
                     raise ObservationError(f"derived quantity {name!r} must have dims ('time',)")
-                source = DERIVED_QUANTITIES[name][0]
+                source, fn = DERIVED_QUANTITIES[name]
                 kwargs = tuple(
                     (k, float(da.attrs[k])) for k in _DERIVED_ATTRS.get(name, ()) if k in da.attrs
                 )
-                maps.append(
-                    _VariableMap(
-                        jnp.asarray(Wt), None, name, source, index, kwargs, tuple(model_z.tolist())
-                    )
-                )
+                maps.append(field_operator(
+                    da, name, field_dims=("time",), coordinates=coords, source=source,
+                    derive=_derived_series(fn), derive_kwargs=(("z", tuple(model_z.tolist())),) + kwargs))
                 continue
             if "z" not in da.dims:
                 raise ObservationError(
                     f"observed variable {name!r} needs dims ('time', 'z'); only derived quantities "
                     f"({', '.join(DERIVED_QUANTITIES)}) may be time series"
                 )
-            Wz = interpolation_matrix(
-                model_z, np.asarray(ds["z"].values, float), name=f"{name}.z", clamp=(bottom, 0.0)
-            )
-            maps.append(_VariableMap(jnp.asarray(Wt), jnp.asarray(Wz), name, name, index))
+            maps.append(field_operator(da, name, field_dims=("time", "z"), coordinates=coords,
+                                       clamps={"z": (bottom, 0.0)}))
         return cls(tuple(maps))
 
-    def __call__(self, outputs):
-        return jnp.concatenate([m(outputs) for m in self.maps])
 
-    @property
-    def variables(self) -> tuple[str, ...]:
-        return tuple(m.name for m in self.maps)
+_SERIES: dict[Callable, Callable] = {}
 
-    @property
-    def sizes(self) -> tuple[int, ...]:
-        return tuple(len(m.index) for m in self.maps)
+
+def _derived_series(fn):
+    """``f(field (nt, nz), z=tuple, **kw) -> (nt,)`` for a derived quantity (one function object
+    per quantity, so that operators compare equal and batch)."""
+    if fn not in _SERIES:
+        def series(field, z, **kwargs):
+            if field.ndim != 2:
+                raise ObservationError(f"model output must have shape (time, z), got {field.shape}")
+            return fn(field, np.asarray(z), **kwargs)
+
+        _SERIES[fn] = series
+    return _SERIES[fn]
 
 
 def _variables(ds: xr.Dataset, variables: Sequence[str] | None) -> list[str]:
-    if variables is None:
-        variables = [v for v in ds.data_vars if "_error_" not in str(v)]
-    variables = list(variables)
-    if not variables:
-        raise ObservationError("no observed variables given")
-    for v in variables:
-        if v not in ds.data_vars:
-            raise ObservationError(
-                f"observed variable {v!r} is not in the observations; available: "
-                + ", ".join(str(k) for k in ds.data_vars)
-            )
-    return variables
+    return observed_variables(ds, variables)
 
 
 def observation_seconds(time: xr.DataArray) -> np.ndarray:
     """Observation times as float seconds since the start of the run (numbers, durations, or
     dates decoded from pyclimaocean's own time units; other dates are refused with the
     conversion to apply — see :func:`pyclimaocean.io.cf.seconds_since_start`)."""
-    try:
-        return seconds_since_start(time)
-    except ValueError as err:
-        raise ObservationError(f"observation {err}") from None
+    return _ops.observation_times(time)
 
 
 def _check_dims(da: xr.DataArray, name: str) -> None:
@@ -364,18 +274,28 @@ def _check_dims(da: xr.DataArray, name: str) -> None:
         )
 
 
-def observation_vector(ds: xr.Dataset, variables: Sequence[str] | None = None):
+def observation_vector(ds: xr.Dataset, variables: Sequence[str] | None = None,
+                       field_dims: Mapping[str, Sequence[str]] | None = None):
     """Observed values ``y`` ``(m,)`` and the matching noise model (same order as ℋ).
 
+    ``field_dims`` (``ObservationOperator.field_dims``) gives the model axes of each variable
+    for observations of any shape; without it, variables are ``(time, z)`` or ``(time,)``.
     Returns ``(y, noise)`` with ``noise`` a :class:`DiagonalNoise` or :class:`FullNoise`.
     """
     variables = _variables(ds, variables)
     ys, blocks = [], []
+
+    def flat(da, name):
+        if field_dims is not None:
+            return observed_values(da, field_dims[name], name)
+        dims = [d for d in ("time", "z") if d in da.dims]
+        return np.asarray(da.transpose(*dims).values, float).reshape(-1)
+
     for name in variables:
         da = ds[name]
-        _check_dims(da, name)
-        dims = [d for d in ("time", "z") if d in da.dims]
-        values = np.asarray(da.transpose(*dims).values, float).reshape(-1)
+        if field_dims is None:
+            _check_dims(da, name)
+        values = flat(da, name)
         finite = np.isfinite(values)
         ys.append(values[finite])
         k = int(finite.sum())
@@ -396,7 +316,7 @@ def observation_vector(ds: xr.Dataset, variables: Sequence[str] | None = None):
                 )
             blocks.append(("full", cov))
         elif f"{name}_error_std" in ds:
-            std = np.asarray(ds[f"{name}_error_std"].transpose(*dims).values, float).reshape(-1)
+            std = flat(ds[f"{name}_error_std"], name)
             blocks.append(("diag", std[finite]))
         elif "error_std" in da.attrs:
             blocks.append(("diag", np.full(k, float(da.attrs["error_std"]))))
@@ -486,4 +406,72 @@ def synthetic_observations(
     ds.attrs["title"] = "synthetic observations"
     ds.attrs["Conventions"] = "CF-1.10"
     ds.attrs["noise"] = "gaussian" if key is not None else "none"
+    return ds
+
+
+def model_observations(
+    model,
+    outputs,
+    model_times,
+    *,
+    error_std: Mapping[str, float],
+    times=None,
+    at: Mapping[str, Sequence[float]] | None = None,
+    key: jax.Array | None = None,
+) -> xr.Dataset:
+    """Observations of any model's outputs, with Gaussian noise, as a CF-annotated Dataset.
+
+    The observed names are the keys of ``error_std``: the model's variables (observed on their
+    dims, at the model coordinates or at ``at[dim]``) and its named diagnostics (time series).
+    Attributes come from the model's variable metadata (``units``, ``standard_name``,
+    ``long_name``), the time coordinate from :meth:`~pyclimaocean.core.AbstractModel.time_attributes`.
+
+    Args:
+        model: an :class:`~pyclimaocean.core.AbstractModel` (metadata only).
+        outputs: ``{name: (nt_model, *dims)}`` model outputs (``output_fields`` and diagnostics).
+        model_times: ``(nt_model,)`` times of the outputs (model clock).
+        error_std: σ per observed name (its units); also the noise level.
+        times: observation times (default: every output); at: ``{dim: values}`` observation
+            coordinates along a dim (default: the model's), e.g. ``{"z": [-30, -10]}``.
+        key: PRNG key for the noise (``None``: noise-free observations, σ still recorded).
+    """
+    field_dims, coords, _ = _ops.model_axes(model)
+    meta = {v.name: v for v in model.variables()}
+    cattrs = {c.name: dict(c.attrs) for c in model.coordinates()}
+    at = {k: np.asarray(v, dtype=float) for k, v in (at or {}).items()}
+    times = np.asarray(model_times if times is None else times, dtype=float)
+    tattrs = dict(model.time_attributes())
+    tattrs["long_name"] = "observation time"
+    ds = xr.Dataset(coords={"time": ("time", times, tattrs)})
+    for name, sigma in error_std.items():
+        if name not in field_dims:
+            raise ObservationError(
+                f"{name!r} is not observable in the {model.name} model. Observable: {', '.join(field_dims)}")
+        if not sigma > 0:
+            raise ObservationError(f"error_std[{name!r}] = {sigma} must be > 0")
+        dims = field_dims[name]
+        for d in dims[1:]:
+            if d not in ds.coords:
+                ds = ds.assign_coords({d: (d, at.get(d, coords[d]), cattrs.get(d, {}))})
+        ds[name] = (dims, np.zeros(tuple(len(ds[d]) for d in dims)), {"error_std": float(sigma)})
+    op = ObservationOperator.from_model(ds, model, model_times, list(error_std))
+    clean = np.asarray(op(outputs))
+    if key is not None:
+        noise = np.asarray(jax.random.normal(key, clean.shape))
+        sig = np.concatenate([np.full(n, error_std[v]) for v, n in zip(op.variables, op.sizes, strict=True)])
+        clean = clean + sig * noise
+    i = 0
+    for name, n in zip(op.variables, op.sizes, strict=True):
+        ds[name].values = clean[i : i + n].reshape(ds[name].shape)
+        if name in meta:
+            attrs = {k: v for k, v in meta[name].cf_attributes().items()
+                     if k in ("units", "standard_name", "long_name")}
+            attrs["long_name"] = f"observed {attrs['long_name']}"
+        else:
+            attrs = {"long_name": f"observed diagnostic {name} of the {model.name} model"}
+        ds[name].attrs.update(attrs)
+        i += n
+    ds.attrs.update({"title": f"synthetic observations of the {model.name} model",
+                     "Conventions": "CF-1.10", "noise": "gaussian" if key is not None else "none",
+                     "model": model.name})
     return ds

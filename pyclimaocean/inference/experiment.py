@@ -1,7 +1,8 @@
 """Config-file driven posterior inference: the Python API behind ``pyclimaocean infer``.
 
-An inference config is a calibration config (a column run config + ``[calibration]``, see
-:mod:`pyclimaocean.calibration.experiment`) plus an ``[inference]`` section::
+An inference config is a calibration config (the run config of any registered model +
+``[calibration]``, see :mod:`pyclimaocean.calibration.experiment`) plus an ``[inference]``
+section::
 
     [inference]
     method = "laplace"              # laplace | svi
@@ -17,8 +18,9 @@ The MAP is found first (SciPy L-BFGS-B on the posterior Φ(u), ``regularization`
 ``"prior"``); Laplace is built there and SVI starts there.  Writes ``posterior.nc`` (arviz
 InferenceData: posterior, prior, posterior predictive, observed data), ``history.nc`` (MAP
 search), ``summary.json`` (intervals, identifiability, Hessian eigen-spectrum),
-``corner.png``, ``profiles_<case>.png`` (prior vs posterior vs truth), ``config.toml``, and
-the observations.
+``corner.png``, ``profiles_<case>.png`` (prior vs posterior vs truth, for a variable with one
+dim), ``config.toml``, and the observations, into a directory that follows the one policy of
+:func:`pyclimaocean.experiment.prepare_output_dir`.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ import numpy as np
 from pydantic import Field
 
 from ..calibration.experiment import (
-    CalibrationExperiment,
     build_calibration,
     load_calibration,
     prepare_output_dir,
@@ -41,7 +42,7 @@ from ..calibration.experiment import (
 )
 from ..config import ConfigError, Section
 
-__all__ = ["InferenceSection", "InferenceExperiment", "infer_from_file"]
+__all__ = ["INFERENCE_SECTIONS", "InferenceSection", "infer_from_file"]
 
 
 class InferenceSection(Section):
@@ -57,8 +58,9 @@ class InferenceSection(Section):
     posterior_ensemble: int = Field(50, ge=0, le=10000, description="posterior runs for the profile figure")
 
 
-class InferenceExperiment(CalibrationExperiment):
-    inference: InferenceSection = InferenceSection()
+#: the sections an inference config adds to a calibration config (``load_calibration(...,
+#: sections=INFERENCE_SECTIONS)``)
+INFERENCE_SECTIONS = {"inference": (InferenceSection, InferenceSection())}
 
 
 def infer_from_file(
@@ -80,18 +82,19 @@ def infer_from_file(
     from .results import prior_samples, write_netcdf_atomic
     from .svi import run_svi
 
-    cfg, raw = load_calibration(config_path, overrides, schema=InferenceExperiment)
+    cfg, raw = load_calibration(config_path, overrides, sections=INFERENCE_SECTIONS)
     if cfg.calibration.regularization != "prior":
         raise ConfigError(
             f"config error in {config_path}:\n  calibration.regularization = "
             f"{cfg.calibration.regularization!r}: inference needs 'prior'"
         )
-    out = prepare_output_dir(output_dir or Path("runs") / f"{cfg.experiment.name}_inference", force)
     setup = build_calibration(cfg, raw, str(config_path))
+    out = prepare_output_dir(output_dir or Path("runs") / f"{cfg.experiment.name}_inference", force)
     problem, inf = setup.problem, cfg.inference
     files = write_common(out, raw, setup)
     cal = cfg.calibration
-    map_res = calibrate_scipy(problem, max_iterations=cal.max_iterations, gtol=cal.gtol, ftol=cal.ftol,
+    map_res = calibrate_scipy(problem, max_iterations=cal.max_iterations, gtol=cal.gtol,
+                              ftol=cal.method_ftol("scipy_lbfgsb"),
                               progress=progress)
     files.append(write_netcdf_atomic(map_res.history, out / "history.nc"))
     seed = cfg.experiment.seed

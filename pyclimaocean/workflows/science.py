@@ -41,14 +41,13 @@ def _sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _open_dir(config, output_dir, overrides, default_suffix, force, resume, schema=None):
+def _open_dir(config, output_dir, overrides, default_suffix, force, resume, sections=None):
     """Validate the config, then create/check the flow directory (refusing to overwrite)."""
     from ..calibration.experiment import load_calibration
     from ..experiment import _check_same_config, _dump_toml, prepare_output_dir
     from ..io.files import atomic_write_bytes
 
-    kwargs = {"schema": schema} if schema is not None else {}
-    cfg, raw = load_calibration(config, overrides, **kwargs)
+    cfg, raw = load_calibration(config, overrides, sections=sections)
     out = Path(output_dir) if output_dir else Path("runs") / f"{cfg.experiment.name}_{default_suffix}"
     text = _dump_toml(raw)
     if resume and out.exists():
@@ -107,10 +106,10 @@ def infer_flow(config: str, output_dir: str | None = None, overrides: Sequence[s
                force: bool = False, resume: bool = False,
                progress: bool = False) -> dict[str, Any]:
     """Posterior inference (MAP + Laplace or SVI) for ``config`` (an inference TOML)."""
-    from ..inference.experiment import InferenceExperiment
+    from ..inference.experiment import INFERENCE_SECTIONS
 
     cfg, raw, out = _open_dir(config, output_dir, overrides, "inference", force, resume,
-                              schema=InferenceExperiment)
+                              sections=INFERENCE_SECTIONS)
     summary = persisted(infer_task, out)(str(config), _sha256(config), str(out),
                                          list(overrides), resume=True, progress=progress)
     return {"output_dir": str(out), "summary": summary}
@@ -147,12 +146,12 @@ def study_flow(
         seed: seed of the choice of posterior draws.
     """
     from ..experiment import start_ensemble
-    from ..inference.experiment import InferenceExperiment
+    from ..inference.experiment import INFERENCE_SECTIONS
     from ..provenance import collect_provenance, write_provenance
     from ..study import case_overrides, posterior_draws, run_config
 
     cfg, raw, out = _open_dir(config, output_dir, [*overrides, *inference_overrides], "study",
-                              force, resume, schema=InferenceExperiment)
+                              force, resume, sections=INFERENCE_SECTIONS)
     prov = collect_provenance(backend=cfg.experiment.backend, seeds={"study": seed},
                               extra={"flow": "study", "members": members})
     write_provenance(out / "provenance.json", prov)
