@@ -74,16 +74,57 @@ Simplifications relative to Oceananigans (documented, deliberate):
   face Ri; Ri = ±1e10 where S² < 1e-20 (Oceananigans: ±Inf, and 0 when N² = 0);
 * the implicit buoyancy sink is active at every TKE value (Oceananigans switches it off at or
   below ``minimum_tke``); there are no maximum-diffusivity caps (Oceananigans' default: none).
+
+Smooth regime switches (opt-in, ``switch_width = 1``; the default 0 keeps the exact switches
+Oceananigans has).  The regime switches are
+jumps: a face changes from the convective length (N² < 0) to the entrainment length or to
+none (N² > 0), σ(Ri) jumps from Cᵘⁿ to Cˡᵒ at Ri = 0, and the convective/entrainment lengths
+switch on at Jᵇ = Jᵇᵋ.  With ``switch_width = 1`` each of them is a C∞ blend by
+:func:`~pyclimaocean.closures.switches.smooth_step`, which is exactly 0 on the stable side, so
+that a neutral or stratified face is computed exactly as before:
+
+=====================================  ========================================================
+switch                                 blend (width × ``switch_width``)
+=====================================  ========================================================
+convecting (N² < 0) vs not; σ(Ri) for  convective weight smooth_step(−N², δ_N), δ_N = 1e-8 s⁻²
+Ri < 0 (the sign of Ri is that of N²)  (fully convective once N² ≤ −1e-8: a temperature
+                                       inversion of 5e-6 K m⁻¹; a convecting CATKE layer has
+                                       N² ≈ −Jᵇ/κ ~ −5e-7)
+entraining: N² > 0 and N² < 0 above    smooth_step(N², δ_N) × the convective weight of the face
+                                       above (the exact entrainment length → Cᵉ Jᵇ/Jᵇᵋ as
+                                       N² → 0⁺: a jump the blend removes)
+surface buoyancy loss Jᵇ > Jᵇᵋ         smooth_step(Jᵇ − Jᵇᵋ, δ_J), δ_J = 1e-10 m² s⁻³ (a heat
+                                       loss of ~0.2 W m⁻²)
+=====================================  ========================================================
+
+``switch_width = 0`` (default) gives the exact switches.  Why not smooth by default yet: with
+δ_N = 1e-8 s⁻² the blend is steep (∂κ/∂N² up to ~κ_conv/δ_N), and the column gradient tests
+(tests/test_column_gradients.py: AD vs central differences, forward vs reverse mode) then
+disagree by up to 0.7 % and 5 % on a 2-day CATKE column; a width wide enough to be well
+conditioned (δ_N ≳ 1e-6) reaches into convecting layers (N² ≈ −5e-7) and changes the physics.
+Choosing the width needs the landscape scans of :mod:`pyclimaocean.calibration.landscape`.
+Continuous kinks (the ramp
+clamp((Ri − CRi⁰)/CRiᵟ, 0, 1), max(0, 1 − Cˢᵖ …), max(σℓ, ℓʰ), the ``min`` caps, the TKE
+floor) are left exact.  tests/test_closure_switches.py measures how little the smooth default
+changes the physics.
 """
 
 from __future__ import annotations
 
+import math
+
+import equinox as eqx
 import jax.numpy as jnp
 
 from ..numerics.tridiagonal import tridiagonal_solve
 from .base import AbstractClosure, ColumnContext, clip
+from .switches import smooth_step
 
-__all__ = ["CATKELike", "CATKE_DEFAULTS"]
+__all__ = ["CATKELike", "CATKE_DEFAULTS", "N2_SWITCH_WIDTH", "BUOYANCY_FLUX_SWITCH_WIDTH"]
+
+#: reference widths of the smooth switches (times ``switch_width``)
+N2_SWITCH_WIDTH = 1e-8  # s⁻²
+BUOYANCY_FLUX_SWITCH_WIDTH = 1e-10  # m² s⁻³
 
 CATKE_DEFAULTS = {
     # mixing length (CATKEMixingLength)
@@ -145,12 +186,13 @@ for _f, _name in (("u", "momentum"), ("c", "tracers"), ("e", "TKE"), ("d", "diss
     _DESCRIPTIONS[f"c_pen_{_f}"] = f"{_name} penetration (entrainment) length coefficient"
 
 
-def _ramp(x, c, w):
-    return jnp.clip((x - c) / w, 0.0, 1.0)
-
-
 class CATKELike(AbstractClosure):
-    """CATKE-like closure; see the module docstring for equations and the name mapping."""
+    """CATKE-like closure; see the module docstring for equations and the name mapping.
+
+    ``switch_width`` (static, dimensionless, default 0 = exact switches): width of the smooth
+    regime switches as a multiple of the reference widths in the module docstring (1 = δ_N =
+    1e-8 s⁻², δ_J = 1e-10 m² s⁻³).
+    """
 
     c_surface: float = CATKE_DEFAULTS["c_surface"]
     c_bottom: float = CATKE_DEFAULTS["c_bottom"]
@@ -181,14 +223,27 @@ class CATKELike(AbstractClosure):
     c_wind_wdelta: float = CATKE_DEFAULTS["c_wind_wdelta"]
     minimum_tke: float = 1e-9
     minimum_convective_buoyancy_flux: float = 1e-11
+    switch_width: float = eqx.field(static=True, default=0.0)
 
     def __post_init__(self):
         object.__setattr__(self, "has_tke", True)
 
+    def __check_init__(self):
+        if not (self.switch_width >= 0 and math.isfinite(self.switch_width)):
+            raise ValueError(f"switch_width = {self.switch_width} must be a finite number >= 0 "
+                             "(0 = exact regime switches, the default; 1 = the reference smooth ones)")
+
+    # -- smooth switches (module docstring) --------------------------------------------
+    def _convecting(self, n2):
+        """Weight of the convective regime: 1 where N² ≤ −δ_N, 0 where N² ≥ 0."""
+        return smooth_step(-n2, N2_SWITCH_WIDTH * self.switch_width)
+
     # -- pieces ------------------------------------------------------------------------
-    def _stability(self, ri, c_un, c_lo, c_hi):
-        positive = c_lo + (c_hi - c_lo) * _ramp(ri, self.c_ri_threshold, self.c_ri_width)
-        return jnp.where(ri < 0, c_un, positive)
+    def _stability(self, n2, ri, c_un, c_lo, c_hi):
+        positive = c_lo + (c_hi - c_lo) * jnp.clip((ri - self.c_ri_threshold) / self.c_ri_width, 0.0, 1.0)
+        if self.switch_width == 0:
+            return jnp.where(ri < 0, c_un, positive)
+        return positive + (c_un - positive) * self._convecting(n2)
 
     def _stable_length(self, depth, height, w, n2):
         d = jnp.minimum(self.c_surface * depth, self.c_bottom * height)
@@ -199,13 +254,26 @@ class CATKELike(AbstractClosure):
 
     def _convective_length(self, c_conv, c_pen, depth, w, w3, s2, n2, n2_above, jb):
         jbe = self.minimum_convective_buoyancy_flux
-        l_conv = c_conv * w3 / (jb + jbe)
-        flux_ri = depth * w * s2 / (jb + jbe)
+        if self.switch_width == 0:
+            l_conv = c_conv * w3 / (jb + jbe)
+            flux_ri = depth * w * s2 / (jb + jbe)
+            l_conv = clip((1 - self.c_shear_convection * flux_ri) * l_conv)
+            l_pen = c_pen * jb / (w * n2 + jbe)
+            convecting = (jb > jbe) & (n2 < 0)
+            entraining = (jb > jbe) & (n2 > 0) & (n2_above < 0)
+            return jnp.where(convecting, l_conv, jnp.where(entraining, l_pen, 0.0))
+        # blended: every branch is evaluated where it is finite (Jᵇ⁺ and N²⁺ in the
+        # denominators: equal to Jᵇ, N² wherever the exact form uses the branch)
+        jb_pos = clip(jb)
+        l_conv = c_conv * w3 / (jb_pos + jbe)
+        flux_ri = depth * w * s2 / (jb_pos + jbe)
         l_conv = clip((1 - self.c_shear_convection * flux_ri) * l_conv)
-        l_pen = c_pen * jb / (w * n2 + jbe)
-        convecting = (jb > jbe) & (n2 < 0)
-        entraining = (jb > jbe) & (n2 > 0) & (n2_above < 0)
-        return jnp.where(convecting, l_conv, jnp.where(entraining, l_pen, 0.0))
+        l_pen = c_pen * jb_pos / (w * clip(n2) + jbe)
+        losing = smooth_step(jb - jbe, BUOYANCY_FLUX_SWITCH_WIDTH * self.switch_width)
+        convecting = self._convecting(n2)
+        # stratified here (0 at N² = 0, 1 from N² = δ_N on) under a convecting face
+        entraining = smooth_step(n2, N2_SWITCH_WIDTH * self.switch_width) * self._convecting(n2_above)
+        return losing * (convecting * l_conv + entraining * l_pen)
 
     def _face_quantities(self, ctx: ColumnContext):
         e = jnp.maximum(ctx.tke, self.minimum_tke)
@@ -223,7 +291,7 @@ class CATKELike(AbstractClosure):
                     l_stable=l_stable)
 
     def _length(self, q, jb, c_un, c_lo, c_hi, c_conv, c_pen, depth_total):
-        sigma = self._stability(q["ri"], c_un, c_lo, c_hi)
+        sigma = self._stability(q["n2"], q["ri"], c_un, c_lo, c_hi)
         l_star = sigma * q["l_stable"]
         l_h = self._convective_length(
             c_conv, c_pen, q["depth"], q["w"], q["w3"], q["s2"], q["n2"], q["n2_above"], jb
@@ -267,7 +335,7 @@ class CATKELike(AbstractClosure):
         depth = -ctx.z_centers
         height = ctx.z_centers + ctx.depth
         ri = _richardson(n2, s2)
-        sigma = self._stability(ri, self.c_un_d, self.c_lo_d, self.c_hi_d)
+        sigma = self._stability(n2, ri, self.c_un_d, self.c_lo_d, self.c_hi_d)
         l_star = self._stable_length(depth, height, w, n2) / sigma
         l_h = self._convective_length(
             self.c_conv_d, self.c_pen_d, depth, w, w**3, s2, n2, n2_above,

@@ -1,10 +1,29 @@
-"""Simple closures: constant diffusivity, convective adjustment, Richardson-number (PP81)."""
+"""Simple closures: constant diffusivity, convective adjustment, Richardson-number (PP81).
+
+The convective switch (N² < 0) of :class:`ConvectiveAdjustment` and
+:class:`RichardsonNumberClosure` can be made smooth (``switch_width > 0``; default 0, exact):
+smooth_step(−N², δ_N), δ_N = ``switch_width`` × 1e-8 s⁻² (:mod:`pyclimaocean.closures.switches`):
+exactly the background value for N² ≥ 0, fully convective for N² ≤ −δ_N, C∞ in between, so
+the model output is a differentiable function of the parameters; ``switch_width = 0``
+(default) is the exact ``where(N² < 0, …)`` switch.
+"""
 
 from __future__ import annotations
 
+import math
+
+import equinox as eqx
 import jax.numpy as jnp
 
 from .base import AbstractClosure, ColumnContext, clip
+from .catke import N2_SWITCH_WIDTH
+from .switches import smooth_step
+
+
+def _check_switch_width(width: float) -> None:
+    if not (width >= 0 and math.isfinite(width)):
+        raise ValueError(f"switch_width = {width} must be a finite number >= 0 "
+                         "(0 = exact regime switch, the default; 1 = the reference smooth one)")
 
 __all__ = [
     "ConstantDiffusivity",
@@ -34,7 +53,10 @@ class ConstantDiffusivity(AbstractClosure):
 class ConvectiveAdjustment(AbstractClosure):
     """Convective adjustment by enhanced diffusion where the column is unstable (N² < 0).
 
-        κ = κ_conv  if N² < 0  else κ_background   (the same κ_conv for ν)
+        κ = κ_background + (κ_conv − κ_background) H(−N²)   (the same κ_conv for ν)
+
+    with H = smooth_step of width ``switch_width`` × 1e-8 s⁻² (static; 0 = the exact switch
+    ``κ_conv if N² < 0 else κ_background``),
 
     like Oceananigans' ``ConvectiveAdjustmentVerticalDiffusivity`` (which has separate
     convective κ and ν, the latter 0 by default).
@@ -43,11 +65,16 @@ class ConvectiveAdjustment(AbstractClosure):
     convective_diffusivity: float = 1.0
     background_viscosity: float = 1e-4
     background_diffusivity: float = 1e-5
+    switch_width: float = eqx.field(static=True, default=0.0)
+
+    def __check_init__(self):
+        _check_switch_width(self.switch_width)
 
     def diffusivities(self, ctx: ColumnContext):
-        unstable = ctx.buoyancy_frequency_squared < 0
-        kappa = jnp.where(unstable, self.convective_diffusivity, self.background_diffusivity)
-        nu = jnp.where(unstable, self.convective_diffusivity, self.background_viscosity)
+        # 1 where N² <= -δ_N, 0 where N² >= 0, C∞ in between (exact: N² < 0)
+        unstable = smooth_step(-ctx.buoyancy_frequency_squared, N2_SWITCH_WIDTH * self.switch_width)
+        kappa = self.background_diffusivity + (self.convective_diffusivity - self.background_diffusivity) * unstable
+        nu = self.background_viscosity + (self.convective_diffusivity - self.background_viscosity) * unstable
         return nu, kappa
 
     @classmethod
@@ -69,7 +96,9 @@ class RichardsonNumberClosure(AbstractClosure):
         Ri = N² / S²,     ν = ν₀ / (1 + α Ri)ⁿ + ν_b,     κ = ν₀ / (1 + α Ri)ⁿ⁺¹ + κ_b
 
     (defaults ν₀ = 5e-3 m² s⁻¹, α = 5, n = 2, ν_b = 1e-4, κ_b = 1e-5 as in the paper), with
-    convective adjustment (``convective_diffusivity``) where N² < 0.
+    convective adjustment (``convective_diffusivity``) where N² < 0, blended smoothly over
+    ``switch_width`` × 1e-8 s⁻² (static; 0 = the exact switch).  (ν and κ are continuous at
+    N² = 0 on the stable side already; the switch to κ_conv is the jump being smoothed.)
     """
 
     nu0: float = 5e-3
@@ -78,6 +107,10 @@ class RichardsonNumberClosure(AbstractClosure):
     background_viscosity: float = 1e-4
     background_diffusivity: float = 1e-5
     convective_diffusivity: float = 0.1
+    switch_width: float = eqx.field(static=True, default=0.0)
+
+    def __check_init__(self):
+        _check_switch_width(self.switch_width)
 
     def diffusivities(self, ctx: ColumnContext):
         n2 = ctx.buoyancy_frequency_squared
@@ -85,9 +118,11 @@ class RichardsonNumberClosure(AbstractClosure):
         denominator = 1 + self.alpha * ri
         nu = self.nu0 / denominator**self.exponent
         kappa = nu / denominator
-        unstable = n2 < 0
-        nu = jnp.where(unstable, self.convective_diffusivity, nu + self.background_viscosity)
-        kappa = jnp.where(unstable, self.convective_diffusivity, kappa + self.background_diffusivity)
+        unstable = smooth_step(-n2, N2_SWITCH_WIDTH * self.switch_width)
+        nu = nu + self.background_viscosity
+        kappa = kappa + self.background_diffusivity
+        nu = nu + (self.convective_diffusivity - nu) * unstable
+        kappa = kappa + (self.convective_diffusivity - kappa) * unstable
         return nu, kappa
 
     @classmethod
