@@ -28,6 +28,7 @@ __all__ = [
     "ConfigError",
     "ExperimentConfig",
     "ExperimentSection",
+    "JuliaSection",
     "OutputSection",
     "Section",
     "TimeSection",
@@ -83,6 +84,9 @@ def _format_errors(errors: list[dict[str, Any]]) -> str:
             lines.append(f"  {path}: unknown field (check the spelling; remove it or see the docs)")
         elif e.get("type") == "missing":
             lines.append(f"  {path}: required field is missing")
+        elif isinstance(e.get("input"), Mapping):  # a whole table: its message says it all
+            msg = msg.removeprefix("Value error, ")
+            lines.append(f"  {path}: {msg}" if path != "<root>" else f"  {msg}")
         else:
             value = e.get("input")
             shown = repr(value)
@@ -299,6 +303,13 @@ class OutputSection(Section):
         return self
 
 
+class JuliaSection(Section):
+    """``[julia]``: options of the Julia backend (``experiment.backend = "julia"`` only)."""
+
+    architecture: Literal["CPU", "GPU"] = Field("CPU", description="GPU needs CUDA.jl")
+    precision: Literal["float64", "float32"] = "float64"
+
+
 class ExperimentConfig(Section):
     """The sections every experiment file shares: ``[experiment]``, ``[time]``, ``[output]``.
     A model's schema derives from it and adds its own sections."""
@@ -306,6 +317,7 @@ class ExperimentConfig(Section):
     experiment: ExperimentSection = ExperimentSection()
     time: TimeSection
     output: OutputSection = OutputSection()
+    julia: JuliaSection = JuliaSection()
     parameters: dict[str, float] = Field(
         default_factory=dict,
         description="calibratable parameters by dotted model path, e.g. closure.c_hi_c = 0.1 "
@@ -331,6 +343,15 @@ class ExperimentConfig(Section):
 
         walk("", value)
         return flat
+
+    @model_validator(mode="after")
+    def _julia_options_need_julia(self):
+        if "julia" in self.model_fields_set and self.experiment.backend != "julia":
+            raise ValueError(
+                f"[julia] options apply to experiment.backend = 'julia' only (got "
+                f"{self.experiment.backend!r}); remove the table or set the backend"
+            )
+        return self
 
     @model_validator(mode="after")
     def _writer_intervals(self):

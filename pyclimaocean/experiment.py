@@ -300,7 +300,7 @@ def validate_any(config: str | Path, overrides: Iterable[str] = (),
     raw = apply_overrides(raw, overrides)
     kind = experiment_kind(raw)
     if kind == "run":
-        return kind, plan_experiment(raw, (), output_dir).summary()
+        return kind, plan_experiment(config, overrides, output_dir).summary()
     import importlib
 
     loaders = {
