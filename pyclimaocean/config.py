@@ -346,7 +346,7 @@ class ExperimentConfig(Section):
 
     @model_validator(mode="after")
     def _julia_options_need_julia(self):
-        if "julia" in self.model_fields_set and self.experiment.backend != "julia":
+        if self.julia != JuliaSection() and self.experiment.backend != "julia":
             raise ValueError(
                 f"[julia] options apply to experiment.backend = 'julia' only (got "
                 f"{self.experiment.backend!r}); remove the table or set the backend"

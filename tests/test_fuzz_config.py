@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pyclimaocean.config import ConfigError
+from pyclimaocean.config import ConfigError, JuliaSection
 from pyclimaocean.experiment import _dump_toml, plan_experiment
 from pyclimaocean.models.column import config as column_config
 
@@ -52,6 +52,7 @@ _SECTIONS = {
     "physics.solar_penetration": column_config.SolarSection,
     "time": column_config.TimeSection,
     "output": column_config.OutputSection,
+    "julia": JuliaSection,
 }
 
 
