@@ -11,6 +11,13 @@ static.  Every closure implements
   without one return ``ctx.tke`` unchanged);
 * ``parameter_specs()``: bounds, priors, units and descriptions of its parameters.
 
+Physical and learned closures share this one interface: a neural closure
+(:class:`pyclimaocean.closures.NeuralDiffusivityClosure`) is an ``AbstractClosure`` whose
+trainable leaves are network weights rather than named parameters (its ``parameter_specs()`` is
+empty; train it with :func:`pyclimaocean.learning.fit_online`).  Any closure drops into
+``ColumnModel(closure=...)``; its ``diffusivities`` must be pure and differentiable, return
+non-negative ``(nz - 1,)`` arrays, and use only what :class:`ColumnContext` provides.
+
 :class:`ColumnContext` gathers what closures need (N², S², surface fluxes) so it is computed
 once per step.
 """
