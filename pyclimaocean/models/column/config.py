@@ -23,6 +23,16 @@ Example (``examples/column_free_convection.toml``)::
     stop_time = 345600.0    # s
     output_interval = 21600.0
 
+Forcing and initial profiles may come from data files instead (netCDF or CSV; names and
+units in :mod:`pyclimaocean.models.column.data`; relative paths from the current directory)::
+
+    [forcing]
+    file = "examples/column_observed_forcing.nc"   # time series, interpolated in time
+    variables = { heat_flux = "Qnet" }             # optional: other names in the file
+
+    [initial_conditions]
+    file = "examples/column_observed_profile.nc"   # T (and S, u, v) against z or depth
+
 All times are in seconds.  Fields, units and accepted ranges are given in the classes below;
 an unknown field or a value out of range gives a :class:`pyclimaocean.config.ConfigError`
 naming it.
@@ -45,10 +55,16 @@ from ...config import (  # noqa: F401  (sections re-exported for older imports)
     Section,
     TimeSection,
 )
-from ...fluxes.surface import SolarPenetration, SurfaceForcing
+from ...fluxes.surface import (
+    FLUX_NAMES,
+    SolarPenetration,
+    SurfaceForcing,
+    TabulatedSurfaceForcing,
+)
 from ...grids.column import ColumnGrid
 from ...physics.equation_of_state import LinearEquationOfState, RoquetEquationOfState
-from .model import ColumnModel, InitialConditions
+from .data import DataFileError, read_initial_profiles, read_surface_forcing
+from .model import ColumnModel, InitialConditions, InitialProfiles
 
 __all__ = ["ColumnExperiment", "build_model", "CLOSURES"]
 
@@ -90,7 +106,20 @@ class ClosureSection(Section):
         return self
 
 
+_CYCLE_FIELDS = ("heat_flux", "heat_flux_amplitude", "shortwave", "shortwave_amplitude",
+                 "wind_stress_x", "wind_stress_y", "wind_stress_amplitude", "freshwater_flux",
+                 "cycle_period")
+
+
 class ForcingSection(Section):
+    """Surface forcing: constant/periodic values, or time series from ``file``.
+
+    With ``file`` (netCDF or CSV; relative paths from the current directory) the fluxes are
+    read from the file and interpolated linearly in time; names and units are listed in
+    :mod:`pyclimaocean.models.column.data`.  ``variables`` maps quantities to other names in
+    the file, e.g. ``variables = { heat_flux = "Qnet", time = "t" }``.
+    """
+
     heat_flux: Finite = Field(0.0, ge=-5000, le=5000, description="non-solar heat flux into ocean (W m-2)")
     heat_flux_amplitude: Finite = Field(0.0, ge=-5000, le=5000)
     shortwave: Finite = Field(0.0, ge=-2000, le=2000, description="shortwave into ocean (W m-2)")
@@ -100,9 +129,44 @@ class ForcingSection(Section):
     wind_stress_amplitude: Finite = Field(0.0, ge=-10, le=10)
     freshwater_flux: Finite = Field(0.0, ge=-1e-5, le=1e-5, description="E - P (m s-1)")
     cycle_period: Finite = Field(86400.0, gt=0, description="s")
+    file: str | None = Field(None, min_length=1,
+                             description="netCDF/CSV file of flux time series")
+    variables: dict[str, str] | None = Field(
+        None, description="quantity -> variable name in the file (time, heat_flux, shortwave, "
+        "wind_stress_x, wind_stress_y, freshwater_flux)")
+
+    @model_validator(mode="after")
+    def _file_or_values(self):
+        if self.file is None:
+            if self.variables is not None:
+                raise ValueError("forcing.variables applies to forcing.file only; give the file")
+            return self
+        given = sorted(set(_CYCLE_FIELDS) & self.model_fields_set)
+        if given:
+            raise ValueError(
+                f"forcing.{given[0]} cannot be combined with forcing.file (the file gives the "
+                "fluxes); remove it, or remove forcing.file"
+            )
+        accepted = ("time", *FLUX_NAMES)
+        for key in self.variables or {}:
+            if key not in accepted:
+                raise ValueError(
+                    f"forcing.variables.{key}: not a forcing quantity. Quantities are: "
+                    f"{', '.join(accepted)}"
+                )
+        return self
 
 
 class InitialSection(Section):
+    """Initial conditions: a mixed layer over linear gradients, or profiles from ``file``.
+
+    With ``file`` (netCDF or CSV; relative paths from the current directory) temperature and,
+    where the file has them, salinity, u and v are interpolated onto the grid's cell centres
+    (the file must span them); quantities the file lacks come from ``surface_salinity``,
+    ``salinity_gradient``, ``u``, ``v``.  ``variables`` maps quantities (z, depth,
+    temperature, salinity, u, v) to other names in the file.
+    """
+
     surface_temperature: Finite = Field(20.0, ge=-3, le=40, description="degC")
     temperature_gradient: Finite = Field(0.01, ge=-1, le=1, description="K m-1")
     surface_salinity: Finite = Field(35.0, ge=0, le=45, description="g kg-1")
@@ -111,6 +175,35 @@ class InitialSection(Section):
     u: Finite = Field(0.0, ge=-5, le=5)
     v: Finite = Field(0.0, ge=-5, le=5)
     tke: Finite = Field(1e-6, ge=0, le=1)
+    file: str | None = Field(None, min_length=1, description="netCDF/CSV file of profiles")
+    variables: dict[str, str] | None = Field(
+        None, description="quantity -> variable name in the file (z, depth, temperature, "
+        "salinity, u, v)")
+
+    @model_validator(mode="after")
+    def _file_or_values(self):
+        if self.file is None:
+            if self.variables is not None:
+                raise ValueError(
+                    "initial_conditions.variables applies to initial_conditions.file only; "
+                    "give the file"
+                )
+            return self
+        given = sorted({"surface_temperature", "temperature_gradient", "mixed_layer_depth"}
+                       & self.model_fields_set)
+        if given:
+            raise ValueError(
+                f"initial_conditions.{given[0]} cannot be combined with initial_conditions.file "
+                "(the file gives the temperature); remove it, or remove the file"
+            )
+        accepted = ("z", "depth", "temperature", "salinity", "u", "v")
+        for key in self.variables or {}:
+            if key not in accepted:
+                raise ValueError(
+                    f"initial_conditions.variables.{key}: not a profile quantity. Quantities "
+                    f"are: {', '.join(accepted)}"
+                )
+        return self
 
 
 class SolarSection(Section):
@@ -150,7 +243,8 @@ class ColumnExperiment(ExperimentConfig):
 
 
 def build_model(cfg: ColumnExperiment) -> ColumnModel:
-    """Build the :class:`ColumnModel` an experiment describes."""
+    """Build the :class:`ColumnModel` an experiment describes (reads ``forcing.file`` and
+    ``initial_conditions.file`` if given)."""
     closure_cls = CLOSURES[cfg.closure.type]
     closure = closure_cls(**{k: float(v) for k, v in (cfg.closure.model_extra or {}).items()})
     p = cfg.physics
@@ -165,16 +259,62 @@ def build_model(cfg: ColumnExperiment) -> ColumnModel:
     if p.solar_penetration is not None:
         solar = SolarPenetration(**p.solar_penetration.model_dump())
     try:
+        grid = ColumnGrid(**cfg.grid.model_dump())
         return ColumnModel(
-            grid=ColumnGrid(**cfg.grid.model_dump()),
+            grid=grid,
             closure=closure,
-            forcing=SurfaceForcing(**cfg.forcing.model_dump()),
-            initial_conditions=InitialConditions(**cfg.initial_conditions.model_dump()),
+            forcing=_forcing(cfg),
+            initial_conditions=_initial_conditions(cfg, grid),
             equation_of_state=eos,
             solar_penetration=solar,
             coriolis_parameter=p.coriolis_parameter,
             bottom_drag_coefficient=p.bottom_drag_coefficient,
             dt=cfg.time.dt,
         )
-    except ValueError as err:
+    except ValueError as err:  # DataFileError included
         raise ConfigError(f"config error: {err}") from None
+
+
+def _forcing(cfg: ColumnExperiment):
+    f = cfg.forcing
+    if f.file is None:
+        return SurfaceForcing(**f.model_dump(exclude={"file", "variables"}))
+    try:
+        series = read_surface_forcing(f.file, f.variables)
+    except DataFileError as err:
+        raise ValueError(f"forcing.file: {err}") from None
+    forcing = TabulatedSurfaceForcing(**series)
+    forcing.check_covers(0.0, cfg.time.stop_time - cfg.time.dt,
+                         source=f"forcing.file: {f.file}")
+    return forcing
+
+
+def _initial_conditions(cfg: ColumnExperiment, grid: ColumnGrid):
+    ic = cfg.initial_conditions
+    if ic.file is None:
+        return InitialConditions(**ic.model_dump(exclude={"file", "variables"}))
+    try:
+        data = read_initial_profiles(ic.file, ic.variables)
+    except DataFileError as err:
+        raise ValueError(f"initial_conditions.file: {err}") from None
+    if "salinity" in data:
+        given = sorted({"surface_salinity", "salinity_gradient"} & ic.model_fields_set)
+        if given:
+            raise ValueError(
+                f"initial_conditions.{given[0]} cannot be combined with the salinity profile in "
+                f"initial_conditions.file {ic.file}; remove one of them"
+            )
+        salinity = data["salinity"]
+    else:  # the analytic salinity profile (no mixed layer: the file gives none)
+        salinity = ic.surface_salinity + ic.salinity_gradient * data["z"]
+    for name in ("u", "v"):
+        if name in data and name in ic.model_fields_set:
+            raise ValueError(
+                f"initial_conditions.{name} cannot be combined with the {name} profile in "
+                f"initial_conditions.file {ic.file}; remove one of them"
+            )
+    return InitialProfiles.from_data(
+        grid.z_centers, data["z"], data["temperature"], salinity=salinity,
+        u=data.get("u", ic.u), v=data.get("v", ic.v), tke=ic.tke,
+        source=f"initial_conditions.file: {ic.file}",
+    )

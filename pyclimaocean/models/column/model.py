@@ -41,7 +41,7 @@ from ...physics.equation_of_state import (
 from .mixed_layer import mixed_layer_depth
 from .state import ColumnState
 
-__all__ = ["ColumnModel", "InitialConditions", "mixed_layer_depth"]
+__all__ = ["ColumnModel", "InitialConditions", "InitialProfiles", "mixed_layer_depth"]
 
 
 class InitialConditions(eqx.Module):
@@ -67,6 +67,65 @@ class InitialConditions(eqx.Module):
         t = self.surface_temperature + self.temperature_gradient * zz
         s = self.surface_salinity + self.salinity_gradient * zz
         return t, s
+
+
+class InitialProfiles(eqx.Module):
+    """Initial profiles given at the grid's cell centres (e.g. an observed profile).
+
+    Build it with :meth:`from_data`, which interpolates a profile onto the centres and refuses
+    one that does not span them.  The values are leaves (differentiable, calibratable).
+
+    Attributes:
+        temperature, salinity (°C, g kg⁻¹), u, v (m s⁻¹): ``(nz,)`` at the cell centres.
+        tke: initial turbulent kinetic energy (m² s⁻², uniform).
+    """
+
+    temperature: jax.Array
+    salinity: jax.Array
+    u: jax.Array
+    v: jax.Array
+    tke: float = 1e-6
+
+    @classmethod
+    def from_data(cls, z_centers, z, temperature, salinity=35.0, u=0.0, v=0.0,
+                  tke: float = 1e-6, source: str = "the profile") -> InitialProfiles:
+        """Interpolate a profile linearly onto ``z_centers`` ``(nz,)`` (heights, m).
+
+        ``z`` ``(n,)``: increasing heights of the data (m, ≤ 0); ``temperature`` ``(n,)``;
+        ``salinity``, ``u``, ``v``: ``(n,)`` on ``z`` or constants.  Raises ``ValueError``
+        naming ``source`` when ``z`` does not reach the deepest or the shallowest centre.
+        """
+        zc = np.asarray(z_centers, dtype=float)
+        z = np.asarray(z, dtype=float) + 0.0  # (no "-0 m" in messages)
+        lo, hi = float(zc.min()), float(zc.max())
+        if z.ndim != 1 or z.size < 1 or z.min() > lo or z.max() < hi:
+            span = f"z = {z.min():g} to {z.max():g} m" if z.size else "no levels"
+            raise ValueError(
+                f"{source} does not cover the column: it spans {span} (depth "
+                f"{0.0 - z.max():g} to {-z.min():g} m) but the grid's cell centres span z = {lo:g} to "
+                f"{hi:g} m (depth {-hi:g} to {-lo:g} m). Give data from depth {-hi:g} m or "
+                f"shallower down to {-lo:g} m or deeper, or change grid.depth / grid.nz"
+            )
+
+        def on_grid(values, name):
+            values = np.asarray(values, dtype=float)
+            if values.ndim == 0:
+                return jnp.full(zc.shape, float(values))
+            if values.shape != z.shape:
+                raise ValueError(f"{source}: {name} has shape {values.shape}, z has {z.shape}")
+            return jnp.asarray(np.interp(zc, z, values))
+
+        return cls(temperature=on_grid(temperature, "temperature"),
+                   salinity=on_grid(salinity, "salinity"), u=on_grid(u, "u"),
+                   v=on_grid(v, "v"), tke=tke)
+
+    def profiles(self, z):
+        if jnp.shape(z) != jnp.shape(self.temperature):
+            raise ValueError(
+                f"InitialProfiles hold {jnp.shape(self.temperature)[0]} levels but the grid has "
+                f"{jnp.shape(z)[0]}: build them with InitialProfiles.from_data(grid.z_centers, ...)"
+            )
+        return self.temperature, self.salinity
 
 
 class ColumnModel(AbstractModel):
