@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from .cli_common import EXIT_BLOWUP, console, fail
+
 __all__ = ["register", "examples_app", "bundled_examples", "examples_dir"]
 
 _OUTPUT = typer.Option(
@@ -36,16 +38,11 @@ def _command() -> list[str]:
     return ["pyclimaocean", *sys.argv[1:]]
 
 
-# The shared helpers of cli.py, imported when a command runs (cli.py imports this module).
 def _console():
-    from .cli import console
-
     return console
 
 
 def _fail(message: str, code: int) -> None:
-    from .cli import fail
-
     fail(message, code)
 
 
@@ -146,8 +143,6 @@ def _report_ensemble(members: list[dict], out) -> None:
     bad = [m for m in members if m["status"] != "completed"]
     if bad:
         lines = "; ".join(f"member {m['member']}: {m['message']}" for m in bad[:3])
-        from .cli import EXIT_BLOWUP
-
         _fail(f"{len(bad)} of {len(members)} ensemble members blew up ({lines}). "
               f"The others are in {out}.", EXIT_BLOWUP)
     _console().print(f"[green]done[/green]: {len(members)} members in {out} (see {out}/report.md)")
