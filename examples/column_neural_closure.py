@@ -101,7 +101,7 @@ def fit_constant_diffusivity(refs, nz: int, dt: float) -> tuple[ConstantDiffusiv
         p = eqx.tree_at(
             lambda p: (p.closure.viscosity, p.closure.diffusivity),
             params,
-            tuple(10.0 ** log10_nu_kappa),
+            tuple(10.0**log10_nu_kappa),
         )
         return loss_fn(p, whole_run)
 
@@ -116,12 +116,21 @@ def fit_constant_diffusivity(refs, nz: int, dt: float) -> tuple[ConstantDiffusiv
     values = [f(x)[0] for x in grid]
     best = grid[int(np.nanargmin(values))]
     opt = scipy.optimize.minimize(f, best, jac=True, method="L-BFGS-B", bounds=[(-6, 1), (-7, 1)])
-    nu, kappa = 10.0 ** opt.x
+    nu, kappa = 10.0**opt.x
     return ConstantDiffusivity(viscosity=float(nu), diffusivity=float(kappa)), float(opt.fun)
 
 
-def train_neural_closure(refs, nz: int, dt: float, n_steps: int, schedule, *, width: int,
-                         seed: int = 0, log_every: int = 50):
+def train_neural_closure(
+    refs,
+    nz: int,
+    dt: float,
+    n_steps: int,
+    schedule,
+    *,
+    width: int,
+    seed: int = 0,
+    log_every: int = 50,
+):
     closure = NeuralDiffusivityClosure(width=width, depth=2, key=jax.random.PRNGKey(seed))
     models = [column(f, closure, nz, dt) for f in TRAINING.values()]
     return learning.fit_online(
@@ -140,7 +149,7 @@ def train_neural_closure(refs, nz: int, dt: float, n_steps: int, schedule, *, wi
     )
 
 
-def run(small: bool = False, log=print) -> dict:
+def run(small: bool = False, seed: int = 0, log=print) -> dict:
     """Train, fit the baseline, evaluate; returns ``{"rows": [...], ...}`` (RMSE per case)."""
     nz, dt, save_every = 32, 600.0, 6
     if small:
@@ -156,7 +165,14 @@ def run(small: bool = False, log=print) -> dict:
         f"{constant.diffusivity:.3g} m2 s-1 (training loss {constant_loss:.4g})"
     )
     result = train_neural_closure(
-        train_refs, nz, dt, n_steps, schedule, width=width, log_every=50 if small else 100
+        train_refs,
+        nz,
+        dt,
+        n_steps,
+        schedule,
+        width=width,
+        seed=seed,
+        log_every=50 if small else 100,
     )
     network = result.model.closure
     rows = []
@@ -176,8 +192,16 @@ def run(small: bool = False, log=print) -> dict:
         "network": network,
         "history": result.history,
         "elapsed_s": time.perf_counter() - t0,
-        "setup": dict(nz=nz, dt=dt, n_samples=n_samples, save_every=save_every,
-                      n_steps=n_steps, schedule=schedule, width=width),
+        "setup": dict(
+            nz=nz,
+            dt=dt,
+            n_samples=n_samples,
+            save_every=save_every,
+            n_steps=n_steps,
+            schedule=schedule,
+            width=width,
+            seed=seed,
+        ),
     }
 
 
@@ -202,8 +226,9 @@ def table(rows) -> str:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="small training, for the tests")
+    parser.add_argument("--seed", type=int, default=0, help="network initialisation seed")
     args = parser.parse_args(argv)
-    out = run(small=args.small)
+    out = run(small=args.small, seed=args.seed)
     print(
         "\nProfile RMSE against CATKE (T in K, u and v in m s-1) over whole runs from t = 0; "
         "'T change': RMSE of the initial T profile (the size of the signal):"

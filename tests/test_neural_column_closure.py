@@ -85,11 +85,18 @@ def test_neural_closure_conserves_heat_and_salt_in_the_column():
         grid=ColumnGrid(nz=24, depth=100.0, stretching=2.0),
         closure=network(key=3),
         forcing=SurfaceForcing(
-            heat_flux=-80.0, heat_flux_amplitude=120.0, shortwave=150.0, shortwave_amplitude=-250.0,
-            wind_stress_x=0.07, wind_stress_y=-0.02, freshwater_flux=1e-6, cycle_period=43200.0,
+            heat_flux=-80.0,
+            heat_flux_amplitude=120.0,
+            shortwave=150.0,
+            shortwave_amplitude=-250.0,
+            wind_stress_x=0.07,
+            wind_stress_y=-0.02,
+            freshwater_flux=1e-6,
+            cycle_period=43200.0,
         ),
-        initial_conditions=InitialConditions(temperature_gradient=0.02, salinity_gradient=-0.002,
-                                             mixed_layer_depth=15.0),
+        initial_conditions=InitialConditions(
+            temperature_gradient=0.02, salinity_gradient=-0.002, mixed_layer_depth=15.0
+        ),
         solar_penetration=SolarPenetration(),
         coriolis_parameter=1e-4,
         bottom_drag_coefficient=2e-3,
@@ -116,7 +123,10 @@ def test_gradient_wrt_network_weights_matches_finite_differences():
     reference = learning.reference_trajectory(small_column(CATKELike()), 4, 6)
     trainable = learning.select_trainable(model, lambda m: m.closure)
     params, window_loss = learning.make_trajectory_loss(
-        [model], [reference], trainable, observe=lambda s: (s.temperature, s.u),
+        [model],
+        [reference],
+        trainable,
+        observe=lambda s: (s.temperature, s.u),
         checkpoint_every=3,
     )
     batch = (3, jnp.array([[1]]))  # 3 samples (18 steps) from reference sample 1
@@ -170,8 +180,15 @@ def test_fit_online_refuses_inconsistent_cases():
     with pytest.raises(ValueError, match="1 references for 2 models"):
         learning.make_trajectory_loss([a, a], [ref], trainable)
     with pytest.raises(ValueError, match="window lengths must be in"):
-        learning.fit_online([a], [ref], learning.make_optimizer(1e-3), 1, trainable=trainable,
-                            window=5, key=jax.random.PRNGKey(0))
+        learning.fit_online(
+            [a],
+            [ref],
+            learning.make_optimizer(1e-3),
+            1,
+            trainable=trainable,
+            window=5,
+            key=jax.random.PRNGKey(0),
+        )
 
 
 def test_learning_abstract_closure_is_a_deprecated_alias():

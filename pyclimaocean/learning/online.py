@@ -88,9 +88,7 @@ def reference_trajectory(
 def _as_arrays(tree: Any) -> Any:
     """Python-float leaves as arrays, so that models differing only in those numbers (e.g.
     forcings) share one compiled run under ``eqx.filter_jit``."""
-    return jax.tree.map(
-        lambda x: jnp.asarray(x) if isinstance(x, float) else x, tree
-    )
+    return jax.tree.map(lambda x: jnp.asarray(x) if isinstance(x, float) else x, tree)
 
 
 @eqx.filter_jit
@@ -282,8 +280,10 @@ def fit_online(
         trained leaves (take e.g. ``result.model.closure``); ``history["unroll"]`` is the
         window length in samples.
     """
-    if isinstance(windows_per_case, bool) or not isinstance(windows_per_case, int) or (
-        windows_per_case < 1
+    if (
+        isinstance(windows_per_case, bool)
+        or not isinstance(windows_per_case, int)
+        or (windows_per_case < 1)
     ):
         raise ValueError(f"windows_per_case = {windows_per_case!r}: must be an int >= 1")
     params, loss_fn = make_trajectory_loss(
