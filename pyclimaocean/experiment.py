@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from .config import ConfigError, apply_overrides, load_toml, validate
+from .core.model import apply_parameter_section
 from .core.registry import get_model_entry
 from .io.experiment_dir import (
     _check_same_config,
@@ -51,6 +52,10 @@ from .io.experiment_dir import (
     prepare_output_dir,
     remove_stale_temporaries,
 )
+from .io.files import atomic_write_bytes, write_dataset
+from .io.provenance import collect_provenance, utc_now, write_provenance
+from .plotting import pyplot, save_figure
+from .simulation import BlowUpError, Simulation, make_writer, steps_from_schedule
 
 _dump_toml = dump_toml
 _remove_stale_temporaries = remove_stale_temporaries  # older name
@@ -194,25 +199,6 @@ def _build(cfg):
     return apply_parameter_section(model, cfg.parameters)
 
 
-def apply_parameter_section(model, values: Mapping[str, Any]):
-    """Write ``[parameters]`` values (dotted model paths) into ``model``, checking that each is a
-    calibratable parameter of the model and inside its bounds."""
-    if not values:
-        return model
-    try:
-        params = model.parameters(list(values))
-    except KeyError as err:
-        raise ConfigError(f"config error: parameters: {err.args[0]}") from None
-    for name, value in values.items():
-        p = params[name]
-        if not (p.lower <= value <= p.upper):
-            raise ConfigError(
-                f"config error: parameters.{name} = {value!r} is outside its bounds "
-                f"[{p.lower}, {p.upper}]"
-            )
-    return params.with_values({n: float(v) for n, v in values.items()}).apply(model)
-
-
 def plan_experiment(
     config: str | Path | Mapping[str, Any],
     overrides: Iterable[str] = (),
@@ -321,7 +307,6 @@ def _write_report(out: Path, cfg, provenance: dict, diagnostics: dict, files: Se
                   message: str | None = None, model=None) -> Path:
     """``report.md``: what ran, the model's key numbers ``{key: (value, units, label)}``,
     figures and files."""
-    from .io.files import atomic_write_bytes
 
     lines = [f"# Experiment `{cfg.experiment.name}`", ""]
     if cfg.experiment.description:
@@ -396,9 +381,6 @@ def run_experiment(
         FileExistsError: the directory holds an experiment and neither force nor resume.
         BlowUpError: NaN/Inf or implausible values; ``last_good_state.npz`` is saved.
     """
-    from .io.files import atomic_write_bytes
-    from .provenance import collect_provenance, utc_now, write_provenance
-    from .simulation import BlowUpError, Simulation
 
     cfg, raw = load_experiment(config_path, overrides)
     model = _build(cfg)  # config and backend errors surface before anything is touched
@@ -500,7 +482,6 @@ def run_experiment(
 def make_writers(cfg, out: Path, attrs: Mapping[str, Any] | None = None) -> dict:
     """The extra output writers of ``[output.writers.*]`` (the default ``output`` writer is
     made by :class:`~pyclimaocean.simulation.Simulation`)."""
-    from .simulation import make_writer, steps_from_schedule
 
     writers = {}
     for name, w in cfg.output.writers.items():
@@ -630,7 +611,6 @@ def run_member(
     A member that blows up does not raise: its summary has ``status = "blew_up"`` and the
     message.  With ``resume``, a member that completed before is not run again.
     """
-    from .simulation import BlowUpError
 
     out = member_dir(output_dir, member)
     params = {n: float(v) for n, v in zip(names, values, strict=True)}
@@ -660,7 +640,6 @@ def collect_ensemble(output_dir: str | Path, members: Sequence[Mapping[str, Any]
     """Stack the members' outputs into ``ensemble.nc``; returns the dataset (or ``None``)."""
     import xarray as xr
 
-    from .io.files import write_dataset
 
     output_dir = Path(output_dir)
     done = [m for m in members if m["status"] == "completed"]
@@ -702,7 +681,6 @@ def _udunits(units: str) -> str:
 def _ensemble_figure(ens, path: Path) -> Path:
     """The members' final values of the first output variable (against its first axis) with
     their mean and the initial state, and a histogram of the first key diagnostic."""
-    from .plotting import pyplot, save_figure
 
     plt = pyplot()
     names = [n for n in ens.data_vars if "time" in ens[n].dims and "member" in ens[n].dims]
@@ -745,7 +723,6 @@ def write_ensemble_report(output_dir: str | Path, cfg, members: Sequence[Mapping
                           names: Sequence[str], settings: Mapping[str, Any], ens,
                           provenance: Mapping[str, Any]) -> list[Path]:
     """``figures/ensemble.png`` and ``report.md`` of an ensemble directory."""
-    from .io.files import atomic_write_bytes
 
     out = Path(output_dir)
     files = []
@@ -815,8 +792,6 @@ def start_ensemble(
     ``values`` ``(members, len(parameters))`` gives the members' parameter values directly
     (e.g. posterior draws; ``method`` is then only recorded), instead of sampling them.
     """
-    from .io.files import atomic_write_bytes
-    from .provenance import collect_provenance, write_provenance
 
     cfg, raw = load_experiment(config, overrides)
     params = ensemble_parameters(raw, parameters)
@@ -858,7 +833,6 @@ def start_ensemble(
 
 def finish_ensemble(cfg, out: Path, summaries, names, settings, prov) -> EnsembleResult:
     """Stack outputs, write ``ensemble.nc``, the figure, ``report.md``, final provenance."""
-    from .provenance import utc_now, write_provenance
 
     summaries = sorted(summaries, key=lambda m: m["member"])
     ens = collect_ensemble(out, summaries, names)

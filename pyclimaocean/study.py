@@ -20,6 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from .config import toml_value as _toml_value
+from .io.files import atomic_write_bytes
+
 __all__ = ["run_config", "case_overrides", "posterior_draws", "write_study_report"]
 
 
@@ -32,7 +35,6 @@ def run_config(raw: Mapping[str, Any]) -> dict[str, Any]:
 def case_overrides(raw: Mapping[str, Any]) -> dict[str, list[str]]:
     """``{case name: --set strings}`` of the ``[[calibration.cases]]`` of a config (one case
     named after the experiment when there are none)."""
-    from .config import toml_value as _toml_value
 
     cases = raw.get("calibration", {}).get("cases", [])
     if not cases:
@@ -69,7 +71,6 @@ def write_study_report(output_dir: str | Path, calibration: Mapping[str, Any],
     and the posterior-predictive ensembles (``{case: {"members": [...], "files": [...]}}``)."""
     import xarray as xr
 
-    from .io.files import atomic_write_bytes
 
     out = Path(output_dir)
     prov = provenance or {}

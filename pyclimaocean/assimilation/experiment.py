@@ -28,8 +28,11 @@ import pydantic
 import xarray as xr
 
 from ..config import Section, apply_overrides, load_config, load_toml, validate
+from ..io.cf import global_attributes
 from ..io.experiment_dir import close_experiment_dir, open_experiment_dir
+from ..io.files import atomic_write_bytes, write_dataset
 from ..models.lorenz96 import Lorenz96, spun_up_state
+from ..plotting import _plt, save_figure
 from .ensemble import ETKF, LETKF, StochasticEnKF
 from .fourdvar import FourDVar, cycle_fourdvar
 from .observations import make_observation_operator
@@ -274,7 +277,6 @@ def run_twin_experiment(config: AssimilationConfig) -> TwinExperimentResult:
         free_run_rmse=(("time",), f_rmse, _attrs("1", "RMSE of the free run over k")),
     )
     time = mc.dt * oc.steps_between * np.arange(1, T + 1)
-    from ..io.cf import global_attributes
 
     ds = xr.Dataset(
         data,
@@ -298,7 +300,6 @@ def run_twin_experiment(config: AssimilationConfig) -> TwinExperimentResult:
 
 def plot_twin(ds: xr.Dataset, output_dir: Path) -> list[Path]:
     """Hovmöller diagrams (truth / analysis / error) and RMSE-spread time series."""
-    from ..plotting import _plt, save_figure
 
     plt = _plt()
     t, k = ds.time.values, ds.k.values
@@ -335,7 +336,6 @@ def plot_twin(ds: xr.Dataset, output_dir: Path) -> list[Path]:
 
 def write_outputs(result: TwinExperimentResult, output_dir: str | Path) -> list[Path]:
     """Write ``twin.nc`` (atomic), ``summary.json`` and the PNG figures to ``output_dir``."""
-    from ..io.files import atomic_write_bytes, write_dataset
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -58,11 +58,20 @@ import pydantic
 from pydantic import Field, model_validator
 
 from ..config import ConfigError, Section, apply_overrides, load_toml, toml_value, validate
+from ..core.model import apply_parameter_section
 from ..core.registry import get_model_entry
-from ..experiment import _dump_toml, apply_parameter_section
-from ..experiment import prepare_output_dir as _prepare_experiment_dir
-from ..io.files import atomic_write_bytes
+from ..io.experiment_dir import dump_toml as _dump_toml
+from ..io.experiment_dir import prepare_output_dir as _prepare_experiment_dir
+from ..io.files import atomic_write_bytes, jsonable, write_netcdf_atomic
+from ..observations import model_axes
 from ..params import Parameter, ParameterError, ParameterSet, Prior
+from .eki import ensemble_kalman_inversion
+from .observations import ObservationError
+from .optimize import calibrate
+from .plots import plot_loss, plot_parameter_trajectories, plot_profiles
+from .problem import Problem
+from .simulator import model_case, model_twin
+from .uki import unscented_kalman_inversion
 
 __all__ = [
     "CalibrationSection",
@@ -282,9 +291,6 @@ def build_calibration(cfg, raw: dict, source: str = "config") -> CalibrationSetu
     """Models, observations (synthetic twin or files) and the :class:`Problem` of a config."""
     import xarray as xr
 
-    from .observations import ObservationError
-    from .problem import Problem
-    from .simulator import model_case, model_twin
 
     if cfg.experiment.backend != "jax":
         raise ConfigError(f"calibration needs experiment.backend = 'jax' (got {cfg.experiment.backend!r})")
@@ -358,14 +364,12 @@ def prepare_output_dir(output_dir: str | Path, force: bool) -> Path:
 
 
 def write_json_atomic(data: dict, path: Path) -> Path:
-    from ..inference.results import _jsonable
 
-    return atomic_write_bytes(path, json.dumps(_jsonable(data), indent=2).encode())
+    return atomic_write_bytes(path, json.dumps(jsonable(data), indent=2).encode())
 
 
 def write_common(out: Path, raw: dict, setup: CalibrationSetup) -> list[Path]:
     """``config.toml`` (the config as run, overrides applied) and ``observations_<case>.nc``."""
-    from ..inference.results import write_netcdf_atomic
 
     files = [atomic_write_bytes(out / "config.toml", _dump_toml(raw).encode())]
     for name, ds in setup.observations.items():
@@ -386,8 +390,6 @@ def profile_figures(out: Path, setup: CalibrationSetup, *, u_prior=None, u_post=
     first-guess and calibrated runs as one-member 'ensembles').  None for other variables."""
     import jax.numpy as jnp
 
-    from ..observations import model_axes
-    from .plots import plot_profiles
 
     problem = setup.problem
     model0 = setup.models[problem.cases[0].name]
@@ -446,11 +448,6 @@ def calibrate_from_file(
     """
     import jax.numpy as jnp
 
-    from ..inference.results import write_netcdf_atomic
-    from .eki import ensemble_kalman_inversion
-    from .optimize import calibrate
-    from .plots import plot_loss, plot_parameter_trajectories
-    from .uki import unscented_kalman_inversion
 
     cfg, raw = load_calibration(config_path, overrides)
     cal = cfg.calibration

@@ -34,11 +34,13 @@ from typing import Any, ClassVar
 import equinox as eqx
 import jax
 
+from ..config import ConfigError
 from ..integrate import integrate
 from ..params import ParameterSet
+from .dataset import cf_time_attributes, model_dataset
 from .variables import Coordinate, Variable
 
-__all__ = ["AbstractModel", "get_path"]
+__all__ = ["AbstractModel", "apply_parameter_section", "get_path", "stack_states"]
 
 
 def get_path(obj, path: str):
@@ -127,7 +129,6 @@ class AbstractModel(eqx.Module):
 
     def time_attributes(self) -> dict[str, Any]:
         """Attributes of the ``time`` coordinate of the output."""
-        from .dataset import cf_time_attributes
 
         if self.time_units == "s":
             return cf_time_attributes()
@@ -163,7 +164,6 @@ class AbstractModel(eqx.Module):
 
     def to_xarray(self, outputs, attrs: dict | None = None, *, include: Any = None):
         """CF-annotated :class:`xarray.Dataset` of states stacked along a leading time axis."""
-        from .dataset import model_dataset
 
         return model_dataset(self, outputs, attrs=attrs, include=include)
 
@@ -173,3 +173,22 @@ def stack_states(states) -> Any:
     import numpy as np
 
     return jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *states)
+
+
+def apply_parameter_section(model, values: Mapping[str, Any]):
+    """Write ``[parameters]`` values (dotted model paths) into ``model``, checking that each is a
+    calibratable parameter of the model and inside its bounds."""
+    if not values:
+        return model
+    try:
+        params = model.parameters(list(values))
+    except KeyError as err:
+        raise ConfigError(f"config error: parameters: {err.args[0]}") from None
+    for name, value in values.items():
+        p = params[name]
+        if not (p.lower <= value <= p.upper):
+            raise ConfigError(
+                f"config error: parameters.{name} = {value!r} is outside its bounds "
+                f"[{p.lower}, {p.upper}]"
+            )
+    return params.with_values({n: float(v) for n, v in values.items()}).apply(model)

@@ -40,7 +40,12 @@ from ..calibration.experiment import (
     write_common,
     write_json_atomic,
 )
+from ..calibration.optimize import calibrate_scipy
+from ..calibration.plots import plot_corner
 from ..config import ConfigError, Section
+from .laplace import laplace
+from .results import prior_samples, write_netcdf_atomic
+from .svi import run_svi
 
 __all__ = ["INFERENCE_SECTIONS", "InferenceSection", "infer_from_file"]
 
@@ -76,11 +81,6 @@ def infer_from_file(
     import jax.numpy as jnp
     import optax
 
-    from ..calibration.optimize import calibrate_scipy
-    from ..calibration.plots import plot_corner
-    from .laplace import laplace
-    from .results import prior_samples, write_netcdf_atomic
-    from .svi import run_svi
 
     cfg, raw = load_calibration(config_path, overrides, sections=INFERENCE_SECTIONS)
     if cfg.calibration.regularization != "prior":

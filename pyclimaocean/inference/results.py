@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import equinox as eqx
@@ -11,7 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..calibration.problem import Problem
+from ..calibration.problem import Problem, sample_truncated_prior
+from ..io.files import jsonable, write_netcdf_atomic  # noqa: F401 (re-exported)
 
 __all__ = ["PosteriorResult", "predictive_samples", "prior_samples", "write_netcdf_atomic"]
 
@@ -112,16 +112,7 @@ class PosteriorResult:
         return idata
 
 
-def _jsonable(x):
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, (np.ndarray, jax.Array)):
-        return _jsonable(np.asarray(x).tolist())
-    if isinstance(x, (np.floating, np.integer, np.bool_)):
-        return x.item()
-    return x
+_jsonable = jsonable  # older name
 
 
 @eqx.filter_jit
@@ -143,7 +134,6 @@ def predictive_samples(problem: Problem, u_samples, *, chunk: int = 64) -> list[
 
 def prior_samples(problem: Problem, n: int, key) -> np.ndarray:
     """``(n, n_parameters)`` physical samples of the priors truncated to the bounds."""
-    from ..calibration.problem import sample_truncated_prior
 
     cols = []
     for i, name in enumerate(problem.names):
@@ -152,12 +142,3 @@ def prior_samples(problem: Problem, n: int, key) -> np.ndarray:
     return np.stack(cols, axis=1)
 
 
-def write_netcdf_atomic(obj, path: str | Path) -> Path:
-    """Write an ``xarray.Dataset`` or arviz ``InferenceData`` to ``path`` atomically (temporary
-    file in the same directory, then ``os.replace``)."""
-    from ..io.files import atomic_path
-
-    path = Path(path)
-    with atomic_path(path, ".nc") as tmp:
-        obj.to_netcdf(str(tmp))
-    return path

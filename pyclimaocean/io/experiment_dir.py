@@ -21,6 +21,8 @@ from typing import Any
 from ..config import ConfigError
 from ..config import toml_key as _toml_key
 from ..config import toml_value as _toml_value
+from .files import atomic_write_bytes
+from .provenance import collect_provenance, utc_now, write_provenance
 
 __all__ = [
     "EXPERIMENT_MARKERS",
@@ -117,8 +119,6 @@ def open_experiment_dir(
     after ``--set`` overrides) atomically and starts ``provenance.json`` (status ``running``).
     Returns ``(out, provenance)``; finish with :func:`close_experiment_dir`.
     """
-    from ..provenance import collect_provenance, write_provenance
-    from .files import atomic_write_bytes
 
     out = Path(out)
     text = dump_toml(dict(raw))
@@ -136,7 +136,6 @@ def open_experiment_dir(
 def close_experiment_dir(out: str | Path, prov: dict, status: str = "completed",
                          **entries: Any) -> dict:
     """Complete ``provenance.json``: end time, ``status`` and more ``entries``."""
-    from ..provenance import utc_now, write_provenance
 
     prov.update(end=utc_now(), status=status, **entries)
     write_provenance(Path(out) / "provenance.json", prov)

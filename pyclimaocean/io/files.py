@@ -25,6 +25,8 @@ __all__ = [
     "atomic_path",
     "atomic_write",
     "atomic_write_bytes",
+    "jsonable",
+    "write_netcdf_atomic",
 ]
 
 
@@ -167,3 +169,25 @@ def load_state(path: str | os.PathLike, like):
             )
         leaves.append(jnp.asarray(a, dtype=np.asarray(ref).dtype))
     return jax.tree_util.tree_unflatten(treedef, leaves), meta
+
+
+def jsonable(x):
+    """``x`` with NumPy/JAX arrays and scalars turned into plain Python (for ``json.dumps``)."""
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [jsonable(v) for v in x]
+    if isinstance(x, np.ndarray | jax.Array):
+        return jsonable(np.asarray(x).tolist())
+    if isinstance(x, np.floating | np.integer | np.bool_):
+        return x.item()
+    return x
+
+
+def write_netcdf_atomic(obj, path: str | os.PathLike) -> Path:
+    """Write an ``xarray.Dataset`` or arviz ``InferenceData`` to ``path`` atomically (temporary
+    file in the same directory, then ``os.replace``)."""
+    path = Path(path)
+    with atomic_path(path, ".nc") as tmp:
+        obj.to_netcdf(str(tmp))
+    return path

@@ -32,6 +32,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from .._version import __version__
+from .files import atomic_write_bytes
+
 __all__ = [
     "collect_provenance",
     "package_versions",
@@ -154,7 +157,6 @@ def collect_provenance(
     """
     import pyclimaocean
 
-    from . import __version__
 
     git = {"source": "cwd", **g} if (g := git_revision()) else None
     pkg = git_revision(Path(pyclimaocean.__file__).parent)
@@ -185,7 +187,6 @@ def collect_provenance(
 
 def write_provenance(path: str | os.PathLike, record: Mapping[str, Any]) -> Path:
     """Write ``record`` as indented JSON, atomically."""
-    from .io.files import atomic_write_bytes
 
     text = json.dumps(record, indent=2, sort_keys=False, default=str)
     return atomic_write_bytes(path, (text + "\n").encode())

@@ -25,8 +25,8 @@ __all__ = [
     "dask_task_runner",
 ]
 
-_FLOWS = {"run_flow", "ensemble_flow", "launch", "available_flows", "dask_task_runner",
-          "results_dir", "persisted"}
+_FLOWS = {"run_flow", "ensemble_flow", "dask_task_runner", "results_dir", "persisted"}
+_LAUNCH = {"launch", "available_flows", "MAPPED_FLOWS"}
 _SCIENCE = {"calibrate_flow", "infer_flow", "study_flow"}
 
 
@@ -35,6 +35,10 @@ def __getattr__(name):
         from . import flows
 
         return getattr(flows, name)
+    if name in _LAUNCH:
+        from . import launch
+
+        return getattr(launch, name)
     if name in _SCIENCE:
         from . import science
 

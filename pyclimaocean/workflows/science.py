@@ -147,7 +147,7 @@ def study_flow(
     """
     from ..experiment import start_ensemble
     from ..inference.experiment import INFERENCE_SECTIONS
-    from ..provenance import collect_provenance, write_provenance
+    from ..io.provenance import collect_provenance, write_provenance
     from ..study import case_overrides, posterior_draws, run_config
 
     cfg, raw, out = _open_dir(config, output_dir, [*overrides, *inference_overrides], "study",
@@ -183,7 +183,7 @@ def study_flow(
         ensembles[case] = finish_ensemble_task(raw_c, str(out / f"ensemble_{case}"),
                                                [f.result() for f in futs], names, settings,
                                                prov_c)
-    from ..provenance import utc_now
+    from ..io.provenance import utc_now
 
     prov.update(end=utc_now(), status="completed")
     write_provenance(out / "provenance.json", prov)

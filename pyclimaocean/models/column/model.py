@@ -32,13 +32,17 @@ from ...fluxes.surface import SolarPenetration, SurfaceForcing
 from ...grids.column import ColumnGrid
 from ...numerics.tridiagonal import tridiagonal_solve
 from ...params import Parameter, ParameterSet
+from ...physics.constants import HEAT_CAPACITY, REFERENCE_SALINITY
 from ...physics.equation_of_state import (
     GRAVITY,
     AbstractEquationOfState,
     LinearEquationOfState,
     RoquetEquationOfState,
 )
+from .diagnostics import DIAGNOSTICS
+from .diagnostics import summary as column_summary
 from .mixed_layer import mixed_layer_depth
+from .plots import plot_column
 from .state import ColumnState
 
 __all__ = ["ColumnModel", "InitialConditions", "InitialProfiles", "mixed_layer_depth"]
@@ -161,8 +165,8 @@ class ColumnModel(AbstractModel):
     coriolis_parameter: float = 0.0
     bottom_drag_coefficient: float = 0.0
     dt: float = eqx.field(static=True, default=60.0)
-    heat_capacity: float = eqx.field(static=True, default=3991.86795711963)
-    reference_salinity: float = eqx.field(static=True, default=35.0)
+    heat_capacity: float = eqx.field(static=True, default=HEAT_CAPACITY)
+    reference_salinity: float = eqx.field(static=True, default=REFERENCE_SALINITY)
 
     def __check_init__(self):
         if not (self.dt > 0 and math.isfinite(self.dt)):
@@ -397,18 +401,12 @@ class ColumnModel(AbstractModel):
     def diagnostics(self):
         """``mixed_layer_depth`` (m), ``sea_surface_temperature`` (°C), ``heat_content``
         (J m⁻², ρ₀ c_p ∫T dz): differentiable functions of a state."""
-        from .diagnostics import DIAGNOSTICS
-
         return DIAGNOSTICS
 
     def summary(self, dataset):
-        from .diagnostics import summary
-
-        return summary(self, dataset)
+        return column_summary(self, dataset)
 
     def figures(self, dataset, directory, title: str = "") -> list[Path]:
-        from .plots import plot_column
-
         path = Path(directory) / "column.png"
         plot_column(dataset, path, title=title)
         return [path]

@@ -34,6 +34,7 @@ import jax.numpy as jnp
 from ...core import AbstractModel, Coordinate, Variable
 from ...integrate import integrate
 from ...params import Parameter, ParameterSet, Prior
+from .plots import plot_hovmoller
 from .state import Lorenz96State, TwoScaleLorenz96State, TwoScaleState
 
 __all__ = ["Lorenz96", "TwoScaleLorenz96", "rk4_step", "simulate", "l96_advection"]
@@ -108,7 +109,6 @@ class _Lorenz96Contract(AbstractModel):
         }
 
     def figures(self, dataset, directory, title: str = "") -> list[Path]:
-        from .plots import plot_hovmoller
 
         path = Path(directory) / "hovmoller.png"
         plot_hovmoller(dataset, path, title=title)
