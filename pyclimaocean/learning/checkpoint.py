@@ -17,6 +17,14 @@ import equinox as eqx
 import jax
 
 from ..io.files import atomic_write
+from .networks import (
+    GlobalMLPClosure,
+    LocalMLPClosure,
+    PeriodicCNNClosure,
+    Standardisation,
+    ZeroClosure,
+)
+from .stochastic import PolynomialClosure
 
 __all__ = [
     "save_model",
@@ -50,14 +58,6 @@ def build_closure(hyperparameters: dict, key: jax.Array | None = None) -> Any:
     """Build an (untrained) closure from a hyperparameter dict as given by
     ``closure.hyperparameters()``.  Architectures: ``cnn``, ``local_mlp``, ``global_mlp``,
     ``polynomial``, ``none``."""
-    from .networks import (
-        GlobalMLPClosure,
-        LocalMLPClosure,
-        PeriodicCNNClosure,
-        Standardisation,
-        ZeroClosure,
-    )
-    from .stochastic import PolynomialClosure
 
     hp = dict(hyperparameters)
     arch = hp.pop("architecture", None)

@@ -40,6 +40,7 @@ import pydantic
 from ..config import Section, apply_overrides, load_config, load_toml, validate
 from ..io.experiment_dir import close_experiment_dir, open_experiment_dir
 from ..models.lorenz96 import Lorenz96, TwoScaleLorenz96, spun_up_state
+from . import plots
 from .checkpoint import atomic_write_text, save_closure
 from .closure_model import ClosureModel
 from .data import ClosureData, generate_two_scale_data, trajectory_windows
@@ -437,8 +438,6 @@ def _json_ready(obj):
 
 def write_outputs(result: TrainRunResult, data: TruthData, evals: dict, out: Path) -> list[Path]:
     """Write the closure, the loss history, the scores and the figures into ``out``."""
-    from . import plots
-
     out.mkdir(parents=True, exist_ok=True)
     files = [out / "closure.eqx", out / "closure.json"]
     save_closure(out / "closure.eqx", result.closure)

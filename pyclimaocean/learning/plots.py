@@ -8,15 +8,16 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from ..plotting import _plt, save_figure
 from .closure_model import ClosureModel, rollout
 from .networks import ZeroClosure
+from .stochastic import fit_polynomial_closure
 
 __all__ = ["training_figures", "plot_loss_history"]
 
 
 def plot_loss_history(history: dict, path: Path) -> Path:
     """Training loss (per step, running mean) and validation loss, per phase, log scale."""
-    from ..plotting import _plt, save_figure
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -41,7 +42,6 @@ def plot_loss_history(history: dict, path: Path) -> Path:
 
 def training_figures(result, data, evals: dict, out: Path) -> list[Path]:
     """``loss_curve.png``, ``closure_fit.png``, ``hovmoller.png``, ``forecast_rmse.png``."""
-    from ..plotting import _plt, save_figure
 
     plt = _plt()
     files = [plot_loss_history(result.history, out / "loss_curve.png")]
@@ -60,7 +60,6 @@ def training_figures(result, data, evals: dict, out: Path) -> list[Path]:
     axes[0].plot(x.ravel()[pick], pred.ravel()[pick], ".", ms=2, alpha=0.5, label="learned closure")
     grid = np.linspace(x.min(), x.max(), 200)
     if "polynomial" in evals:
-        from .stochastic import fit_polynomial_closure
 
         poly_closure = fit_polynomial_closure(data.train.x, data.train.subgrid, 3)
         axes[0].plot(grid, np.asarray(poly_closure(grid)), "k-", lw=1.5, label="cubic fit")

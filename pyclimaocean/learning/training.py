@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .checkpoint import save_model
+from .checkpoint import atomic_write_text, save_model
 from .closure_model import ClosureModel, rollout
 from .data import trajectory_windows
 
@@ -237,7 +237,6 @@ def concatenate_histories(*histories: dict[str, list]) -> dict[str, list]:
 
 def write_history_csv(path: str | Path, history: dict[str, list]) -> Path:
     """Write a loss history (see :class:`TrainResult`) as CSV, atomically."""
-    from .checkpoint import atomic_write_text
 
     rows = zip(*(history[c] for c in HISTORY_COLUMNS), strict=True)
     lines = [",".join(HISTORY_COLUMNS)]
