@@ -23,6 +23,7 @@ from .cli_common import (  # (EXIT_* and console re-exported: the names older co
     console,
     fail,
     handle_errors,
+    precheck,
 )
 from .cli_experiment import register as _register_experiment_commands
 
@@ -36,7 +37,33 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # plain help: "[calibration]" or "pyclimaocean[julia]" in help texts are not rich markup,
+    # and boolean options show as flags (--force, --progress / --no-progress), not "<bool>"
+    rich_markup_mode=None,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from ._version import __version__
+
+        typer.echo(f"pyclimaocean {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True,
+        help="print the package version and exit",
+    ),
+) -> None:
+    """Differentiable ocean / sea-ice / atmosphere experiments.
+
+    Example: pyclimaocean run examples/column_free_convection.toml
+    """
+
+
 # run / validate / ensemble / flow / examples: see cli_experiment.py
 _register_experiment_commands(app, handle_errors)
 
@@ -59,6 +86,7 @@ def assimilate(
 
     Example: pyclimaocean assimilate examples/l96_etkf.toml -o runs/etkf --set experiment.n_cycles=500
     """
+    precheck(config, "assimilate", set_)
     from .assimilation.experiment import assimilate_from_file
 
     result = assimilate_from_file(config, output_dir, set_, force=force)
@@ -90,6 +118,7 @@ def train(
 
     Example: pyclimaocean train examples/l96_train_online.toml -o runs/online --set training.n_steps=200
     """
+    precheck(config, "train", set_)
     from .learning.experiment import train_from_file
     from .learning.training import TrainingDivergedError
 
@@ -125,6 +154,7 @@ def calibrate(
 
     Example: pyclimaocean calibrate examples/column_calibrate.toml -o runs/cal
     """
+    precheck(config, "calibrate", set_)
     from .calibration.experiment import calibrate_from_file
 
     s = calibrate_from_file(config, output_dir, set_, force=force, progress=progress)
@@ -158,6 +188,7 @@ def infer(
 
     Example: pyclimaocean infer examples/column_infer.toml -o runs/post
     """
+    precheck(config, "infer", set_)
     from .inference.experiment import infer_from_file
 
     s = infer_from_file(config, output_dir, set_, force=force, progress=progress)

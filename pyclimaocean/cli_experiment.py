@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .cli_common import EXIT_BLOWUP, console, fail
+from .cli_common import EXIT_BLOWUP, console, fail, precheck
 
 __all__ = ["register", "examples_app", "bundled_examples", "examples_dir"]
 
@@ -65,6 +65,7 @@ def run(
       pyclimaocean run examples/column_free_convection.toml -o runs/fc --set grid.nz=32 --force
       pyclimaocean run examples/column_free_convection.toml -o runs/fc --resume   # after a crash
     """
+    precheck(config, "run", set_)
     from .experiment import run_experiment
 
     result = run_experiment(
@@ -98,6 +99,7 @@ def validate(
       pyclimaocean validate examples/column_calibrate.toml
       pyclimaocean validate examples/l96_etkf.toml
     """
+    precheck(config, None, set_)
     from rich.table import Table
 
     from .experiment import validate_any
@@ -179,6 +181,7 @@ def ensemble(
       pyclimaocean ensemble examples/column_free_convection.toml -p c_hi_c --dask-address tcp://127.0.0.1:8786
       pyclimaocean ensemble examples/column_free_convection.toml -p c_hi_c -o runs/ens --resume
     """
+    precheck(config, "run", set_)
     if sequential:
         from .experiment import run_ensemble
 
@@ -234,6 +237,10 @@ def flow(
       pyclimaocean flow calibrate examples/column_calibrate.toml -o runs/cal
       pyclimaocean flow study examples/column_calibrate.toml -o runs/study -n 16
     """
+    verb = {"run": "run", "ensemble": "run", "calibrate": "calibrate", "infer": "infer",
+            "study": "calibrate"}.get(name)
+    if verb is not None:
+        precheck(config, verb, set_)
     from .config import parse_override
     from .workflows.flows import launch
 
@@ -265,6 +272,7 @@ examples_app = typer.Typer(
     "Examples:  pyclimaocean examples  |  pyclimaocean examples copy column_free_convection .",
     invoke_without_command=True,
     no_args_is_help=False,
+    rich_markup_mode=None,  # plain help, as the root app (cli.py)
 )
 
 

@@ -40,6 +40,9 @@ __all__ = [
     "parse_override",
     "toml_value",
     "toml_key",
+    "EXPERIMENT_KINDS",
+    "experiment_kind",
+    "check_verb",
 ]
 
 T = TypeVar("T", bound=pydantic.BaseModel)
@@ -158,6 +161,53 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[s
             node = nxt
         node[parts[-1]] = value
     return out
+
+
+#: experiment kinds other than "run": the top-level table that marks them and the verb that
+#: runs them (an inference config also has [calibration]; it is checked first)
+EXPERIMENT_KINDS = {
+    "infer": ("inference", "pyclimaocean infer"),
+    "calibrate": ("calibration", "pyclimaocean calibrate"),
+    "assimilate": ("method", "pyclimaocean assimilate"),
+    "train": ("training", "pyclimaocean train"),
+}
+
+
+def experiment_kind(raw: Mapping[str, Any]) -> str:
+    """``"run"`` or the verb of a config that needs another one (calibrate, infer, ...)."""
+    for kind, (table, _) in EXPERIMENT_KINDS.items():
+        if table in raw:
+            return kind
+    return "run"
+
+
+def check_verb(raw: Mapping[str, Any], verb: str, source: str) -> None:
+    """Raise :class:`ConfigError` naming the right verb when config ``raw`` is not for ``verb``
+    (``"run"``, ``"calibrate"``, ``"infer"``, ``"assimilate"`` or ``"train"``).
+
+    ``run`` refuses any config of another kind; the other verbs refuse a config without their
+    table (``calibrate`` accepts an inference config: it has a [calibration] table; ``train``
+    accepts a run config, since every key of [training] has a default).
+    """
+    kind = experiment_kind(raw)
+    if verb == "run":
+        if kind != "run":
+            table, command = EXPERIMENT_KINDS[kind]
+            raise ConfigError(
+                f"config error in {source}: this config is for `{command}` (it has a [{table}] "
+                f"table); run it with `{command} {source}`"
+            )
+        return
+    table, _ = EXPERIMENT_KINDS[verb]
+    if table in raw or (verb == "train" and kind == "run"):  # [training] has defaults
+        return
+    if kind == "run":
+        what = "a run config: run it with `pyclimaocean run " + source + "`"
+    else:
+        what = f"a config for `{EXPERIMENT_KINDS[kind][1]}`: run it with `{EXPERIMENT_KINDS[kind][1]} {source}`"
+    raise ConfigError(
+        f"config error in {source}: `pyclimaocean {verb}` needs a [{table}] table; this is {what}"
+    )
 
 
 def load_config(

@@ -40,7 +40,15 @@ from typing import Any
 
 import numpy as np
 
-from .config import ConfigError, apply_overrides, load_toml, validate
+from .config import (
+    EXPERIMENT_KINDS,
+    ConfigError,
+    apply_overrides,
+    check_verb,
+    experiment_kind,
+    load_toml,
+    validate,
+)
 from .core.model import apply_parameter_section
 from .core.registry import get_model_entry
 from .io.experiment_dir import (
@@ -248,31 +256,8 @@ def _checkpoint_steps(t) -> int | None:
 # ---------------------------------------------------------------------------------------------
 # the experiment directory
 # ---------------------------------------------------------------------------------------------
-#: experiment kinds: the verb that runs them and the top-level table that marks them
-EXPERIMENT_KINDS = {
-    "infer": ("inference", "pyclimaocean infer"),
-    "calibrate": ("calibration", "pyclimaocean calibrate"),
-    "assimilate": ("method", "pyclimaocean assimilate"),
-    "train": ("training", "pyclimaocean train"),
-}
-
-
-def experiment_kind(raw: Mapping[str, Any]) -> str:
-    """``"run"`` or the verb of a config that needs another one (calibrate, infer, ...)."""
-    for kind, (table, _) in EXPERIMENT_KINDS.items():
-        if table in raw:
-            return kind
-    return "run"
-
-
 def _require_run_kind(raw: Mapping[str, Any], source: str) -> None:
-    kind = experiment_kind(raw)
-    if kind != "run":
-        table, verb = EXPERIMENT_KINDS[kind]
-        raise ConfigError(
-            f"config error in {source}: this is a {kind} config (it has a [{table}] table); "
-            f"run it with `{verb} {source}`"
-        )
+    check_verb(raw, "run", source)
 
 
 def validate_any(config: str | Path, overrides: Iterable[str] = (),
