@@ -11,8 +11,9 @@ Time dependence, two kinds of forcing (both :class:`AbstractSurfaceForcing`, ``a
   zero (night).
 * :class:`TabulatedSurfaceForcing`: time series (an observed or reanalysis flux record),
   linearly interpolated in time inside the compiled step (``jnp.interp``).  The tabulated
-  values are leaves of the model pytree, so they are differentiable controls (gradients of a
-  loss with respect to every flux value) and can be calibrated.
+  values are leaves of the model pytree, so they are differentiable controls: ``jax.grad``
+  gives the sensitivity of a loss to every flux value, e.g. to estimate fluxes by gradient
+  descent (the experiment ``[parameters]`` table names closure parameters only).
 
 Shortwave penetration uses the two-band exponential of Paulson & Simpson (1977, J. Phys.
 Oceanogr. 7, 952–956); the default is their Jerlov type I water (R = 0.58, ζ₁ = 0.35 m,
