@@ -173,6 +173,50 @@ def calibrate(
 
 @app.command()
 @handle_errors
+def landscape(
+    config: Path = typer.Argument(..., help="calibration TOML (a run config + [calibration])"),
+    output_dir: Path | None = typer.Option(
+        None, "--output-dir", "-o", help="output directory (default: runs/<name>_landscape)"
+    ),
+    set_: list[str] = typer.Option(
+        [], "--set", help="override a config value, e.g. --set closure.switch_width=0 (repeatable)"
+    ),
+    at: str = typer.Option(
+        "initial", "--at", help="centre of the scans: initial (first guess), truth (twin) or "
+        "optimum (run the config's calibration first)"
+    ),
+    directions: str = typer.Option("random", "--directions", help="random or coordinates"),
+    n_random: int = typer.Option(3, "--n-random", help="number of random directions"),
+    radius: float = typer.Option(0.05, "--radius", help="half-length of each scan (unconstrained units)"),
+    n_points: int = typer.Option(41, "--n-points", help="samples per scan"),
+    which: str = typer.Option("loss", "--which", help="loss or data_misfit"),
+    seed: int = typer.Option(0, "--seed", help="seed of the random directions"),
+    force: bool = typer.Option(False, "--force", help="overwrite an existing output directory"),
+) -> None:
+    """Scan the calibration loss along lines through a point: discontinuities, AD vs finite
+    differences, zero-sensitivity parameters.  Exit code 5 when the loss is discontinuous or the
+    AD derivative disagrees with finite differences by more than 1e-3 (outputs still written).
+
+    Example: pyclimaocean landscape examples/column_calibrate.toml --at truth -o runs/scan
+    """
+    precheck(config, "calibrate", set_)
+    from .calibration.landscape import landscape_from_file
+
+    s = landscape_from_file(config, output_dir, set_, at=at, directions=directions, n_random=n_random,
+                            radius=radius, n_points=n_points, which=which, force=force, seed=seed)
+    for m in s["messages"]:
+        console.print(f"[yellow]warning:[/yellow] {m}", highlight=False, soft_wrap=True)
+    n_jumps = sum(len(x["discontinuities"]) for x in s["scans"])
+    text = (f"{len(s['scans'])} scans at {at}, {s['n_evaluations']} evaluations; "
+            f"{n_jumps} discontinuities; max AD vs FD relative error {s['max_ad_fd_relative_error']:.2g}; "
+            f"wrote {', '.join(s['files'])}")
+    if not s["continuous"] or s["max_ad_fd_relative_error"] > 1e-3:
+        fail(f"the {which} is not smooth here or its gradient is wrong: {text}", EXIT_NOT_CONVERGED)
+    console.print(f"[green]done[/green]: {which} continuous; {text}")
+
+
+@app.command()
+@handle_errors
 def infer(
     config: Path = typer.Argument(..., help="inference TOML (calibration config + [inference])"),
     output_dir: Path | None = typer.Option(

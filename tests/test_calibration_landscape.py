@@ -1,14 +1,19 @@
 """Loss-landscape scans: a planted discontinuity is found (and localised), a smooth loss is
 reported continuous with AD matching finite differences, zero sensitivity is reported."""
 
+import json
+from pathlib import Path
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 import pyclimaocean  # noqa: F401  (x64)
 from pyclimaocean.calibration.landscape import plot_landscape, scan
 from pyclimaocean.calibration.problem import Case, Problem
 from pyclimaocean.calibration.toy import diffusion_twin, simulate_diffusion
+from pyclimaocean.cli import app
 from pyclimaocean.params import ParameterError
 
 
@@ -65,3 +70,46 @@ def test_scan_reports_zero_sensitivity():
     problem, _ = diffusion_twin(fluxes=(0.0,), controls=("kappa_background", "flux_gain"))
     report = scan(problem, directions="coordinates", n_points=5, radius=0.01)
     assert report.zero_sensitivity == ["flux_gain"]
+
+
+# -- the `pyclimaocean landscape` command ------------------------------------------------------
+L96 = Path(__file__).resolve().parents[1] / "examples" / "l96_calibrate.toml"
+
+
+def test_landscape_cli_writes_scans_and_exits_0_on_a_smooth_loss(tmp_path):
+    out = tmp_path / "scan"
+    res = CliRunner().invoke(app, ["landscape", str(L96), "-o", str(out), "--at", "truth",
+                                   "--n-random", "2", "--n-points", "7", "--radius", "0.02"])
+    assert res.exit_code == 0, res.output
+    assert "continuous" in res.output and "0 discontinuities" in res.output
+    s = json.loads((out / "landscape.json").read_text())
+    assert s["continuous"] and s["at"] == "truth" and len(s["scans"]) == 2
+    assert all(len(x["t"]) == 7 for x in s["scans"]) and s["max_ad_fd_relative_error"] < 1e-3
+    assert (out / "landscape.png").is_file() and (out / "config.toml").is_file()
+    # an existing directory is refused without --force (exit 2), accepted with it
+    again = CliRunner().invoke(app, ["landscape", str(L96), "-o", str(out), "--at", "truth",
+                                     "--n-random", "1", "--n-points", "5"])
+    assert again.exit_code == 2, again.output
+    forced = CliRunner().invoke(app, ["landscape", str(L96), "-o", str(out), "--n-random", "1",
+                                      "--n-points", "5", "--force"])
+    assert forced.exit_code == 0, forced.output
+
+
+def test_landscape_cli_bad_option_exits_2(tmp_path):
+    res = CliRunner().invoke(app, ["landscape", str(L96), "-o", str(tmp_path / "x"), "--at", "middle"])
+    assert res.exit_code == 2 and "at = 'middle' is not supported" in res.output, res.output
+    assert not (tmp_path / "x").exists()  # nothing is written for a bad option
+
+
+def test_landscape_cli_exits_5_when_a_discontinuity_is_found(tmp_path, monkeypatch):
+    import pyclimaocean.calibration.landscape as landscape_module
+
+    def fake(*args, **kwargs):
+        return {"messages": ["loss jumps by +0.6 along random direction 0"], "continuous": False,
+                "scans": [{"discontinuities": [{"jump": 0.6}]}], "n_evaluations": 50,
+                "max_ad_fd_relative_error": 1e-8, "files": ["landscape.json"]}
+
+    monkeypatch.setattr(landscape_module, "landscape_from_file", fake)
+    res = CliRunner().invoke(app, ["landscape", str(L96), "-o", str(tmp_path / "y")])
+    assert res.exit_code == 5, res.output
+    assert "not smooth here" in res.output and "1 discontinuities" in res.output

@@ -287,15 +287,21 @@ def plot_landscape(report: LandscapeReport, path: str | Path | None = None):
     return save_figure(fig, path) if path is not None else fig
 
 
-def landscape_from_file(config_path: str | Path, output_dir: str | Path, overrides=(), *,
+def landscape_from_file(config_path: str | Path, output_dir: str | Path | None = None, overrides=(), *,
                         at: str = "initial", directions: str = "random", n_random: int = 3,
-                        radius: float = 0.05, n_points: int = 41, force: bool = False,
-                        seed: int = 0) -> dict[str, Any]:
+                        radius: float = 0.05, n_points: int = 41, which: str = "loss",
+                        force: bool = False, seed: int = 0) -> dict[str, Any]:
     """Scan the loss of a calibration config (``pyclimaocean landscape``).
 
-    ``at``: ``"initial"`` (the first guess) or ``"truth"`` (the synthetic truth of a twin).
-    Writes ``landscape.json`` and ``landscape.png`` into ``output_dir``; returns the summary.
+    ``at``: ``"initial"`` (the first guess), ``"truth"`` (the synthetic truth of a twin) or
+    ``"optimum"`` (first run the config's calibration; any method of
+    :func:`pyclimaocean.calibration.optimize.calibrate`, else L-BFGS-B).  Writes
+    ``landscape.json``, ``landscape.png`` and ``config.toml`` into ``output_dir`` (default
+    ``runs/<experiment.name>_landscape``); returns the summary.  Its ``continuous`` is False when
+    a discontinuity was found.
     """
+    from ..io.experiment_dir import dump_toml as _dump_toml
+    from ..io.files import atomic_write_bytes
     from .experiment import (
         build_calibration,
         load_calibration,
@@ -303,23 +309,37 @@ def landscape_from_file(config_path: str | Path, output_dir: str | Path, overrid
         write_json_atomic,
     )
 
+    if at not in ("initial", "truth", "optimum"):
+        raise ParameterError(f"at = {at!r} is not supported. Supported: initial, truth, optimum")
     cfg, raw = load_calibration(config_path, overrides)
-    out = prepare_output_dir(output_dir, force)
     setup = build_calibration(cfg, raw, str(config_path))
     problem = setup.problem
+    if at == "truth" and setup.truth is None:
+        raise ParameterError("at = 'truth' needs synthetic observations (a twin experiment)")
+    out = prepare_output_dir(output_dir or Path("runs") / f"{cfg.experiment.name}_landscape", force)
+    atomic_write_bytes(out / "config.toml", _dump_toml(raw).encode())
+    fit_message = None
     if at == "initial":
         u = np.asarray(problem.u0)
     elif at == "truth":
-        if setup.truth is None:
-            raise ParameterError("at = 'truth' needs synthetic observations (a twin experiment)")
         u = np.asarray(problem.unconstrained(jnp.asarray([float(setup.truth[n].value) for n in problem.names])))
     else:
-        raise ParameterError(f"at = {at!r} is not supported. Supported: initial, truth")
+        from .optimize import METHODS, calibrate
+
+        cal = cfg.calibration
+        method = cal.method if cal.method in METHODS else "scipy_lbfgsb"
+        fit = calibrate(problem, method=method, max_iterations=cal.max_iterations, gtol=cal.gtol,
+                        ftol=cal.method_ftol(method))
+        u = np.asarray(fit.u)
+        fit_message = f"{fit.method}: {fit.message}"
     report = scan(problem, u, directions=directions, n_random=n_random, radius=radius,
-                  n_points=n_points, seed=seed)
+                  n_points=n_points, which=which, seed=seed)
     summary = report.summary()
     summary["at"] = at
-    summary["files"] = [str(plot_landscape(report, out / "landscape.png")), str(out / "landscape.json")]
+    if fit_message is not None:
+        summary["optimizer"] = fit_message
+    summary["files"] = [str(plot_landscape(report, out / "landscape.png")), str(out / "landscape.json"),
+                        str(out / "config.toml")]
     write_json_atomic(summary, out / "landscape.json")
     return summary
 
