@@ -80,6 +80,7 @@ class ModelEntry:
 _ENTRIES: dict[str, ModelEntry | str] = {
     "column": "pyclimaocean.models.column.registry:ENTRY",
     "lorenz96": "pyclimaocean.models.lorenz96.registry:ENTRY",
+    "qg": "pyclimaocean.models.qg.registry:ENTRY",
 }
 
 

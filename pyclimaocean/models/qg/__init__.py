@@ -1,0 +1,49 @@
+"""Two-layer quasi-geostrophic turbulence (pyqg's ``QGModel`` in JAX): model, diagnostics,
+closure hook, configs ("eddy" and "jet" of Ross et al. 2023) and figures.
+
+Example::
+
+    from pyclimaocean.models.qg import TwoLayerQG
+    m = TwoLayerQG(nx=64, dt=3600.0)
+    final, states = m.run(m.initial_state(), 240, save_every=24)
+    ds = m.to_xarray(states)
+"""
+
+from .closure import AbstractQGClosure, QGFields
+from .diagnostics import (
+    eddy_pv_flux,
+    energy_flux,
+    energy_transfer,
+    enstrophy,
+    enstrophy_transfer,
+    isotropic_enstrophy_spectrum,
+    isotropic_ke_spectrum,
+    kinetic_energy,
+    linear_growth_rates,
+    total_energy,
+    total_enstrophy,
+    zonal_mean_pv_flux,
+)
+from .model import SpectralGrid, TwoLayerQG, spectral_grid
+from .state import QGState
+
+__all__ = [
+    "AbstractQGClosure",
+    "QGFields",
+    "QGState",
+    "SpectralGrid",
+    "TwoLayerQG",
+    "eddy_pv_flux",
+    "energy_flux",
+    "energy_transfer",
+    "enstrophy",
+    "enstrophy_transfer",
+    "isotropic_enstrophy_spectrum",
+    "isotropic_ke_spectrum",
+    "kinetic_energy",
+    "linear_growth_rates",
+    "spectral_grid",
+    "total_energy",
+    "total_enstrophy",
+    "zonal_mean_pv_flux",
+]
