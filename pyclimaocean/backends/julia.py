@@ -533,9 +533,16 @@ def column_setup_kwargs(spec) -> dict[str, Any]:
         ValueError: for features the Julia column does not reproduce (time-varying or
             penetrating surface forcing, bottom drag, nonlinear equation of state).
     """
+    from ..fluxes.surface import SurfaceForcing
     from ..models.column import model as column_module
 
     forcing = spec.forcing
+    if not isinstance(forcing, SurfaceForcing):
+        raise ValueError(
+            f"the Julia column supports constant surface fluxes (SurfaceForcing); got "
+            f"{type(forcing).__name__} (e.g. a tabulated flux time series from [forcing] file). "
+            'Use backend = "jax" for forcing from data'
+        )
     unsupported = {
         name: getattr(forcing, name)
         for name in (

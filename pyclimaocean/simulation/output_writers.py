@@ -71,12 +71,16 @@ class AbstractOutputWriter:
             the interval) instead of a snapshot.
         include_initial: write the state at the start of a (new) run as the first record
             (snapshots only).
-        flush_every: records buffered in memory before they are appended to the file.
+        flush_every: records buffered in memory before they are appended to the file (also
+            the HDF5 chunk length along time of netCDF outputs).
+        flush_bytes: ... or as soon as the buffered records hold this many bytes (16 MiB):
+            memory stays bounded whatever the size of a record.
         attrs: extra global attributes.
     """
 
     def __init__(self, every: int, *, fields: Sequence[str] | None = None,
-                 average: bool = False, include_initial: bool = True, flush_every: int = 64,
+                 average: bool = False, include_initial: bool = True, flush_every: int = 512,
+                 flush_bytes: int = 16 * 2**20,
                  attrs: dict | None = None):
         if not isinstance(every, int) or every < 1:
             raise ValueError(f"output writer: every = {every!r} must be a positive int (steps)")
@@ -87,6 +91,8 @@ class AbstractOutputWriter:
         self.average = bool(average)
         self.include_initial = bool(include_initial) and not self.average
         self.flush_every = int(flush_every)
+        self.flush_bytes = int(flush_bytes)
+        self._buffered_bytes = 0
         self.attrs = dict(attrs or {})
         self.model = None
         self._buffer: list[tuple[float, dict[str, np.ndarray]]] = []
@@ -110,8 +116,10 @@ class AbstractOutputWriter:
 
     # -- records ---------------------------------------------------------------------------
     def record(self, time: float, fields: dict[str, Any]) -> None:
-        self._buffer.append((float(time), self.select(fields)))
-        if len(self._buffer) >= self.flush_every:
+        selected = self.select(fields)
+        self._buffer.append((float(time), selected))
+        self._buffered_bytes += sum(a.nbytes for a in selected.values())
+        if len(self._buffer) >= self.flush_every or self._buffered_bytes >= self.flush_bytes:
             self.flush()
 
     def flush(self) -> None:
@@ -123,6 +131,7 @@ class AbstractOutputWriter:
         self._append(times, stacked)
         self.n_records += len(times)
         self._buffer = []
+        self._buffered_bytes = 0
 
     def _dataset(self, times, stacked) -> xr.Dataset:
         attrs = dict(self.attrs)
@@ -142,6 +151,7 @@ class AbstractOutputWriter:
     def reset(self) -> None:
         """Start a new run: forget buffered records; the next flush replaces the file."""
         self._buffer = []
+        self._buffered_bytes = 0
         self.n_records = 0
 
     def truncate(self, n_records: int) -> None:
@@ -280,6 +290,7 @@ class NetCDFWriter(_FileWriter):
 
     def truncate(self, n_records: int) -> None:
         self._buffer = []
+        self._buffered_bytes = 0
         self._replace_on_merge = False
         merged = self._merged_records()
         parts = self._parts()
@@ -414,6 +425,7 @@ class ZarrWriter(_FileWriter):
         import zarr
 
         self._buffer = []
+        self._buffered_bytes = 0
         if not self.path.exists():
             if n_records:
                 raise FileNotFoundError(

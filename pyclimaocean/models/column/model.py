@@ -28,7 +28,7 @@ import numpy as np
 from ...closures.base import AbstractClosure, ColumnContext
 from ...closures.catke import diffusion_matrix
 from ...core import AbstractModel, Coordinate, Variable
-from ...fluxes.surface import SolarPenetration, SurfaceForcing
+from ...fluxes.surface import AbstractSurfaceForcing, SolarPenetration, SurfaceForcing
 from ...grids.column import ColumnGrid
 from ...numerics.tridiagonal import tridiagonal_solve
 from ...params import Parameter, ParameterSet
@@ -52,9 +52,13 @@ class InitialConditions(eqx.Module):
     """Initial profiles: a mixed layer of depth ``mixed_layer_depth`` over linear gradients.
 
     Attributes:
-        surface_temperature (°C), temperature_gradient dT/dz (K m⁻¹, > 0 is stable),
-        surface_salinity (g kg⁻¹), salinity_gradient dS/dz (g kg⁻¹ m⁻¹),
-        mixed_layer_depth (m), u, v (m s⁻¹, uniform), tke (m² s⁻², uniform).
+        surface_temperature: temperature at the surface (°C).
+        temperature_gradient: dT/dz below the mixed layer (K m⁻¹, > 0 is stable).
+        surface_salinity: salinity at the surface (g kg⁻¹).
+        salinity_gradient: dS/dz below the mixed layer (g kg⁻¹ m⁻¹).
+        mixed_layer_depth: depth of the uniform surface layer (m).
+        u, v: uniform velocities (m s⁻¹).
+        tke: uniform turbulent kinetic energy (m² s⁻²).
     """
 
     surface_temperature: float = 20.0
@@ -143,7 +147,7 @@ class ColumnModel(AbstractModel):
     Attributes:
         grid: :class:`ColumnGrid`.
         closure: an :class:`AbstractClosure` (calibratable parameters ``closure.*``).
-        forcing: :class:`SurfaceForcing`.
+        forcing: :class:`SurfaceForcing` (mean plus cycle) or :class:`TabulatedSurfaceForcing` (time series from data).
         initial_conditions: :class:`InitialConditions`.
         equation_of_state: defaults to :class:`LinearEquationOfState`.
         solar_penetration: :class:`SolarPenetration` or ``None`` (shortwave absorbed in the top
@@ -158,7 +162,7 @@ class ColumnModel(AbstractModel):
 
     grid: ColumnGrid
     closure: AbstractClosure
-    forcing: SurfaceForcing = SurfaceForcing()
+    forcing: AbstractSurfaceForcing = SurfaceForcing()
     initial_conditions: InitialConditions = InitialConditions()
     equation_of_state: AbstractEquationOfState = LinearEquationOfState()
     solar_penetration: SolarPenetration | None = None
