@@ -18,7 +18,8 @@ from rich.markup import escape
 
 from .cli_common import EXIT_BLOWUP, console, fail, precheck
 
-__all__ = ["register", "examples_app", "bundled_examples", "examples_dir"]
+__all__ = ["register", "examples_app", "bundled_examples", "examples_dir", "example_description",
+           "example_verb"]
 
 _OUTPUT = typer.Option(
     None, "--output-dir", "-o", help="experiment directory (default: runs/<experiment.name>)"
@@ -292,37 +293,64 @@ def bundled_examples() -> dict[str, Path]:
             if p.suffix in (".toml", ".py") and not p.name.startswith(("_", "."))}
 
 
-def _describe(path: Path) -> str:
-    """First comment line (TOML) or docstring line (script) of an example."""
+def example_description(path: Path) -> str:
+    """The whole description of an example, as one line: the first paragraph of its leading
+    comment block (TOML; the "Run:" command lines left out) or of its docstring (script)."""
+    import ast
+
     try:
         text = path.read_text(encoding="utf-8")
     except OSError:
         return ""
+    if path.suffix == ".py":
+        try:
+            doc = ast.get_docstring(ast.parse(text)) or ""
+        except SyntaxError:
+            return ""
+        return " ".join(doc.split("\n\n")[0].split())
+    lines = []
     for line in text.splitlines():
         s = line.strip()
-        if path.suffix == ".toml" and s.startswith("#"):
-            return s.lstrip("# ").strip()
-        if path.suffix == ".py" and s.startswith(('"""', "'''")):
-            return s.strip("\"' ").strip() or "script"
-        if s and not s.startswith("#"):
+        if not s.startswith("#"):
             break
-    return ""
+        s = s.lstrip("#").strip()
+        if not s or s.startswith(("pyclimaocean ", "python ")):  # end of the first paragraph
+            break
+        if s.lower().startswith(("run:", "run with", "usage:")):
+            continue
+        lines.append(s)
+    words = " ".join(lines).split()
+    if words and words[-1].lower() in ("run:", "run"):  # "... Run:" followed by the command
+        words = words[:-1]
+    return " ".join(words)
+
+
+def example_verb(path: Path) -> str:
+    """The command that runs an example: ``pyclimaocean <verb>`` for a TOML config (from its
+    tables, :func:`pyclimaocean.config.experiment_kind`), ``python`` for a script."""
+    if path.suffix != ".toml":
+        return "python"
+    from .config import ConfigError, experiment_kind, load_toml
+
+    try:
+        return f"pyclimaocean {experiment_kind(load_toml(path))}"
+    except ConfigError:
+        return "?"
 
 
 @examples_app.callback()
 def examples_list(ctx: typer.Context) -> None:
-    """List the bundled examples."""
+    """List the bundled examples: name, the command that runs each, and what it shows."""
     if ctx.invoked_subcommand is not None:
         return
-    from rich.table import Table
+    import textwrap
 
-    table = Table(title="bundled examples (pyclimaocean examples copy NAME DEST)")
-    table.add_column("name")
-    table.add_column("kind")
-    table.add_column("description")
+    width = max(60, min(shutil.get_terminal_size((100, 24)).columns, 120))
+    typer.echo("Bundled examples (copy one with: pyclimaocean examples copy NAME DEST)\n")
     for name, path in bundled_examples().items():
-        table.add_row(name, "config" if path.suffix == ".toml" else "script", _describe(path))
-    Console(soft_wrap=True).print(table)
+        typer.echo(f"{name}\n    run with: {example_verb(path)} {path.name}")
+        typer.echo(textwrap.fill(example_description(path) or "(no description)", width=width,
+                                 initial_indent="    ", subsequent_indent="    ") + "\n")
 
 
 def examples_copy(

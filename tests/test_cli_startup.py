@@ -149,3 +149,23 @@ def test_exit_codes_name_real_exception_classes():
         module, _, name = qualified.rpartition(".")
         cls = getattr(importlib.import_module(module), name)
         assert issubclass(cls, ValueError | RuntimeError), qualified
+
+
+def test_examples_list_full_descriptions_and_verbs():
+    from pyclimaocean.cli_experiment import bundled_examples, example_description, example_verb
+
+    found = bundled_examples()
+    assert example_verb(found["l96_etkf"]) == "pyclimaocean assimilate"
+    assert example_verb(found["column_calibrate"]) == "pyclimaocean calibrate"
+    assert example_verb(found["column_infer"]) == "pyclimaocean infer"
+    assert example_verb(found["l96_train_online"]) == "pyclimaocean train"
+    assert example_verb(found["column_free_convection"]) == "pyclimaocean run"
+    assert example_verb(found["l96_discovery"]) == "python"
+    text = example_description(found["column_calibrate"])
+    assert text.endswith("the first guess is off by 20-30 %.") and "Run:" not in text
+    res = runner.invoke(app, ["examples"], terminal_width=100)
+    assert res.exit_code == 0
+    flat = " ".join(res.output.split())
+    for name, path in found.items():
+        assert f"{name} run with: {example_verb(path)} {path.name}" in flat
+        assert " ".join(example_description(path).split()) in flat
