@@ -85,8 +85,24 @@ class GridSection(Section):
 
 
 class ClosureSection(Section):
+    """The vertical-mixing closure: its ``type`` and any of its parameters (by name)."""
+
     model_config = pydantic.ConfigDict(extra="allow", frozen=True)
-    type: Literal["constant", "convective_adjustment", "richardson", "catke"] = "catke"
+    type: Literal["constant", "convective_adjustment", "richardson", "catke"] = Field(
+        "catke", description="the closure; its parameters are the keys below")
+
+    @classmethod
+    def extra_keys(cls) -> list[dict]:
+        """The closures' parameters, for the configuration reference."""
+        rows = []
+        for kind, closure in CLOSURES.items():
+            default = closure()
+            for key, spec in closure.parameter_specs().items():
+                rows.append({"key": key, "type": "number", "default": f"`{getattr(default, key):g}`",
+                             "constraints": f"≥ {spec['lower']:g}, ≤ {spec['upper']:g}",
+                             "description": f"type = {kind!r}: {spec.get('description', '')} "
+                             f"({spec.get('units', '')})"})
+        return rows
 
     @model_validator(mode="after")
     def _known_parameters(self):
@@ -121,14 +137,21 @@ class ForcingSection(Section):
     """
 
     heat_flux: Finite = Field(0.0, ge=-5000, le=5000, description="non-solar heat flux into ocean (W m-2)")
-    heat_flux_amplitude: Finite = Field(0.0, ge=-5000, le=5000)
+    heat_flux_amplitude: Finite = Field(
+        0.0, ge=-5000, le=5000,
+        description="amplitude of heat_flux + amplitude cos(2π t / cycle_period) (W m-2)")
     shortwave: Finite = Field(0.0, ge=-2000, le=2000, description="shortwave into ocean (W m-2)")
-    shortwave_amplitude: Finite = Field(0.0, ge=-2000, le=2000)
+    shortwave_amplitude: Finite = Field(
+        0.0, ge=-2000, le=2000,
+        description="amplitude of the shortwave cycle (W m-2; the sum is clipped at 0, so the "
+        "daily mean exceeds shortwave when the amplitude is larger)")
     wind_stress_x: Finite = Field(0.0, ge=-10, le=10, description="N m-2")
     wind_stress_y: Finite = Field(0.0, ge=-10, le=10, description="N m-2")
-    wind_stress_amplitude: Finite = Field(0.0, ge=-10, le=10)
+    wind_stress_amplitude: Finite = Field(0.0, ge=-10, le=10,
+                                          description="amplitude of the wind_stress_x cycle (N m-2)")
     freshwater_flux: Finite = Field(0.0, ge=-1e-5, le=1e-5, description="E - P (m s-1)")
-    cycle_period: Finite = Field(86400.0, gt=0, description="s")
+    cycle_period: Finite = Field(86400.0, gt=0,
+                                 description="period of the cosine cycles (s; t = 0 is the maximum)")
     file: str | None = Field(None, min_length=1,
                              description="netCDF/CSV file of flux time series")
     variables: dict[str, str] | None = Field(
@@ -172,9 +195,9 @@ class InitialSection(Section):
     surface_salinity: Finite = Field(35.0, ge=0, le=45, description="g kg-1")
     salinity_gradient: Finite = Field(0.0, ge=-1, le=1, description="g kg-1 m-1")
     mixed_layer_depth: Finite = Field(0.0, ge=0, description="m")
-    u: Finite = Field(0.0, ge=-5, le=5)
-    v: Finite = Field(0.0, ge=-5, le=5)
-    tke: Finite = Field(1e-6, ge=0, le=1)
+    u: Finite = Field(0.0, ge=-5, le=5, description="uniform eastward velocity (m s-1)")
+    v: Finite = Field(0.0, ge=-5, le=5, description="uniform northward velocity (m s-1)")
+    tke: Finite = Field(1e-6, ge=0, le=1, description="uniform turbulent kinetic energy (m2 s-2)")
     file: str | None = Field(None, min_length=1, description="netCDF/CSV file of profiles")
     variables: dict[str, str] | None = Field(
         None, description="quantity -> variable name in the file (z, depth, temperature, "
@@ -207,15 +230,19 @@ class InitialSection(Section):
 
 
 class SolarSection(Section):
-    fraction: Finite = Field(0.58, ge=0, le=1)
-    length_1: Finite = Field(0.35, gt=0, le=1000)
-    length_2: Finite = Field(23.0, gt=0, le=1000)
+    """Two-band penetration of shortwave: fraction exp(z/length_1) + (1-fraction) exp(z/length_2)."""
+
+    fraction: Finite = Field(0.58, ge=0, le=1, description="fraction in the first band")
+    length_1: Finite = Field(0.35, gt=0, le=1000, description="e-folding depth of band 1 (m)")
+    length_2: Finite = Field(23.0, gt=0, le=1000, description="e-folding depth of band 2 (m)")
 
 
 class PhysicsSection(Section):
     coriolis_parameter: Finite = Field(0.0, ge=-2e-4, le=2e-4, description="f (s-1)")
-    bottom_drag_coefficient: Finite = Field(0.0, ge=0, le=0.1)
-    equation_of_state: Literal["linear", "roquet"] = "linear"
+    bottom_drag_coefficient: Finite = Field(0.0, ge=0, le=0.1,
+                                            description="quadratic bottom drag C_d")
+    equation_of_state: Literal["linear", "roquet"] = Field(
+        "linear", description="linear, or the Roquet et al. (2015) polynomial")
     thermal_expansion: Finite = Field(2e-4, ge=0, le=1e-2, description="linear EOS α (K-1)")
     haline_contraction: Finite = Field(8e-4, ge=0, le=1e-2, description="linear EOS β")
     solar_penetration: SolarSection | None = None
