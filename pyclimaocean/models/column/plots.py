@@ -29,6 +29,19 @@ def plot_column(ds, path: str | Path | None = None, title: str | None = None):
               ("e", "TKE (m² s⁻²)")]
     for j, (name, label) in enumerate(panels):
         ax = fig.add_subplot(grid[0, j])
+        names = ("u", "v") if name == "u" else (name,)
+        constant = {k: _constant_value(ds[k].values) for k in names}
+        if all(v is not None for v in constant.values()):
+            # nothing to see in a line plot: say what the field is instead of an empty panel
+            text = "\n".join(f"{k} = {v:.4g} everywhere" for k, v in constant.items())
+            ax.text(0.5, 0.5, f"{text}\n(constant in time and depth)", ha="center",
+                    va="center", transform=ax.transAxes, fontsize=9)
+            ax.set_xticks([])
+            ax.set_xlabel(label)
+            ax.set_ylim(z.min(), z.max())
+            if j == 0:
+                ax.set_ylabel("z (m)")
+            continue
         for c, i in enumerate(picks):
             color = cmap(c / max(1, len(picks) - 1))
             t_days = float(seconds[i]) / 86400
@@ -53,3 +66,12 @@ def plot_column(ds, path: str | Path | None = None, title: str | None = None):
     if path is not None:
         save_figure(fig, path)
     return fig
+
+
+def _constant_value(values) -> float | None:
+    """The value of a field that is the same everywhere (to 1e-12 relative), else ``None``."""
+    values = np.asarray(values, dtype=float)
+    if values.size == 0 or not np.all(np.isfinite(values)):
+        return None
+    scale = max(1.0, float(np.abs(values).max()))
+    return float(values.flat[0]) if float(np.ptp(values)) <= 1e-12 * scale else None
