@@ -52,6 +52,8 @@ def plot_ke_spectrum(kappa, spectrum, path: str | Path | None = None, rd: float 
     for i, name in enumerate(("upper layer", "lower layer")):
         ok = spec[i] > 0
         ax.loglog(kappa[ok], spec[i][ok], lw=1.5, label=name)
+    top = float(np.max(spec)) if np.any(spec > 0) else 1.0
+    ax.set_ylim(top * 1e-8, top * 3)  # the filtered tail falls to round-off: not shown
     if rd:
         ax.axvline(1.0 / rd, color="k", lw=0.8, ls="--", label="1 / r_d")
     ax.set_xlabel("isotropic wavenumber κ (rad m⁻¹)")
