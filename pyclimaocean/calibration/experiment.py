@@ -6,7 +6,8 @@ A calibration config is a *run* config of any registered model (``[experiment]``
 exactly as for ``pyclimaocean run``) plus a ``[calibration]`` section::
 
     [calibration]
-    method = "scipy_lbfgsb"          # scipy_lbfgsb | optax_lbfgs | optax_adam | eki | uki
+    method = "scipy_lbfgsb"          # scipy_lbfgsb | optax_lbfgs | optax_adam | eki | uki |
+                                     # trust_region | hybrid | multistart (docs/calibration.md)
     regularization = "prior"         # prior | physical | ridge | none
     max_iterations = 100
     # ftol = 1e-12                   # default: the method's own (see DEFAULT_FTOL)
@@ -88,7 +89,8 @@ __all__ = [
 #: ``ftol`` of each method when ``[calibration] ftol`` is not given (relative decrease of the
 #: loss, or of the data misfit for UKI, at which the iteration stops; 0 disables the test;
 #: EKI runs ``max_iterations`` updates)
-DEFAULT_FTOL = {"scipy_lbfgsb": 1e-12, "optax_lbfgs": 1e-12, "optax_adam": 0.0, "uki": 1e-12}
+DEFAULT_FTOL = {"scipy_lbfgsb": 1e-12, "optax_lbfgs": 1e-12, "optax_adam": 0.0, "uki": 1e-12,
+                "hybrid": 1e-12, "multistart": 1e-12, "trust_region": 0.0}
 
 
 class ParameterSpec(Section):
@@ -151,7 +153,8 @@ class CaseSpec(Section):
 class CalibrationSection(Section):
     """``[calibration]`` (see the module docstring)."""
 
-    method: Literal["scipy_lbfgsb", "optax_lbfgs", "optax_adam", "eki", "uki"] = "scipy_lbfgsb"
+    method: Literal["scipy_lbfgsb", "optax_lbfgs", "optax_adam", "eki", "uki", "trust_region", "hybrid",
+                    "multistart"] = "scipy_lbfgsb"
     regularization: Literal["prior", "physical", "ridge", "none"] = "prior"
     ridge_weight: float = Field(1.0, gt=0)
     max_iterations: int = Field(100, ge=1, le=100000)
@@ -160,7 +163,11 @@ class CalibrationSection(Section):
         None, ge=0, description="relative decrease at which to stop (default: the method's, "
         "DEFAULT_FTOL; 0 disables it)")
     learning_rate: float = Field(0.01, gt=0, description="optax_adam")
-    ensemble_size: int = Field(20, ge=2, le=10000, description="eki")
+    ensemble_size: int = Field(20, ge=2, le=10000, description="eki (and the eki stage of hybrid)")
+    hybrid_ensemble: Literal["eki", "uki"] = Field("eki", description="hybrid: ensemble stage")
+    hybrid_iterations: int = Field(3, ge=1, le=1000, description="hybrid: ensemble updates before L-BFGS-B")
+    n_starts: int = Field(4, ge=1, le=1000, description="multistart: first guess + prior draws")
+    trust_region_hessian: Literal["hvp", "bfgs", "sr1"] = Field("hvp", description="trust_region")
     eki_dt: float = Field(1.0, gt=0, description="eki step")
     uki_alpha: float = Field(1.0, gt=0, le=1, description="uki regularisation alpha (1 with a prior)")
     default_prior_scale: float = Field(0.5, gt=0, description="lognormal scale for controls without a prior")
@@ -471,6 +478,13 @@ def calibrate_from_file(
                                       ftol=cal.method_ftol(), progress=progress)
         if cal.method == "optax_adam":
             kwargs["learning_rate"] = cal.learning_rate
+        elif cal.method == "hybrid":
+            kwargs.update(ensemble_method=cal.hybrid_ensemble, ensemble_iterations=cal.hybrid_iterations,
+                          ensemble_size=cal.ensemble_size, eki_dt=cal.eki_dt, seed=cfg.experiment.seed)
+        elif cal.method == "multistart":
+            kwargs.update(n_starts=cal.n_starts, seed=cfg.experiment.seed)
+        elif cal.method == "trust_region":
+            kwargs["hessian"] = cal.trust_region_hessian
         res = calibrate(problem, cal.method, **kwargs)
     summary = res.summary()
     summary["model"] = cfg.experiment.model

@@ -10,6 +10,15 @@ gradient ∇Φ from reverse-mode AD through the whole model run (the adjoint), i
   ``value_and_grad``; ``space="unconstrained"`` (default) or ``space="physical"`` where the
   parameter bounds are passed to L-BFGS-B and Φ is :meth:`Problem.loss_physical`.
 
+* :func:`calibrate_trust_region`: SciPy's ``trust-constr`` with exact Hessian-vector products
+  (forward-over-reverse AD) or a quasi-Newton (BFGS/SR1) Hessian: steps are limited to a trust
+  radius that grows or shrinks with how well the quadratic model predicts the loss, so a
+  non-smooth stretch shrinks the step instead of failing a line search.
+* :func:`calibrate_hybrid`: a few EKI or UKI updates (derivative-free; they reach the basin of
+  the optimum from a broad prior) and then L-BFGS-B from the ensemble mean.
+* :func:`calibrate_multistart`: L-BFGS-B from the first guess and from draws of the prior; the
+  best end point is returned, with every start's outcome.
+
 Stopping rules (first that holds): ‖∇Φ‖_∞ ≤ ``gtol``; relative decrease
 (Φₖ₋₁ − Φₖ)/max(|Φₖ|, |Φₖ₋₁|, 1) ≤ ``ftol`` (0 disables it); ``max_iterations``.
 
@@ -40,13 +49,16 @@ __all__ = [
     "calibrate_optax",
     "calibrate_scipy",
     "calibrate",
+    "calibrate_trust_region",
+    "calibrate_hybrid",
+    "calibrate_multistart",
     "history_dataset",
     "scipy_termination_reason",
     "calibration_warnings",
     "METHODS",
 ]
 
-METHODS = ("scipy_lbfgsb", "optax_lbfgs", "optax_adam")
+METHODS = ("scipy_lbfgsb", "optax_lbfgs", "optax_adam", "trust_region", "hybrid", "multistart")
 
 
 @eqx.filter_jit
@@ -62,6 +74,12 @@ def _value_and_grad_physical(problem: Problem, theta):
 @eqx.filter_jit
 def _misfit_and_grad(problem: Problem, u):
     return jax.value_and_grad(problem.data_misfit)(u)
+
+
+@eqx.filter_jit
+def _hvp(problem: Problem, u, v):
+    """Hessian-vector product ∇²Φ(u) v (forward-over-reverse)."""
+    return jax.jvp(jax.grad(problem.loss), (u,), (v,))[1]
 
 
 @dataclass
@@ -111,6 +129,11 @@ class CalibrationResult:
             "priors": self.extra.get("priors", {}),
             "zero_sensitivity": list(self.extra.get("zero_sensitivity", [])),
             "warnings": list(self.extra.get("warnings", [])),
+            # hybrid: forward runs of the ensemble stage; trust_region: Hessian-vector products;
+            # multistart: every start's outcome
+            **({"n_forward_runs": int(self.extra["n_forward"])} if "n_forward" in self.extra else {}),
+            **({"n_hessian_vector_products": int(self.extra["n_hvp"])} if self.extra.get("n_hvp") else {}),
+            **({"starts": self.extra["starts"]} if "starts" in self.extra else {}),
         }
 
 
@@ -405,11 +428,17 @@ def calibrate_scipy(
     gtol: float = 1e-6,
     ftol: float = 1e-12,
     progress: bool | None = None,
+    hessian: str | None = None,
 ) -> CalibrationResult:
     """Minimise Φ with ``scipy.optimize.minimize`` and the JAX gradient (float64).
 
     Args:
-        method: a gradient-based SciPy method (``"L-BFGS-B"``, ``"BFGS"``, ``"CG"``, ...).
+        method: a gradient-based SciPy method (``"L-BFGS-B"``, ``"BFGS"``, ``"CG"``,
+            ``"trust-constr"``, ...).
+        hessian: for the trust-region methods (``trust-constr``, ``trust-ncg``,
+            ``trust-krylov``): ``"hvp"`` (exact Hessian-vector products, forward-over-reverse
+            AD; each costs about two loss+gradient evaluations and is counted as such in
+            ``extra["n_hvp"]``), or ``"bfgs"`` / ``"sr1"`` (quasi-Newton, ``trust-constr`` only).
         space: ``"unconstrained"`` (Φ(u), bounds through the bijection) or ``"physical"``
             (Φ(θ) = :meth:`Problem.loss_physical`, bounds given to L-BFGS-B).
         u0: start in unconstrained space (default ``problem.u0``).
@@ -421,6 +450,13 @@ def calibrate_scipy(
     _check_settings(max_iterations, gtol, ftol)
     if space not in ("unconstrained", "physical"):
         raise ParameterError(f"space {space!r} is not supported. Supported: unconstrained, physical")
+    if hessian not in (None, "hvp", "bfgs", "sr1"):
+        raise ParameterError(f"hessian {hessian!r} is not supported. Supported: hvp, bfgs, sr1 (or None)")
+    trust = method.lower() in ("trust-constr", "trust-ncg", "trust-krylov", "trust-exact")
+    if hessian is not None and not trust:
+        raise ParameterError(f"hessian = {hessian!r} applies to the trust-region methods only, not {method!r}")
+    if trust and space != "unconstrained":
+        raise ParameterError(f"method {method!r} works in space 'unconstrained' only (the bijection keeps the bounds)")
     t0 = time.perf_counter()
     u_start = np.asarray(problem.u0 if u0 is None else u0, dtype=float)
     if u_start.shape != (problem.n_parameters,):
@@ -484,8 +520,26 @@ def calibrate_scipy(
     options: dict[str, Any] = {"maxiter": max_iterations, "gtol": gtol}
     if method.upper() == "L-BFGS-B":
         options["ftol"] = ftol
+    extra_kwargs: dict[str, Any] = {}
+    n_hvp = {"n": 0}
+    if trust:
+        if hessian in (None, "hvp"):
+            def hessp(x, p):
+                n_hvp["n"] += 1
+                return np.asarray(_hvp(problem, jnp.asarray(x, dtype=float), jnp.asarray(p, dtype=float)), dtype=float)
+
+            extra_kwargs["hessp"] = hessp
+        else:
+            from scipy.optimize import BFGS, SR1
+
+            if method.lower() != "trust-constr":
+                raise ParameterError(f"hessian = {hessian!r} needs method 'trust-constr', not {method!r}")
+            extra_kwargs["hess"] = BFGS() if hessian == "bfgs" else SR1()
+        if method.lower() == "trust-constr":
+            options["xtol"] = 1e-10
     try:
-        res = minimize(fun, x0, jac=True, method=method, bounds=bounds, callback=callback, options=options)
+        res = minimize(fun, x0, jac=True, method=method, bounds=bounds, callback=callback, options=options,
+                       **extra_kwargs)
     finally:
         bar.close()
     u = to_u(np.asarray(res.x))
@@ -493,13 +547,18 @@ def calibrate_scipy(
         rows.append({"u": u, "loss": float(res.fun), "gradient_norm": float(np.max(np.abs(res.jac))),
                      "n_evaluations": counter["n"], "wall_time": time.perf_counter() - t0})
     # SciPy's own verdict: status 1 = iteration/evaluation limit (L-BFGS-B, BFGS, CG, ...),
-    # so convergence reached on the last allowed iteration still counts as converged
-    converged = bool(res.success) and res.status != 1
+    # so convergence reached on the last allowed iteration still counts as converged;
+    # trust-constr: 1 = gtol, 2 = xtol (step below its tolerance), 0 = iteration limit
+    if method.lower() == "trust-constr":
+        converged = int(res.status) in (1, 2)
+    else:
+        converged = bool(res.success) and res.status != 1
     message = scipy_termination_reason(res, method=method, gtol=gtol, ftol=ftol,
                                        max_iterations=max_iterations, evaluations=evaluations,
                                        bounds=bounds)
     result = _finish(problem, f"scipy_{method.lower().replace('-', '')}", u, rows, counter["n"],
                      converged, message, t0, space)
+    result.extra["n_hvp"] = n_hvp["n"]
     result.extra["iterates"] = np.array(iterates)
     result.extra["iterates_space"] = space
     result.extra["scipy_status"] = int(res.status)
@@ -537,6 +596,18 @@ def scipy_termination_reason(res, *, method: str, gtol: float, ftol: float, max_
     msg = str(res.message).strip()
     parts = [f"scipy {method}: {msg!r} (status {int(res.status)}, {int(getattr(res, 'nit', -1))} "
              f"iterations, {int(getattr(res, 'nfev', -1))} loss+gradient evaluations)"]
+    if method.lower() == "trust-constr":
+        # trust-constr's status: 1 gtol met, 2 the trust radius fell below xtol, 0 iteration
+        # limit, 3 stopped by the callback
+        status = int(res.status)
+        if status in (1, 2):
+            return parts[0] + (f"; final trust radius {float(getattr(res, 'tr_radius', np.nan)):.3g}"
+                               if status == 2 else "")
+        parts.append(f"stopped by the iteration limit (max_iterations = {max_iterations})" if status == 0
+                     else "stopped by the callback")
+        parts.append(f"final gradient max-norm {np.max(np.abs(np.asarray(res.grad, dtype=float))):.3g} "
+                     f"vs gtol = {gtol:g}")
+        return "; ".join(parts)
     if bool(res.success) and res.status != 1:
         return parts[0]
     upper = msg.upper()
@@ -592,8 +663,147 @@ def _line_search_summary(evaluations, x_best, f_best) -> str:
             f"trial step (max-norm {step:.3g}) changed the loss by {actual:+.3g}{worst}")
 
 
+def calibrate_trust_region(
+    problem: Problem,
+    *,
+    u0=None,
+    hessian: str = "hvp",
+    max_iterations: int = 200,
+    gtol: float = 1e-6,
+    ftol: float = 0.0,
+    progress: bool | None = None,
+) -> CalibrationResult:
+    """Trust-region Newton: SciPy ``trust-constr`` in unconstrained space.
+
+    ``hessian="hvp"``: exact Hessian-vector products ∇²Φ v (forward-over-reverse through the
+    model run; the truncated-CG subproblem asks for a few per iteration, each costing about two
+    loss+gradient evaluations, counted in ``extra["n_hvp"]``).  ``"bfgs"``/``"sr1"``: SciPy's
+    quasi-Newton Hessian approximations (no extra model runs).  The step is bounded by a trust
+    radius that shrinks where the quadratic model mispredicts the loss (a non-smooth stretch
+    costs a few rejected steps, not a failed line search).  Stops when ‖∇Φ‖∞ ≤ ``gtol``, the
+    trust radius falls below 1e-10 (converged as far as the model can tell) or at
+    ``max_iterations``.  ``ftol`` is accepted for a uniform interface and not used.
+    """
+    del ftol
+    res = calibrate_scipy(problem, u0=u0, method="trust-constr", hessian=hessian,
+                          max_iterations=max_iterations, gtol=gtol, progress=progress)
+    res.method = "trust_region"
+    res.history.attrs["method"] = "trust_region"
+    res.extra["hessian"] = hessian
+    return res
+
+
+def calibrate_hybrid(
+    problem: Problem,
+    *,
+    ensemble_method: str = "eki",
+    ensemble_iterations: int = 3,
+    ensemble_size: int = 20,
+    eki_dt: float = 1.0,
+    seed: int = 0,
+    max_iterations: int = 200,
+    gtol: float = 1e-6,
+    ftol: float = 1e-12,
+    progress: bool | None = None,
+) -> CalibrationResult:
+    """A few EKI (or UKI) updates from the prior, then L-BFGS-B from the ensemble mean.
+
+    The ensemble stage is derivative-free and sees the loss at the scale of the ensemble spread,
+    so it steps over small-scale roughness and into the basin of the optimum from a first guess
+    far away; L-BFGS-B then converges quickly and to full precision from there.  Cost: the
+    ensemble's forward runs (``extra["n_forward"]``: ``ensemble_size`` + 1 per EKI update,
+    2n + 1 per UKI update) plus L-BFGS-B's loss+gradient evaluations (``n_evaluations``).
+
+    ``history`` is the L-BFGS-B stage's (iteration 0 = the ensemble mean);
+    ``extra["ensemble_history"]`` is the ensemble stage's.
+    """
+    from .eki import ensemble_kalman_inversion
+    from .uki import unscented_kalman_inversion
+
+    if not (isinstance(ensemble_iterations, int) and ensemble_iterations >= 1):
+        raise ParameterError(f"ensemble_iterations = {ensemble_iterations!r} must be an int >= 1")
+    t0 = time.perf_counter()
+    if ensemble_method == "eki":
+        ens = ensemble_kalman_inversion(problem, ensemble_size=ensemble_size, max_iterations=ensemble_iterations,
+                                        dt=eki_dt, seed=seed, progress=False)
+    elif ensemble_method == "uki":
+        ens = unscented_kalman_inversion(problem, max_iterations=ensemble_iterations, progress=False)
+    else:
+        raise ParameterError(f"ensemble_method {ensemble_method!r} is not supported. Supported: eki, uki")
+    fit = calibrate_scipy(problem, u0=np.asarray(ens.u), max_iterations=max_iterations, gtol=gtol, ftol=ftol,
+                          progress=progress)
+    fit.method = "hybrid"
+    fit.history.attrs["method"] = f"hybrid ({ensemble_method} then scipy L-BFGS-B)"
+    fit.message = (f"{ensemble_method}: {ens.message} ({ens.n_forward} forward runs, data misfit "
+                   f"{ens.data_misfit:.6g}); then {fit.message}")
+    fit.wall_time = time.perf_counter() - t0
+    fit.extra.update(n_forward=int(ens.n_forward), ensemble_method=ensemble_method,
+                     ensemble_history=ens.history, ensemble_u=np.asarray(ens.u))
+    return fit
+
+
+def calibrate_multistart(
+    problem: Problem,
+    *,
+    n_starts: int = 4,
+    include_first_guess: bool = True,
+    seed: int = 0,
+    max_iterations: int = 200,
+    gtol: float = 1e-6,
+    ftol: float = 1e-12,
+    progress: bool | None = None,
+    agreement: float = 0.5,
+) -> CalibrationResult:
+    """L-BFGS-B from ``n_starts`` points — the first guess (``include_first_guess``) and draws of
+    the (bound-truncated) prior — returning the run that reached the lowest loss.
+
+    ``extra["starts"]`` lists every start (start point, end point, loss, convergence,
+    evaluations); ``extra["n_at_best"]`` counts the starts that ended within ``agreement`` (in
+    loss; 0.5 = a change of 1 in χ²) of the best.  When other starts ended at a clearly higher
+    loss the loss has several local minima, which a warning says.  ``n_evaluations`` is the sum
+    over all starts.
+    """
+    from .eki import prior_ensemble
+
+    if not (isinstance(n_starts, int) and n_starts >= 1):
+        raise ParameterError(f"n_starts = {n_starts!r} must be an int >= 1")
+    t0 = time.perf_counter()
+    n_draws = n_starts - 1 if include_first_guess else n_starts
+    starts = [np.asarray(problem.u0, dtype=float)] if include_first_guess else []
+    if n_draws > 0:
+        draws = np.asarray(prior_ensemble(problem, max(n_draws, 2), jax.random.PRNGKey(seed)))
+        starts += list(draws[:n_draws])
+    fits = [calibrate_scipy(problem, u0=u, max_iterations=max_iterations, gtol=gtol, ftol=ftol,
+                            progress=progress) for u in starts]
+    losses = np.array([f.loss for f in fits])
+    k = int(np.argmin(losses))
+    best = fits[k]
+    n_at_best = int(np.sum(losses <= losses[k] + agreement))
+    table = [{"u0": u.tolist(), "theta0": np.asarray(problem.physical(jnp.asarray(u))).tolist(),
+              "theta": f.theta.tolist(), "loss": float(f.loss), "data_misfit": float(f.data_misfit),
+              "converged": bool(f.converged), "n_evaluations": int(f.n_evaluations)}
+             for u, f in zip(starts, fits, strict=True)]
+    best.method = "multistart"
+    best.history.attrs["method"] = f"multistart (best of {len(fits)} scipy L-BFGS-B runs: start {k})"
+    best.message = (f"best of {len(fits)} starts is start {k} (0 = first guess)"
+                    f"{'' if include_first_guess else ' (prior draws only)'}; {n_at_best} of {len(fits)} "
+                    f"ended within {agreement:g} of its loss; its run: {best.message}")
+    if n_at_best < len(fits):
+        others = sorted(float(x) for x in losses if x > losses[k] + agreement)
+        best.extra["warnings"].append(
+            f"{len(fits) - n_at_best} of {len(fits)} starts ended at a higher loss ({', '.join(f'{x:.6g}' for x in others)} "
+            f"vs {losses[k]:.6g}): the loss has other local minima or rough stretches")
+    best.n_evaluations = int(sum(f.n_evaluations for f in fits))
+    best.wall_time = time.perf_counter() - t0
+    best.extra.update(starts=table, best_start=k, n_at_best=n_at_best,
+                      n_hvp=int(sum(f.extra.get("n_hvp", 0) for f in fits)))
+    return best
+
+
 def calibrate(problem: Problem, method: str = "scipy_lbfgsb", **kwargs) -> CalibrationResult:
-    """Dispatch on ``method`` (one of :data:`METHODS`); ``learning_rate`` configures Adam."""
+    """Dispatch on ``method`` (one of :data:`METHODS`); ``learning_rate`` configures Adam; the
+    other keywords go to the method's function (``calibrate_scipy``, ``calibrate_optax``,
+    :func:`calibrate_trust_region`, :func:`calibrate_hybrid`, :func:`calibrate_multistart`)."""
     import optax
 
     if method == "scipy_lbfgsb":
@@ -610,4 +820,12 @@ def calibrate(problem: Problem, method: str = "scipy_lbfgsb", **kwargs) -> Calib
     if method == "optax_adam":
         lr = kwargs.pop("learning_rate", 1e-2)
         return calibrate_optax(problem, optax.adam(lr), method=method, **kwargs)
+    if method in ("trust_region", "hybrid", "multistart"):
+        kwargs.pop("learning_rate", None)
+        if kwargs.pop("space", "unconstrained") != "unconstrained":
+            raise ParameterError(f"method {method!r} works in space 'unconstrained' only; use "
+                                 "'scipy_lbfgsb' for space 'physical'")
+        fn = {"trust_region": calibrate_trust_region, "hybrid": calibrate_hybrid,
+              "multistart": calibrate_multistart}[method]
+        return fn(problem, **kwargs)
     raise ParameterError(f"method {method!r} is not supported. Supported methods: {', '.join(METHODS)}")
