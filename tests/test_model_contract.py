@@ -99,10 +99,10 @@ def test_diagnostics_are_differentiable(name):
 def test_registry_lists_models_and_refuses_unknown_ones():
     from pyclimaocean.config import ConfigError
 
-    assert {"column", "lorenz96"} <= set(available_models())
+    assert {"column", "lorenz96", "qg"} <= set(available_models())
     assert get_model_entry("lorenz96").config_schema().__name__ == "Lorenz96Experiment"
-    with pytest.raises(ConfigError, match="Models are: column, lorenz96"):
-        get_model_entry("qg")
+    with pytest.raises(ConfigError, match="Models are: column, lorenz96, qg"):
+        get_model_entry("nope")
     with pytest.raises(ConfigError, match="Backends for lorenz96: jax"):
         get_model_entry("lorenz96").builder("julia")
 
