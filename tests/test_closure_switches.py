@@ -1,5 +1,8 @@
 """Smooth regime switches of the closures: continuity across N² = 0, the exact form as the
-zero-width limit, gradients against finite differences, and the physics barely changed."""
+zero-width limit, gradients against finite differences, and the physics barely changed.
+
+CATKE (smooth by default) blends over N² ∈ [0, 5e-8] (one-sided into the stratified side, so
+convecting faces are exact); the opt-in blends of the simple closures over N² ∈ [−1e-8, 0]."""
 
 import jax
 import jax.numpy as jnp
@@ -18,6 +21,13 @@ CLOSURES = {
     "convective": lambda w: ConvectiveAdjustment(switch_width=w),
     "richardson": lambda w: RichardsonNumberClosure(switch_width=w),
 }
+#: the N² interval each closure's reference blend (switch_width = 1) covers, s⁻²
+BLEND = {"catke": (0.0, 5e-8), "convective": (-1e-8, 0.0), "richardson": (-1e-8, 0.0)}
+
+
+def test_catke_is_smooth_by_default_and_the_simple_closures_are_exact():
+    assert CATKELike().switch_width == 1.0
+    assert ConvectiveAdjustment().switch_width == 0.0 and RichardsonNumberClosure().switch_width == 0.0
 
 
 def _context(n2_middle, jb=5e-8):
@@ -42,8 +52,12 @@ def test_switch_across_n2_zero_is_continuous_when_smooth_and_a_jump_when_exact(n
     """Refining the sampling of N² around 0 tenfold: the largest step between neighbours shrinks
     about tenfold for the smooth closure (continuous, Lipschitz) and not at all for the exact
     one (a jump)."""
+    lo, hi = BLEND[name]
+    span = 2 * (hi - lo)
+
     def largest_step(width, n):
-        n2 = np.linspace(-2e-8, 2e-8, n)
+        half = span if width else 2e-8  # the exact jump sits at 0: sample close around it
+        n2 = np.linspace(-half, half, n)
         k = np.array([float(_kappa_middle(CLOSURES[name](width), x)) for x in n2])
         return np.max(np.abs(np.diff(k)))
 
@@ -51,8 +65,8 @@ def test_switch_across_n2_zero_is_continuous_when_smooth_and_a_jump_when_exact(n
     smooth_coarse, smooth_fine = largest_step(1.0, 41), largest_step(1.0, 401)
     assert exact_fine > 0.9 * exact_coarse > 0  # the jump does not shrink
     assert smooth_fine < 0.2 * smooth_coarse, (smooth_coarse, smooth_fine)
-    # outside the blend (N² <= -1e-8 or N² >= 1e-8) smooth and exact agree
-    for x in (-1e-7, -1.1e-8, 1.1e-8, 1e-7):
+    # outside the blend smooth and exact agree
+    for x in (-1e-6, lo - 0.1 * span, hi + 0.1 * span, 1e-6):
         a, b = float(_kappa_middle(CLOSURES[name](0.0), x)), float(_kappa_middle(CLOSURES[name](1.0), x))
         assert abs(a - b) <= 1e-12 * abs(a), (x, a, b)
 
@@ -60,7 +74,8 @@ def test_switch_across_n2_zero_is_continuous_when_smooth_and_a_jump_when_exact(n
 @pytest.mark.parametrize("name", list(CLOSURES))
 def test_smooth_switch_gradient_matches_finite_differences(name):
     closure = CLOSURES[name](1.0)
-    for x in (-7e-9, -5e-9, -2e-9):
+    lo, hi = BLEND[name]
+    for x in (lo + 0.2 * (hi - lo), lo + 0.5 * (hi - lo), lo + 0.8 * (hi - lo)):
         g = float(jax.grad(lambda v: _kappa_middle(closure, v))(jnp.asarray(x)))
         h = 1e-11
         fd = (float(_kappa_middle(closure, x + h)) - float(_kappa_middle(closure, x - h))) / (2 * h)
@@ -92,11 +107,13 @@ def test_smooth_step_is_exact_outside_its_width():
         CATKELike(switch_width=-1.0)
 
 
-def test_neutral_and_stratified_faces_are_untouched():
-    """The blend is one-sided: at N² >= 0 the smooth closures equal the exact ones exactly."""
-    for make in CLOSURES.values():
-        for x in (0.0, 2e-9, 1e-6):
-            assert float(_kappa_middle(make(1.0), x)) == float(_kappa_middle(make(0.0), x)) or x < 1e-8
+def test_faces_outside_the_blend_are_untouched():
+    """The blends are one-sided: CATKE's convecting faces (N² < 0) and the simple closures'
+    neutral and stratified faces (N² >= 0) are computed exactly as by the exact switches."""
+    for name, make in CLOSURES.items():
+        xs = (-1e-6, -1e-7, -1e-9, 6e-8, 1e-6) if name == "catke" else (0.0, 2e-9, 1e-6)
+        for x in xs:
+            assert float(_kappa_middle(make(1.0), x)) == float(_kappa_middle(make(0.0), x)), (name, x)
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +136,23 @@ def test_smooth_switches_change_free_convection_by_less_than_the_tolerances(free
     t0, t1 = np.asarray(s0.temperature), np.asarray(s1.temperature)
     assert np.max(np.abs(t1 - t0)) < 0.02, np.max(np.abs(t1 - t0))
     assert np.max(np.abs(t1[:, -1] - t0[:, -1])) < 1e-3
+
+
+def test_switch_width_is_a_static_closure_option_in_toml():
+    """``[closure] switch_width`` selects exact (0) or smooth switches; it is no parameter."""
+    from pydantic import ValidationError
+
+    from pyclimaocean.models.column.config import ColumnExperiment, build_model
+
+    raw = {"experiment": {"name": "x", "model": "column"}, "time": {"dt": 600.0, "stop_time": 3600.0}}
+    model = build_model(ColumnExperiment.model_validate({**raw, "closure": {"type": "catke", "switch_width": 0}}))
+    assert model.closure.switch_width == 0.0
+    assert build_model(ColumnExperiment.model_validate(raw)).closure.switch_width == 1.0
+    assert "switch_width" not in model.parameters().names and "closure.switch_width" not in model.parameters().names
+    ca = build_model(ColumnExperiment.model_validate(
+        {**raw, "closure": {"type": "convective_adjustment", "switch_width": 2}}))
+    assert ca.closure.switch_width == 2.0
+    with pytest.raises(ValidationError, match="closure.switch_width = -1 must be a number >= 0"):
+        ColumnExperiment.model_validate({**raw, "closure": {"type": "catke", "switch_width": -1}})
+    with pytest.raises(ValidationError, match="not a parameter of closure type 'constant'"):
+        ColumnExperiment.model_validate({**raw, "closure": {"type": "constant", "switch_width": 1}})

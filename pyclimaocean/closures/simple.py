@@ -6,6 +6,13 @@ smooth_step(−N², δ_N), δ_N = ``switch_width`` × 1e-8 s⁻² (:mod:`pyclima
 exactly the background value for N² ≥ 0, fully convective for N² ≤ −δ_N, C∞ in between, so
 the model output is a differentiable function of the parameters; ``switch_width = 0``
 (default) is the exact ``where(N² < 0, …)`` switch.
+
+Why these keep the exact default while :class:`~pyclimaocean.closures.catke.CATKELike` is
+smooth by default: a neutral column (N² = 0) must keep the background diffusivity (a uniform
+column under a pressure-dependent equation of state, tests/test_column_physics.py), which rules
+out CATKE's blend on the stratified side; and on the convecting side the layer's own |N²| ≈
+Jᵇ/κ_conv (~5e-8 s⁻² for 100 W m⁻² and κ_conv = 1 m² s⁻¹) leaves no width that is both
+physically invisible and well conditioned.
 """
 
 from __future__ import annotations
@@ -16,8 +23,11 @@ import equinox as eqx
 import jax.numpy as jnp
 
 from .base import AbstractClosure, ColumnContext, clip
-from .catke import N2_SWITCH_WIDTH
 from .switches import smooth_step
+
+#: reference width of the (opt-in) convective switch of these closures, s⁻² (on the convecting
+#: side, N² ∈ [−δ, 0], so that a neutral column keeps the background values)
+N2_SWITCH_WIDTH = 1e-8
 
 
 def _check_switch_width(width: float) -> None:

@@ -14,6 +14,7 @@ Example (``examples/column_free_convection.toml``)::
     [closure]
     type = "catke"          # constant | convective_adjustment | richardson | catke
     c_hi_c = 0.098          # any closure parameter may be set here
+    # switch_width = 1.0    # catke/convective_adjustment/richardson: 0 = exact regime switches
 
     [forcing]
     heat_flux = -100.0      # W m-2, negative cools
@@ -109,10 +110,17 @@ class ClosureSection(Section):
         cls = CLOSURES[self.type]
         specs = cls.parameter_specs()
         for key, value in (self.model_extra or {}).items():
+            if key == "switch_width" and "switch_width" in getattr(cls, "__dataclass_fields__", {}):
+                # a static option (not calibratable): 0 = exact regime switches, > 0 smooth
+                if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e6:
+                    raise ValueError(f"closure.switch_width = {value!r} must be a number >= 0 "
+                                     "(0 = exact regime switches, 1 = the default smooth ones)")
+                continue
             if key not in specs:
                 raise ValueError(
                     f"closure.{key}: not a parameter of closure type {self.type!r}. "
                     f"Parameters are: {', '.join(specs)}"
+                    + (" (and the option switch_width)" if "switch_width" in getattr(cls, "__dataclass_fields__", {}) else "")
                 )
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError(f"closure.{key} = {value!r} must be a number")
