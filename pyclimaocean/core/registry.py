@@ -81,6 +81,7 @@ _ENTRIES: dict[str, ModelEntry | str] = {
     "column": "pyclimaocean.models.column.registry:ENTRY",
     "lorenz96": "pyclimaocean.models.lorenz96.registry:ENTRY",
     "qg": "pyclimaocean.models.qg.registry:ENTRY",
+    "seaice_column": "pyclimaocean.models.seaice.registry:ENTRY",
 }
 
 
