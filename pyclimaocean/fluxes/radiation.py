@@ -31,7 +31,7 @@ from typing import Any
 import equinox as eqx
 import jax.numpy as jnp
 
-from ..params import ParameterSet
+from ..params import ParameterSet, Prior
 from ..physics.constants import STEFAN_BOLTZMANN
 
 __all__ = ["RadiativeFluxes"]
@@ -83,11 +83,13 @@ class RadiativeFluxes(eqx.Module):
 
     @classmethod
     def parameter_specs(cls) -> dict[str, dict[str, Any]]:
-        """``{field: {lower, upper, units, description}}`` (uniform prior on the bounds)."""
+        """``{field: {lower, upper, units, description, prior}}`` (uniform priors)."""
         return {
             "albedo": dict(lower=0.0, upper=1.0, units="1",
+                           prior=Prior.make("uniform", low=0.0, high=1.0),
                            description="shortwave albedo of the surface"),
             "emissivity": dict(lower=0.5, upper=1.0, units="1",
+                               prior=Prior.make("uniform", low=0.5, high=1.0),
                                description="longwave emissivity of the surface"),
         }
 
