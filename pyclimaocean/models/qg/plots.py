@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...core.dataset import seconds_since_start
 from ...plotting import pyplot, save_figure
 
 __all__ = ["plot_ke_spectrum", "plot_pv_snapshots"]
@@ -27,9 +28,8 @@ def plot_pv_snapshots(ds, path: str | Path | None = None, title: str | None = No
         ax.set_xlabel("x (km)")
         ax.set_ylabel("y (km)")
         ax.set_title(f"PV anomaly, {name}")
-    t = ds["time"].values[index]
-    fig.suptitle(f"{title or ds.attrs.get('title', 'two-layer QG')} — {np.datetime_as_string(t, 'h')}"
-                 if np.issubdtype(np.asarray(t).dtype, np.datetime64) else (title or "two-layer QG"))
+    days = seconds_since_start(ds["time"])[index] / 86400.0
+    fig.suptitle(f"{title or ds.attrs.get('title', 'two-layer QG')} — day {days:.0f}")
     if path is not None:
         save_figure(fig, path)
     return fig
