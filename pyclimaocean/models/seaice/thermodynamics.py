@@ -53,6 +53,8 @@ ice bath → bottom growth/melt → lateral melt → frazil.
 
 from __future__ import annotations
 
+import math
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -159,7 +161,7 @@ class SlabSeaIceThermodynamics(eqx.Module):
         for name, ((lo, hi), kind, spread, units, description, source) in _PARAMETER_TABLE.items():
             value = float(getattr(self, name))
             if kind == "lognormal":
-                prior = Prior.make("lognormal", loc=float(jnp.log(value)), scale=spread)
+                prior = Prior.make("lognormal", loc=math.log(value), scale=spread)
             else:
                 prior = Prior.make("truncated_normal", loc=value, scale=spread, low=lo, high=hi)
             table[prefix + name] = Parameter(jnp.asarray(value), lower=lo, upper=hi, prior=prior,
