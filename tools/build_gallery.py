@@ -50,6 +50,7 @@ SMALL: dict[str, list[str]] = {
     "l96_train_offline": ["training.n_steps=300"],
     "l96_train_online": ["training.n_steps=60", "training.pretrain_offline_steps=200"],
     "qg_eddy": [],
+    "seaice_arctic_column": [],
 }
 
 
