@@ -191,7 +191,7 @@ def ensemble(
                            progress=progress, command=_command())
         _report_ensemble(res.members, res.output_dir)
         return
-    from .workflows.launch import launch
+    from .workflows.launcher import launch
 
     res = launch("ensemble", dask_address=dask_address, n_workers=workers, config=str(config),
                  output_dir=str(output_dir) if output_dir else None, overrides=list(set_),
@@ -243,7 +243,7 @@ def flow(
     if verb is not None:
         precheck(config, verb, set_)
     from .config import parse_override
-    from .workflows.launch import launch
+    from .workflows.launcher import launch
 
     params: dict = {"config": str(config), "output_dir": str(output_dir) if output_dir else None,
                     "overrides": list(set_), "force": force, "resume": resume}

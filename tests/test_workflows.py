@@ -121,7 +121,7 @@ def test_offline_settings_and_runner_switch():
 
 def test_run_flow_persists_result_and_resumes_from_it(prefect_api, tmp_path):
     from pyclimaocean.config import ConfigError
-    from pyclimaocean.workflows.launch import launch
+    from pyclimaocean.workflows.launcher import launch
 
     out = tmp_path / "run"
     res = launch("run", config=str(EXAMPLE), output_dir=str(out), overrides=SMALL)

@@ -28,6 +28,7 @@ API_PAGES = {
     "models.column": "pyclimaocean.models.column",
     "models.lorenz96": "pyclimaocean.models.lorenz96",
     "models.qg": "pyclimaocean.models.qg",
+    "models.seaice": "pyclimaocean.models.seaice",
     "simulation": "pyclimaocean.simulation",
     "io": "pyclimaocean.io",
     "backends": "pyclimaocean.backends",

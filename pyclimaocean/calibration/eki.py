@@ -30,8 +30,8 @@ import xarray as xr
 
 from ..kalman import observation_perturbations, perturbed_observation_update
 from ..params import ParameterError, ParameterSet
-from .optimize import _Progress
 from .problem import Problem, sample_truncated_prior
+from .progress import Progress as _Progress
 
 __all__ = ["EKIResult", "ensemble_kalman_inversion", "prior_ensemble", "eki_update"]
 

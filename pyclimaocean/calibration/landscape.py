@@ -32,7 +32,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..io.experiment_dir import dump_toml as _dump_toml
+from ..io.files import atomic_write_bytes
 from ..params import ParameterError
+from ..plotting import _plt, save_figure
+from .experiment import build_calibration, load_calibration, prepare_output_dir, write_json_atomic
+from .optimize import METHODS, calibrate
 from .problem import Problem
 
 __all__ = ["DirectionScan", "LandscapeReport", "scan", "landscape_from_file", "plot_landscape"]
@@ -269,7 +274,6 @@ def _check_interval(vg, u0, d, t0, t1, f0, f1, d0, d1, floor, refine):
 
 def plot_landscape(report: LandscapeReport, path: str | Path | None = None):
     """Φ(u₀ + t d) − Φ(u₀) for every scan, discontinuities marked with a red x."""
-    from ..plotting import _plt, save_figure
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -300,14 +304,6 @@ def landscape_from_file(config_path: str | Path, output_dir: str | Path | None =
     ``runs/<experiment.name>_landscape``); returns the summary.  Its ``continuous`` is False when
     a discontinuity was found.
     """
-    from ..io.experiment_dir import dump_toml as _dump_toml
-    from ..io.files import atomic_write_bytes
-    from .experiment import (
-        build_calibration,
-        load_calibration,
-        prepare_output_dir,
-        write_json_atomic,
-    )
 
     if at not in ("initial", "truth", "optimum"):
         raise ParameterError(f"at = {at!r} is not supported. Supported: initial, truth, optimum")
@@ -324,7 +320,6 @@ def landscape_from_file(config_path: str | Path, output_dir: str | Path | None =
     elif at == "truth":
         u = np.asarray(problem.unconstrained(jnp.asarray([float(setup.truth[n].value) for n in problem.names])))
     else:
-        from .optimize import METHODS, calibrate
 
         cal = cfg.calibration
         method = cal.method if cal.method in METHODS else "scipy_lbfgsb"

@@ -30,7 +30,6 @@ parameters, cumulative number of loss+gradient evaluations).
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,7 +41,10 @@ import numpy as np
 import xarray as xr
 
 from ..params import ParameterError, ParameterSet
-from .problem import Problem
+from .eki import ensemble_kalman_inversion, prior_ensemble
+from .problem import Problem, physical_bounds
+from .progress import Progress as _Progress
+from .uki import unscented_kalman_inversion
 
 __all__ = [
     "CalibrationResult",
@@ -172,31 +174,6 @@ def history_dataset(problem: Problem, rows: list[dict[str, Any]], method: str,
         ds["data_misfit"] = ("iteration", np.array([r["data_misfit"] for r in rows], float),
                              {"units": "1", "long_name": "data misfit 1/2 |Gamma^-1/2 (G - y)|^2"})
     return ds
-
-
-class _Progress:
-    """A rich progress bar (or nothing)."""
-
-    def __init__(self, enabled: bool | None, total: int, label: str):
-        if enabled is None:
-            enabled = sys.stderr.isatty()
-        self.enabled = enabled
-        if enabled:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                                TextColumn("{task.completed}/{task.total}"), TextColumn("{task.fields[info]}"),
-                                TimeElapsedColumn(), transient=False)
-            self.bar.start()
-            self.task = self.bar.add_task(label, total=total, info="")
-
-    def update(self, it: int, loss: float, gnorm: float) -> None:
-        if self.enabled:
-            self.bar.update(self.task, completed=it, info=f"loss={loss:.6g} |g|={gnorm:.2e}")
-
-    def close(self) -> None:
-        if self.enabled:
-            self.bar.stop()
 
 
 def _check_settings(max_iterations, gtol, ftol):
@@ -478,7 +455,6 @@ def calibrate_scipy(
 
         to_u = lambda x: np.array(x, dtype=float)  # noqa: E731
     else:
-        from .problem import physical_bounds
 
         lo, hi = physical_bounds(problem)
         x0 = np.clip(np.asarray(problem.physical(jnp.asarray(u_start)), dtype=float), lo, hi)
@@ -717,8 +693,6 @@ def calibrate_hybrid(
     ``history`` is the L-BFGS-B stage's (iteration 0 = the ensemble mean);
     ``extra["ensemble_history"]`` is the ensemble stage's.
     """
-    from .eki import ensemble_kalman_inversion
-    from .uki import unscented_kalman_inversion
 
     if not (isinstance(ensemble_iterations, int) and ensemble_iterations >= 1):
         raise ParameterError(f"ensemble_iterations = {ensemble_iterations!r} must be an int >= 1")
@@ -763,7 +737,6 @@ def calibrate_multistart(
     loss the loss has several local minima, which a warning says.  ``n_evaluations`` is the sum
     over all starts.
     """
-    from .eki import prior_ensemble
 
     if not (isinstance(n_starts, int) and n_starts >= 1):
         raise ParameterError(f"n_starts = {n_starts!r} must be an int >= 1")

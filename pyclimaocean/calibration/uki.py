@@ -62,8 +62,8 @@ import xarray as xr
 
 from ..kalman import anomaly_covariances, gaussian_update
 from ..params import ParameterError, ParameterSet
-from .optimize import _Progress
 from .problem import Problem, sample_truncated_prior
+from .progress import Progress as _Progress
 
 __all__ = ["UKIResult", "unscented_kalman_inversion", "gaussian_prior", "sigma_points", "uki_analysis"]
 

@@ -98,7 +98,7 @@ def available_models() -> tuple[str, ...]:
 
 def get_model_entry(name: str) -> ModelEntry:
     """The entry of model ``name``; a :class:`ConfigError` lists the registered models."""
-    if name not in _ENTRIES:
+    if not isinstance(name, str) or name not in _ENTRIES:
         raise ConfigError(
             f"experiment.model = {name!r} is not a registered model. "
             f"Models are: {', '.join(_ENTRIES)}"

@@ -44,6 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..calibration.optimize import calibrate_scipy
 from ..calibration.problem import Problem
 from ..params import ParameterError
 from .results import PosteriorResult
@@ -271,7 +272,6 @@ def laplace(
     if u_map is None and optimizer_result is not None:
         u_map = optimizer_result.u
     if u_map is None:
-        from ..calibration.optimize import calibrate_scipy
 
         optimizer_result = calibrate_scipy(problem, progress=False, **(find_map_kwargs or {}))
         u_map = optimizer_result.u

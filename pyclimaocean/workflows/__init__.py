@@ -36,9 +36,9 @@ def __getattr__(name):
 
         return getattr(flows, name)
     if name in _LAUNCH:
-        from . import launch
+        from . import launcher
 
-        return getattr(launch, name)
+        return getattr(launcher, name)
     if name in _SCIENCE:
         from . import science
 

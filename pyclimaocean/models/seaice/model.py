@@ -34,9 +34,12 @@ class ArcticColumn(AbstractModel):
         thermodynamics: :class:`SlabSeaIceThermodynamics` (calibratable leaves).
         forcing: :class:`MonthlyClimatology` (default :func:`arctic_climatology`).
         dt: time step (s, static; default one day).
-        initial_ice_thickness, initial_snow_thickness (m), initial_concentration,
-        mixed_layer_depth (m), ocean_salinity (g kg⁻¹): the initial state, the mixed layer
-            at its freezing temperature.
+        initial_ice_thickness: initial ice thickness (m).
+        initial_snow_thickness: initial snow thickness (m).
+        initial_concentration: initial ice area fraction.
+        mixed_layer_depth: depth of the mixed layer under the ice (m), at its freezing
+            temperature.
+        ocean_salinity: initial mixed-layer salinity (g kg⁻¹).
         shape: horizontal shape of the columns (static; ``()`` a single column).
     """
 
