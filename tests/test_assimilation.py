@@ -125,6 +125,7 @@ def test_etkf_uses_the_symmetric_square_root():
     np.testing.assert_allclose(ea - ea.mean(0), Wa.T @ Xb, atol=1e-12)
 
 
+@pytest.mark.slow  # 1.6 s measured (fast tier: pytest -m 'not slow')
 def test_letkf_reduces_to_etkf_without_localization_and_ignores_far_obs():
     ens = jnp.asarray(np.random.default_rng(3).normal(size=(8, 12)))
     op, R = IdentityObservation(12), jnp.ones(12)
@@ -200,6 +201,7 @@ def _run(tw, filt, N, seed=2):
     return time_mean(r, tw["spin"]), time_mean(mean_spread(out.analysis_spread), tw["spin"])
 
 
+@pytest.mark.slow  # 1.5 s measured (fast tier: pytest -m 'not slow')
 def test_etkf_sakov_oke_benchmark(sakov_oke_twin):
     free = time_mean(rmse(sakov_oke_twin["free"], sakov_oke_twin["truth"][1:]), 400)
     clim = climatology_rmse(sakov_oke_twin["truth"], 400)
@@ -210,6 +212,7 @@ def test_etkf_sakov_oke_benchmark(sakov_oke_twin):
     assert 0.7 < s / r < 1.5  # spread consistent with error
 
 
+@pytest.mark.slow  # 1.8 s measured (fast tier: pytest -m 'not slow')
 def test_letkf_and_enkf_sakov_oke_benchmark(sakov_oke_twin):
     # c = 7.28 = 1.82 * 4 is DAPPER's loc_rad=4 in our half-width convention
     r_l, s_l = _run(sakov_oke_twin, LETKF(localization_radius=7.28, inflation=1.04), 7)

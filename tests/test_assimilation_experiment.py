@@ -12,6 +12,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 runner = CliRunner()
 
 
+@pytest.mark.slow  # 2.3 s measured (fast tier: pytest -m 'not slow')
 @pytest.mark.parametrize(
     "name, overrides, max_rmse",
     [

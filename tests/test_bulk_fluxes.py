@@ -148,6 +148,7 @@ def _latent(charnock_slope, wind, flux_model=None):
     return fl.fluxes(atm, sfc)["latent_heat_flux"][0]
 
 
+@pytest.mark.slow  # 3.8 s measured (fast tier: pytest -m 'not slow')
 @pytest.mark.parametrize("argnum, x0", [(0, 0.0017), (1, 4.7), (1, 12.0)])
 def test_gradient_of_latent_heat_flux_vs_finite_differences(argnum, x0):
     args = [0.0017, 4.7]
@@ -162,6 +163,7 @@ def test_gradient_of_latent_heat_flux_vs_finite_differences(argnum, x0):
     np.testing.assert_allclose(grad, fd, rtol=1e-5)
 
 
+@pytest.mark.slow  # 1.7 s measured (fast tier: pytest -m 'not slow')
 def test_gradient_wrt_constant_charnock_coefficient():
     d = _reference()
     atm, sfc = _coare_states({k: v[6:7] for k, v in d.items()})
@@ -177,6 +179,7 @@ def test_gradient_wrt_constant_charnock_coefficient():
     np.testing.assert_allclose(grad, fd, rtol=1e-5)
 
 
+@pytest.mark.slow  # 4.2 s measured (fast tier: pytest -m 'not slow')
 def test_vectorised_2d_field_equals_loop_and_vmap():
     rng = np.random.default_rng(0)
     shape = (3, 4)
@@ -245,6 +248,7 @@ def test_stability_functions_limits():
                                rtol=2e-3)
 
 
+@pytest.mark.slow  # 1.9 s measured (fast tier: pytest -m 'not slow')
 def test_over_ice_fluxes():
     """Over ice: saturation over ice < over water below 0 °C, finite fluxes, sublimation latent
     heat, and cold ice under warmer moist air gains heat."""

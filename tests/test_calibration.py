@@ -159,6 +159,7 @@ def test_synthetic_observations_are_cf_and_noisy():
 
 
 # -- problem, loss and gradient --------------------------------------------------------------
+@pytest.mark.slow  # 2.6 s measured (fast tier: pytest -m 'not slow')
 def test_batched_cases_equal_python_sum(twin):
     problem, _ = twin
     assert problem.groups == ((0, 1),)  # the two cases are vmapped together
@@ -169,6 +170,7 @@ def test_batched_cases_equal_python_sum(twin):
     np.testing.assert_allclose(problem.case_misfits(u).sum(), problem.data_misfit(u), rtol=1e-12)
 
 
+@pytest.mark.slow  # 3.3 s measured (fast tier: pytest -m 'not slow')
 @pytest.mark.parametrize("regularization", ["prior", "physical", "ridge"])
 def test_loss_gradient_matches_finite_differences(twin, regularization):
     """Full loss: two cases (vmapped), logit/log transforms, prior term."""
@@ -237,6 +239,7 @@ def scipy_result(twin):
     return calibrate_scipy(twin[0], progress=False)
 
 
+@pytest.mark.slow  # 3.1 s measured (fast tier: pytest -m 'not slow')
 def test_scipy_lbfgsb_recovers_identifiable_parameters(twin, scipy_result):
     problem, truth = twin
     r = scipy_result
@@ -256,6 +259,7 @@ def test_scipy_lbfgsb_recovers_identifiable_parameters(twin, scipy_result):
     assert list(h["parameter"].values) == list(problem.names)
 
 
+@pytest.mark.slow  # 6.8 s measured (fast tier: pytest -m 'not slow')
 def test_optax_lbfgs_and_adam_reach_the_scipy_optimum(twin, scipy_result):
     import optax
 
@@ -269,6 +273,7 @@ def test_optax_lbfgs_and_adam_reach_the_scipy_optimum(twin, scipy_result):
     assert a.loss < scipy_result.loss * 1.001
 
 
+@pytest.mark.slow  # 1.7 s measured (fast tier: pytest -m 'not slow')
 def test_bounds_in_physical_space_are_honoured(twin):
     """An upper bound on kappa_surface below its truth (0.01): the unbounded optimum lies outside,
     so L-BFGS-B's own iterates (not the clipped history) must stay inside and end on the bound."""
@@ -291,6 +296,7 @@ def test_bounds_in_physical_space_are_honoured(twin):
     assert "physical space" in r.history["gradient_norm"].attrs["long_name"]
 
 
+@pytest.mark.slow  # 1.7 s measured (fast tier: pytest -m 'not slow')
 def test_lognormal_prior_with_lower_bound_zero_in_physical_space(twin):
     """log p(0) = -inf for a lognormal prior: the L-BFGS-B bound is moved inside so that every
     evaluated loss and gradient is finite even when the data push the parameter to 0."""
@@ -329,6 +335,7 @@ def test_stopping_rules_and_bad_settings(twin):
         Problem(problem.parameters, [])
 
 
+@pytest.mark.slow  # 2.2 s measured (fast tier: pytest -m 'not slow')
 def test_case_from_dataset_with_mixed_layer_depth_gradient():
     """A derived observable (mixed-layer depth) carries gradients to the parameters."""
     model = DiffusionColumn.make(nz=16, n_steps=96, save_every=24, surface_flux=1e-4)
@@ -346,6 +353,7 @@ def test_case_from_dataset_with_mixed_layer_depth_gradient():
     assert float(g[0]) == pytest.approx(float(fd), rel=1e-4)
 
 
+@pytest.mark.slow  # 8.8 s measured (fast tier: pytest -m 'not slow')
 def test_optax_with_a_backtracking_linesearch(twin, scipy_result):
     """Backtracking linesearches keep no gradient in their state unless store_grad=True: both
     variants must run (the value and gradient are then evaluated outside the linesearch)."""

@@ -69,6 +69,7 @@ def test_calibrate_cli_small_variant(tmp_path):
     assert r.exit_code == 2 and "--force" in r.output
 
 
+@pytest.mark.slow  # 1.5 s measured (fast tier: pytest -m 'not slow')
 def test_calibrate_cli_not_converged_exits_5_with_the_reason(tmp_path):
     """An optimizer that stops before converging: outputs written, the reason printed, exit 5;
     the report names the prior of every control."""
@@ -120,6 +121,7 @@ def test_cases_with_different_dt_are_rejected(tmp_path):
     assert r.exit_code == 2 and "case 'b'" in r.output and "dt = 600.0" in r.output, r.output
 
 
+@pytest.mark.slow  # 6.1 s measured (fast tier: pytest -m 'not slow')
 def test_calibrate_cli_eki_variant(tmp_path):
     out = tmp_path / "eki"
     r = _run(["calibrate", str(EXAMPLES / "column_calibrate.toml"), "-o", str(out), "--no-progress", *FAST,
@@ -130,6 +132,7 @@ def test_calibrate_cli_eki_variant(tmp_path):
     assert s["method"] == "eki" and s["n_forward_runs"] == 1 + 3 * 9
 
 
+@pytest.mark.slow  # 16.7 s measured (fast tier: pytest -m 'not slow')
 def test_infer_cli_small_variant(tmp_path):
     """L-BFGS-B stops at max_iterations = 30 without its convergence test passing: every output
     is written, but the posterior is flagged (the optimizer did not converge) and the CLI exits

@@ -27,6 +27,7 @@ def result(twin):
     return calibrate_scipy(twin[0], progress=False)
 
 
+@pytest.mark.slow  # 7.5 s measured (fast tier: pytest -m 'not slow')
 @pytest.mark.parametrize("space", ["unconstrained", "physical"])
 def test_history_records_each_iterate_and_its_loss(twin, space):
     """Regression: SciPy updates ``intermediate_result.x`` in place; the history used to hold the
@@ -89,6 +90,7 @@ def test_regularization_centre_is_where_an_unidentified_parameter_is_pulled():
                                np.asarray(problem.theta0))
 
 
+@pytest.mark.slow  # 1.6 s measured (fast tier: pytest -m 'not slow')
 def test_a_parameter_decided_by_its_default_prior_is_flagged():
     """A surface flux of 1e-12 K m/s: flux_gain (default uniform prior on [0.1, 10]) barely
     affects the data and is pulled to the midpoint 5.05 in u-space: the result says so.  The
@@ -107,6 +109,7 @@ def test_a_parameter_decided_by_its_default_prior_is_flagged():
     assert "default: uniform on the bounds" in flagged[0]
 
 
+@pytest.mark.slow  # 1.6 s measured (fast tier: pytest -m 'not slow')
 def test_parameters_with_identically_zero_sensitivity_are_reported():
     """No surface flux: the flux coefficients multiply zero, their data gradient is exactly 0."""
     problem, _ = diffusion_twin(fluxes=(0.0,), noise_std=1e-4,

@@ -4,6 +4,7 @@ selected from a config."""
 from pathlib import Path
 
 import numpy as np
+import pytest
 import xarray as xr
 
 import pyclimaocean  # noqa: F401
@@ -81,6 +82,7 @@ def _write_observations(config: Path, path: Path) -> dict[str, float]:
     return {f"closure.{n}": float(getattr(model.closure, n)) for n in ("c_pen_c", "c_wind_ustar")}
 
 
+@pytest.mark.slow  # 21.7 s measured (fast tier: pytest -m 'not slow')
 def test_calibrate_config_with_observations_from_a_netcdf_file(tmp_path):
     obs_path = tmp_path / "obs.nc"
     config = tmp_path / "cal.toml"
@@ -103,6 +105,7 @@ def test_calibrate_config_with_observations_from_a_netcdf_file(tmp_path):
     np.testing.assert_allclose(written["T"].values, xr.load_dataset(obs_path)["T"].values)
 
 
+@pytest.mark.slow  # 18.8 s measured (fast tier: pytest -m 'not slow')
 def test_calibrate_config_uki_variant(tmp_path):
     out = tmp_path / "uki"
     s = calibrate_from_file(EXAMPLES / "column_calibrate.toml", out, [

@@ -29,6 +29,7 @@ def _jumpy(model):
     return {"T": out["T"] + jnp.where(model.mixing_depth > 10.5, 0.01, 0.0)}
 
 
+@pytest.mark.slow  # 4.2 s measured (fast tier: pytest -m 'not slow')
 def test_scan_finds_a_planted_jump(twin):
     problem, _ = twin
     c = problem.cases[0]
@@ -53,6 +54,7 @@ def test_scan_finds_a_planted_jump(twin):
     assert fig.axes[0].get_title().startswith("discontinuities")
 
 
+@pytest.mark.slow  # 1.5 s measured (fast tier: pytest -m 'not slow')
 def test_scan_of_the_smooth_loss_is_continuous_and_ad_matches_fd(twin):
     problem, truth = twin
     u_true = problem.unconstrained(jnp.asarray([float(truth[n].value) for n in problem.names]))
@@ -66,6 +68,7 @@ def test_scan_of_the_smooth_loss_is_continuous_and_ad_matches_fd(twin):
         scan(problem, directions="diagonal")
 
 
+@pytest.mark.slow  # 1.7 s measured (fast tier: pytest -m 'not slow')
 def test_scan_reports_zero_sensitivity():
     problem, _ = diffusion_twin(fluxes=(0.0,), controls=("kappa_background", "flux_gain"))
     report = scan(problem, directions="coordinates", n_points=5, radius=0.01)
@@ -76,6 +79,7 @@ def test_scan_reports_zero_sensitivity():
 L96 = Path(__file__).resolve().parents[1] / "examples" / "l96_calibrate.toml"
 
 
+@pytest.mark.slow  # 7.5 s measured (fast tier: pytest -m 'not slow')
 def test_landscape_cli_writes_scans_and_exits_0_on_a_smooth_loss(tmp_path):
     out = tmp_path / "scan"
     res = CliRunner().invoke(app, ["landscape", str(L96), "-o", str(out), "--at", "truth",

@@ -38,6 +38,7 @@ def reference(twin):
     return fit
 
 
+@pytest.mark.slow  # 5.1 s measured (fast tier: pytest -m 'not slow')
 @pytest.mark.parametrize("hessian", ["hvp", "bfgs"])
 def test_trust_region_reaches_the_lbfgsb_optimum(twin, reference, hessian):
     problem, _ = twin
@@ -62,6 +63,7 @@ def test_trust_region_reports_the_iteration_limit(twin):
     assert any("did not converge" in w for w in res.extra["warnings"])
 
 
+@pytest.mark.slow  # 4.5 s measured (fast tier: pytest -m 'not slow')
 @pytest.mark.parametrize("ensemble_method", ["eki", "uki"])
 def test_hybrid_starts_lbfgsb_from_the_ensemble_mean_and_counts_both_stages(twin, reference, ensemble_method):
     problem, _ = twin
@@ -115,6 +117,7 @@ def test_strategies_are_selectable_by_name_and_bad_settings_are_refused(twin):
         calibrate(problem, "hybrid", space="physical")
 
 
+@pytest.mark.slow  # 7.0 s measured (fast tier: pytest -m 'not slow')
 def test_config_selects_the_hybrid_method(tmp_path):
     from pyclimaocean.calibration.experiment import calibrate_from_file
 

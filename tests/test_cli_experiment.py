@@ -67,6 +67,7 @@ def test_examples_bundled_match_repository():
     assert "examples/*.toml" in patterns and "examples/*.py" in patterns
 
 
+@pytest.mark.slow  # 2.4 s measured (fast tier: pytest -m 'not slow')
 def test_examples_list_and_copy_then_run(tmp_path):
     res = runner.invoke(app, ["examples"])
     assert res.exit_code == 0 and "column_free_convection" in res.output
@@ -85,6 +86,7 @@ def test_examples_list_and_copy_then_run(tmp_path):
     assert (tmp_path / "fc" / "output.nc").exists() and (tmp_path / "fc" / "report.md").exists()
 
 
+@pytest.mark.slow  # 2.4 s measured (fast tier: pytest -m 'not slow')
 def test_sequential_ensemble_resume_and_determinism(tmp_path):
     from pyclimaocean.experiment import ensemble_parameters, sample_members
 
@@ -124,6 +126,7 @@ def test_sequential_ensemble_resume_and_determinism(tmp_path):
     assert res.exit_code == 2
 
 
+@pytest.mark.slow  # 3.1 s measured (fast tier: pytest -m 'not slow')
 def test_ensemble_errors_and_blowups(tmp_path):
     base = ["ensemble", str(EXAMPLE), "--sequential", "--no-progress", *SMALL]
     res = runner.invoke(app, [*base, "-p", "not_a_parameter", "-o", str(tmp_path / "a")])

@@ -47,6 +47,7 @@ def _kappa_middle(closure, n2):
     return closure.diffusivities(_context(n2))[1][1]
 
 
+@pytest.mark.slow  # 6.4 s measured (fast tier: pytest -m 'not slow')
 @pytest.mark.parametrize("name", list(CLOSURES))
 def test_switch_across_n2_zero_is_continuous_when_smooth_and_a_jump_when_exact(name):
     """Refining the sampling of N² around 0 tenfold: the largest step between neighbours shrinks
@@ -71,6 +72,7 @@ def test_switch_across_n2_zero_is_continuous_when_smooth_and_a_jump_when_exact(n
         assert abs(a - b) <= 1e-12 * abs(a), (x, a, b)
 
 
+@pytest.mark.slow  # 2.5 s measured (fast tier: pytest -m 'not slow')
 @pytest.mark.parametrize("name", list(CLOSURES))
 def test_smooth_switch_gradient_matches_finite_differences(name):
     closure = CLOSURES[name](1.0)
@@ -126,6 +128,7 @@ def free_convection_pair():
     return out
 
 
+@pytest.mark.slow  # 2.2 s measured (fast tier: pytest -m 'not slow')
 def test_smooth_switches_change_free_convection_by_less_than_the_tolerances(free_convection_pair):
     """Entrainment depth (max N²) at 0.5, 1, 1.5, 2 days and the temperature profiles of the
     free-convection case with smooth (switch_width = 1) vs exact switches."""

@@ -59,6 +59,7 @@ def central(f, v, i, h):
     return float((f(v + e) - f(v - e)) / (2 * h))
 
 
+@pytest.mark.slow  # 4.4 s measured (fast tier: pytest -m 'not slow')
 @pytest.mark.parametrize(
     "closure, heat_flux",
     [
@@ -110,6 +111,7 @@ def test_catke_adjoint_matches_finite_differences(catke_problem):
     assert resolved.sum() >= 25, report  # nearly all parameters are resolved and held to 1e-5
 
 
+@pytest.mark.slow  # 4.6 s measured (fast tier: pytest -m 'not slow')
 def test_catke_forward_and_reverse_mode_agree(catke_problem):
     params, loss, v, grad = catke_problem
     # forward mode through the same run (the tridiagonal solve has a JVP rule)
@@ -119,6 +121,7 @@ def test_catke_forward_and_reverse_mode_agree(catke_problem):
     assert np.count_nonzero(grad) == len(v)  # every parameter influences the misfit
 
 
+@pytest.mark.slow  # 69.9 s measured (fast tier: pytest -m 'not slow')
 def test_checkpointing_and_jit_do_not_change_gradients():
     closure = CATKELike()
     params, loss_ckpt = make_problem(closure, checkpoint_every=10, n_steps=300)

@@ -28,6 +28,7 @@ def at(outputs, k):
     return jax.tree_util.tree_map(lambda x: x[k], outputs)
 
 
+@pytest.mark.slow  # 1.9 s measured (fast tier: pytest -m 'not slow')
 @pytest.mark.parametrize(
     "closure",
     [CATKELike(), RichardsonNumberClosure(), ConvectiveAdjustment(), ConstantDiffusivity()],
@@ -106,6 +107,7 @@ def _steady_solar_profile(nz: int) -> tuple[float, float]:
     return float(np.max(np.abs(err))), float(np.ptp(exact))
 
 
+@pytest.mark.slow  # 1.6 s measured (fast tier: pytest -m 'not slow')
 def test_steady_diffusion_with_solar_heating_matches_analytic_solution():
     """Shortwave heating balanced by surface cooling and constant diffusion: the steady profile
     has κ ∂zT = −I(z)/(ρ c_p); the discrete solution converges to it at second order."""
@@ -125,6 +127,7 @@ def free_convection_run():
     return model, out
 
 
+@pytest.mark.slow  # 2.1 s measured (fast tier: pytest -m 'not slow')
 def test_free_convection_deepens_like_sqrt_t(free_convection_run):
     """h ∝ t^½ with h² = 2(1 + 2A) Jᵇ t / N² (zero-order jump model of penetrative convection,
     Deardorff, Willis & Stockton 1980, J. Fluid Mech. 100, 41–64; see Van Roekel et al. 2018,
@@ -156,6 +159,7 @@ def test_free_convection_profile_is_well_mixed(free_convection_run):
     np.testing.assert_allclose(t[below], 20.0 + 0.01 * z[below], atol=1e-5)  # untouched
 
 
+@pytest.mark.slow  # 2.1 s measured (fast tier: pytest -m 'not slow')
 def test_wind_deepening_follows_pollard_rhines_thompson():
     """Pollard, Rhines & Thompson (1973, Geophys. Fluid Dyn. 4, 381–404):
     h(t) = u★ [4 (1 − cos f t)]^¼ / sqrt(N f) up to f t = π."""
@@ -213,6 +217,7 @@ def test_stretched_grid_geometry():
         ColumnGrid(nz=4, depth=-1.0)
 
 
+@pytest.mark.slow  # 2.9 s measured (fast tier: pytest -m 'not slow')
 def test_diurnal_and_seasonal_setups_run_and_stay_plausible():
     for model, n in ((setups.diurnal_cycle(nz=32), 288), (setups.seasonal_cycle(nz=32), 24 * 60)):
         final, _ = jax.jit(lambda m=model, n=n: m.run(None, n))()
@@ -240,6 +245,7 @@ def test_roquet_uniform_column_is_neutral_and_cold_water_is_not_falsely_stable()
         np.testing.assert_allclose(kappa, ConvectiveAdjustment().background_diffusivity)
 
 
+@pytest.mark.slow  # 6.6 s measured (fast tier: pytest -m 'not slow')
 def test_gradient_is_finite_at_zero_wind_stress():
     model = setups.free_convection(nz=8)
     import equinox as eqx
@@ -251,6 +257,7 @@ def test_gradient_is_finite_at_zero_wind_stress():
     assert np.isfinite(float(jax.grad(loss)(0.0)))
 
 
+@pytest.mark.slow  # 3.5 s measured (fast tier: pytest -m 'not slow')
 def test_mixed_layer_depth_of_stacked_states():
     model = setups.free_convection(nz=16)
     _, out = model.run(None, 40, save_every=10)
@@ -261,6 +268,7 @@ def test_mixed_layer_depth_of_stacked_states():
         np.testing.assert_allclose(h, single)
 
 
+@pytest.mark.slow  # 4.8 s measured (fast tier: pytest -m 'not slow')
 def test_batched_step_equals_one_solve_per_field():
     """The step solves T, S, u, v and TKE in one batched tridiagonal solve; it must equal five
     separate solves written out field by field (κ for tracers, ν + implicit drag for momentum,
@@ -313,6 +321,7 @@ def test_batched_step_equals_one_solve_per_field():
     assert float(jnp.max(jnp.abs(new.tke - state.tke))) > 1e-6 * float(jnp.max(state.tke))
 
 
+@pytest.mark.slow  # 3.4 s measured (fast tier: pytest -m 'not slow')
 def test_mixed_layer_depth_default_follows_non_entraining_convection():
     """Convective adjustment (no entrainment): the layer mixed by cooling Jᵇ into N² has
     h = √(2 Jᵇ t) / N (buoyancy budget).  The default (buoyancy-threshold) mixed-layer depth

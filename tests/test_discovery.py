@@ -86,6 +86,7 @@ def test_recovers_lorenz96_from_exact_tendency(forcing):
     assert q.r2 > 1 - 1e-12 and q.n_terms == 4
 
 
+@pytest.mark.slow  # 2.0 s measured (fast tier: pytest -m 'not slow')
 def test_recovers_lorenz96_from_finite_differences_within_one_percent():
     m = Lorenz96(n=40, forcing=8.0)
     x0 = spun_up_state(m, 0.01, 1000, seed=0)
@@ -101,6 +102,7 @@ def test_recovers_lorenz96_from_finite_differences_within_one_percent():
     np.testing.assert_allclose(fc, traj[50], atol=1e-3)
 
 
+@pytest.mark.slow  # 1.7 s measured (fast tier: pytest -m 'not slow')
 def test_two_scale_closure_is_sparse_and_explains_most_variance():
     model, dt = arnold_2013()
     state = spun_up_state(model, dt, 3000, seed=0)
@@ -115,6 +117,7 @@ def test_two_scale_closure_is_sparse_and_explains_most_variance():
     assert closure.active_terms()["x[k]"] < -0.5
 
 
+@pytest.mark.slow  # 6.3 s measured (fast tier: pytest -m 'not slow')
 def test_discovery_example_runs_small():
     spec = importlib.util.spec_from_file_location("l96_discovery", EXAMPLE)
     mod = importlib.util.module_from_spec(spec)

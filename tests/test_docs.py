@@ -30,6 +30,7 @@ NO_API_PAGE = {
 }
 
 
+@pytest.mark.slow  # 6.6 s measured (fast tier: pytest -m 'not slow')
 def test_mkdocs_build_strict(tmp_path):
     if importlib.util.find_spec("mkdocs") is None or shutil.which("mkdocs") is None:
         pytest.fail('mkdocs is not installed: pip install -e ".[docs]" (also in ".[dev]")')

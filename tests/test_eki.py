@@ -20,6 +20,7 @@ def problem():
     return p
 
 
+@pytest.mark.slow  # 2.3 s measured (fast tier: pytest -m 'not slow')
 def test_vmapped_ensemble_forward_equals_a_loop(problem):
     import jax
 
@@ -29,6 +30,7 @@ def test_vmapped_ensemble_forward_equals_a_loop(problem):
     np.testing.assert_allclose(batched, looped, rtol=1e-12)
 
 
+@pytest.mark.slow  # 6.5 s measured (fast tier: pytest -m 'not slow')
 def test_eki_reaches_the_adjoint_misfit(problem):
     adjoint = calibrate_scipy(problem, progress=False)
     target = adjoint.data_misfit + 0.5  # statistically indistinguishable: delta chi^2 = 1

@@ -37,6 +37,7 @@ def test_every_run_config_has_a_small_variant():
     assert {p.stem for p in RUN_CONFIGS} == set(SMALL)
 
 
+@pytest.mark.slow  # 1.8 s measured (fast tier: pytest -m 'not slow')
 @pytest.mark.parametrize("config", RUN_CONFIGS, ids=lambda p: p.stem)
 def test_run_config_small_variant(config, tmp_path):
     result = run_experiment(config, tmp_path / config.stem, SMALL[config.stem])

@@ -105,6 +105,7 @@ def test_check_adjoint_detects_a_wrong_adjoint(x0):
     assert err > 1e-3
 
 
+@pytest.mark.slow  # 2.4 s measured (fast tier: pytest -m 'not slow')
 @pytest.mark.parametrize("method", ["sequential", "batched", "expand_dims"])
 def test_vmap_forward_and_gradient(x0, method):
     ext = _l96_external(method)
@@ -121,6 +122,7 @@ def test_vmap_forward_and_gradient(x0, method):
         np.testing.assert_allclose(gF[i], wF, rtol=1e-9)
 
 
+@pytest.mark.slow  # 1.6 s measured (fast tier: pytest -m 'not slow')
 @pytest.mark.parametrize("method", ["sequential", "batched"])
 def test_vmap_with_shared_parameter(x0, method):
     """Batch over initial states only; the forcing is shared (unbatched)."""
@@ -168,6 +170,7 @@ def _diffusion_jax(T0, kappa, q, dz, dzf):
     return jax.lax.scan(step, T0, None, length=NSTEPS_DIFF)[1]
 
 
+@pytest.mark.slow  # 1.6 s measured (fast tier: pytest -m 'not slow')
 def test_implicit_diffusion_gradients_match_jax(column):
     dz, dzf, T0, kappa = column
     ext = wrap_external(

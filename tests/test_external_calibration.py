@@ -47,6 +47,7 @@ def test_optax_calibration_of_external_model_recovers_truth(example):
     assert history[-1] < 1e-6 * history[0]
 
 
+@pytest.mark.slow  # 1.8 s measured (fast tier: pytest -m 'not slow')
 def test_problem_gradient_through_the_external_adjoint_matches_finite_differences(twin):
     problem, _ = twin
     u = problem.u0 + jnp.array([0.3, -0.2])
@@ -58,6 +59,7 @@ def test_problem_gradient_through_the_external_adjoint_matches_finite_difference
         assert abs(fd - g[i]) <= 1e-5 * max(1.0, abs(g[i])), (i, fd, g[i])
 
 
+@pytest.mark.slow  # 5.0 s measured (fast tier: pytest -m 'not slow')
 def test_package_drivers_recover_the_truth_of_the_external_model(twin):
     """L-BFGS-B (the column model's default driver) and optax L-BFGS land on the same MAP, and
     the truth lies within 3 Laplace standard deviations of it (u-space, σ = 1e-3 K noise)."""

@@ -136,6 +136,7 @@ def test_heat_and_salt_budgets_close_with_tabulated_fluxes():
     np.testing.assert_allclose(heat_change, integral - model.dt * (q_end - qk[0]) / 2, rtol=1e-10)
 
 
+@pytest.mark.slow  # 6.5 s measured (fast tier: pytest -m 'not slow')
 def test_gradient_wrt_one_tabulated_value_matches_finite_differences():
     model = _tabulated_model(nz=12)
     n, k = 60, 7  # knots every 3 steps: the 8th (t = 7 · 1800 s) is inside the run
@@ -344,6 +345,7 @@ def test_example_data_files_are_what_the_script_writes(tmp_path):
                                                        "column_observed_profile.nc"}
 
 
+@pytest.mark.slow  # 2.0 s measured (fast tier: pytest -m 'not slow')
 def test_example_column_observed_forcing_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)  # the example's data paths are relative to the repository root
     result = run_experiment(EXAMPLES / "column_observed_forcing.toml", tmp_path / "out",

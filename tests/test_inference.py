@@ -43,6 +43,7 @@ def small_laplace(small):
     return laplace(small[0], num_samples=4000)
 
 
+@pytest.mark.slow  # 2.7 s measured (fast tier: pytest -m 'not slow')
 def test_numpyro_potential_energy_is_the_loss(small):
     from numpyro.infer.util import potential_energy
 
@@ -56,6 +57,7 @@ def test_numpyro_potential_energy_is_the_loss(small):
     assert pe[1] - pe[0] == pytest.approx(loss[1] - loss[0], rel=1e-10)
 
 
+@pytest.mark.slow  # 6.0 s measured (fast tier: pytest -m 'not slow')
 def test_hessian_methods_agree(small, small_laplace):
     problem, _ = small
     u = small_laplace.u_map
@@ -69,6 +71,7 @@ def test_hessian_methods_agree(small, small_laplace):
         hessian(problem, u, method="bfgs")
 
 
+@pytest.mark.slow  # 5.5 s measured (fast tier: pytest -m 'not slow')
 def test_laplace_reports_the_non_identifiable_pair(full):
     problem, truth = full
     post = laplace(problem, precision=0.05)
@@ -105,6 +108,7 @@ def test_identifiability_separates_unidentifiable_from_imprecise():
     assert "contraction 0.09 < 0.5" in b["reason"] and "2.0" in a["precision_note"]
 
 
+@pytest.mark.slow  # 12.0 s measured (fast tier: pytest -m 'not slow')
 def test_svi_guides_run_and_report(small, small_laplace):
     problem, _ = small
     for guide in ("normal", "low_rank"):
@@ -119,6 +123,7 @@ def test_svi_guides_run_and_report(small, small_laplace):
         run_svi(problem.with_regularization("none"))
 
 
+@pytest.mark.slow  # 13.4 s measured (fast tier: pytest -m 'not slow')
 def test_svi_warm_start_from_laplace(small, small_laplace):
     """``init_from``: the guide starts with the Laplace centre and covariance (checked with a
     vanishing learning rate), for each guide family; mismatched names are refused."""
@@ -211,6 +216,7 @@ def _coverage(method: str, n_seeds: int, return_spread: bool = False):
     return np.array(hits)  # (seeds, n)
 
 
+@pytest.mark.slow  # 6.2 s measured (fast tier: pytest -m 'not slow')
 def test_laplace_95_percent_intervals_cover_the_truth_over_20_twins():
     hits = _coverage("laplace", 20)
     rate = hits.mean()
@@ -241,6 +247,7 @@ def test_laplace_at_the_map_is_flagged_stationary(small, small_laplace):
     assert small_laplace.summary()["stationary"] is True
 
 
+@pytest.mark.slow  # 4.3 s measured (fast tier: pytest -m 'not slow')
 def test_laplace_at_a_non_converged_point_flags_it(small, small_laplace):
     """Two L-BFGS-B iterations from the first guess: the optimizer says not converged and the
     point is many posterior standard deviations from the MAP: flagged in the result, warned,
@@ -269,6 +276,7 @@ def test_laplace_at_a_non_converged_point_flags_it(small, small_laplace):
     assert any(w.startswith("warm start (laplace)") for w in svi.diagnostics["warnings"])
 
 
+@pytest.mark.slow  # 3.5 s measured (fast tier: pytest -m 'not slow')
 def test_laplace_reports_zero_sensitivity_parameters():
     """No surface flux: flux_gain multiplies zero, its data-Hessian row is identically 0."""
     problem, _ = diffusion_twin(fluxes=(0.0,), noise_std=1e-4, controls=("kappa_background", "flux_gain"))

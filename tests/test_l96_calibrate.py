@@ -10,6 +10,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 import xarray as xr
 from typer.testing import CliRunner
 
@@ -30,6 +31,7 @@ def _gauss_newton_std(overrides=()) -> float:
     return float(1.0 / np.sqrt(float(jnp.sum(jac**2)) / sigma**2 + 1.0 / prior_scale**2))
 
 
+@pytest.mark.slow  # 5.1 s measured (fast tier: pytest -m 'not slow')
 def test_l96_forcing_calibrated_through_the_cli(tmp_path):
     out = tmp_path / "l96"
     res = runner.invoke(app, ["calibrate", str(EXAMPLE), "-o", str(out), "--no-progress"])
@@ -55,6 +57,7 @@ def test_l96_forcing_calibrated_through_the_cli(tmp_path):
     np.testing.assert_allclose(obs["k"].values, np.arange(0, 40, 2))
 
 
+@pytest.mark.slow  # 1.5 s measured (fast tier: pytest -m 'not slow')
 def test_force_leaves_no_stale_file_and_refuses_without_it(tmp_path):
     out = tmp_path / "l96"
     fast = ["--set", "calibration.max_iterations=2", "--no-progress"]
@@ -87,6 +90,7 @@ def test_l96_observables_are_the_model_metadata(tmp_path):
     assert res.exit_code == 2 and "forcing" in res.output, res.output
 
 
+@pytest.mark.slow  # 5.0 s measured (fast tier: pytest -m 'not slow')
 def test_l96_forcing_posterior_through_infer(tmp_path):
     """``infer`` (Laplace at the MAP) on the same config: the truth is inside the 95 % interval
     and the posterior std matches the Gauss-Newton one."""

@@ -60,6 +60,7 @@ def offline_cnn(truth_data):
     )
 
 
+@pytest.mark.slow  # 2.3 s measured (fast tier: pytest -m 'not slow')
 def test_subgrid_data_matches_two_scale_coupling(truth_data):
     """U is the two-scale coupling: dX/dt of the two-scale model minus the one-scale tendency."""
     train = truth_data["train"]
@@ -96,6 +97,7 @@ def test_split_data_and_windows_reject_what_does_not_fit():
     assert learning.trajectory_windows(data.x, jnp.array([0, 994]), 5).shape == (2, 6, 8)
 
 
+@pytest.mark.slow  # 1.6 s measured (fast tier: pytest -m 'not slow')
 @pytest.mark.parametrize("shift", range(8))
 def test_cnn_is_exactly_shift_equivariant(shift):
     cnn = learning.PeriodicCNNClosure(width=6, depth=3, kernel_size=5, key=jax.random.PRNGKey(2))
@@ -151,6 +153,7 @@ def test_closure_model_adds_closure_to_base():
     )
 
 
+@pytest.mark.slow  # 5.4 s measured (fast tier: pytest -m 'not slow')
 def test_offline_closure_beats_no_closure_on_held_out_data(truth_data, offline_cnn):
     test, base = truth_data["test"], truth_data["base"]
     hist = offline_cnn.history
@@ -172,6 +175,7 @@ def test_offline_closure_beats_no_closure_on_held_out_data(truth_data, offline_c
     assert rmse["cnn"][-1] < 0.5 * rmse["none"][-1]  # at 0.25 MTU
 
 
+@pytest.mark.slow  # 6.2 s measured (fast tier: pytest -m 'not slow')
 def test_online_loss_gradient_matches_finite_differences(truth_data):
     """d(online loss)/d(weights) through 6 unrolled RK4 steps vs central differences (float64)."""
     train, base = truth_data["train"], truth_data["base"]
@@ -216,6 +220,7 @@ def test_online_loss_gradient_matches_finite_differences(truth_data):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.slow  # 6.9 s measured (fast tier: pytest -m 'not slow')
 def test_online_training_from_scratch_learns_a_closure(truth_data):
     """Online training alone finds a closure that beats none, without any use of U.
 

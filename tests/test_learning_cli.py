@@ -34,6 +34,7 @@ SMALL = [
 ]
 
 
+@pytest.mark.slow  # 16.8 s measured (fast tier: pytest -m 'not slow')
 @pytest.mark.parametrize(
     "name, overrides",
     [

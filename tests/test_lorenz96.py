@@ -132,6 +132,7 @@ def test_bad_input_messages():
         simulate(Lorenz96().tendency, jnp.zeros(40), -0.1, 10)
 
 
+@pytest.mark.slow  # 1.5 s measured (fast tier: pytest -m 'not slow')
 def test_gradient_wrt_forcing_and_initial_condition_vs_finite_differences():
     m = Lorenz96(n=10, forcing=8.0)
     x0 = m.initial_condition(0.3)
@@ -150,6 +151,7 @@ def test_gradient_wrt_forcing_and_initial_condition_vs_finite_differences():
     np.testing.assert_allclose(jnp.dot(g_x, v), fd_v, rtol=1e-6)
 
 
+@pytest.mark.slow  # 2.4 s measured (fast tier: pytest -m 'not slow')
 def test_two_scale_gradient_vs_finite_differences():
     m = TwoScaleLorenz96(K=4, J=4)
     s0 = m.initial_condition(1)

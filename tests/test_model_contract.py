@@ -42,6 +42,7 @@ MODELS = {
 }
 
 
+@pytest.mark.slow  # 3.0 s measured (fast tier: pytest -m 'not slow')
 @pytest.mark.parametrize("name", MODELS)
 def test_models_implement_the_contract(name):
     model = MODELS[name]()
@@ -72,6 +73,7 @@ def test_models_implement_the_contract(name):
     assert any(not np.allclose(x, y) for x, y in zip(a, b, strict=True))
 
 
+@pytest.mark.slow  # 15.5 s measured (fast tier: pytest -m 'not slow')
 @pytest.mark.parametrize("name", ["column", "lorenz96"])
 def test_diagnostics_are_differentiable(name):
     """Each named diagnostic after a short run: the adjoint w.r.t. the first parameter
@@ -107,6 +109,7 @@ def test_registry_lists_models_and_refuses_unknown_ones():
         get_model_entry("lorenz96").builder("julia")
 
 
+@pytest.mark.slow  # 2.2 s measured (fast tier: pytest -m 'not slow')
 @pytest.mark.parametrize("config,small,figure", [(L96, L96_SMALL, "hovmoller.png"),
                                                  (COLUMN, COLUMN_SMALL, "column.png")])
 def test_run_writes_the_same_layout_for_every_model(tmp_path, config, small, figure):

@@ -49,6 +49,7 @@ def network(key=0, **kwargs):
     return NeuralDiffusivityClosure(width=8, depth=2, key=jax.random.PRNGKey(key), **kwargs)
 
 
+@pytest.mark.slow  # 2.1 s measured (fast tier: pytest -m 'not slow')
 def test_neural_closure_is_a_closure_with_nonnegative_float64_diffusivities():
     closure = network()
     assert isinstance(closure, AbstractClosure) and not closure.has_tke
@@ -117,6 +118,7 @@ def test_neural_closure_conserves_heat_and_salt_in_the_column():
     assert np.all(np.isfinite(np.asarray(final.temperature)))
 
 
+@pytest.mark.slow  # 4.3 s measured (fast tier: pytest -m 'not slow')
 def test_gradient_wrt_network_weights_matches_finite_differences():
     """d(window loss)/d(weights) through model.run (checkpointed) vs central differences."""
     model = small_column(network(key=1))
@@ -200,6 +202,7 @@ def test_learning_abstract_closure_is_a_deprecated_alias():
     assert learning.AbstractTendencyClosure is not closures.AbstractClosure
 
 
+@pytest.mark.slow  # 10.8 s measured (fast tier: pytest -m 'not slow')
 def test_online_trained_network_beats_fitted_constant_diffusivity_on_held_out_forcing():
     """Fast version of examples/column_neural_closure.py: CATKE references for three training
     forcings, network trained through the solver, constants fitted on the same runs; on a

@@ -141,6 +141,7 @@ def test_inviscid_tendency_conserves_energy_and_enstrophy(inviscid):
     assert float(jnp.min(jnp.abs(dZ_layers))) > 1e-6 * float(jnp.sum(jnp.abs(dZ_layers)))
 
 
+@pytest.mark.slow  # 1.9 s measured (fast tier: pytest -m 'not slow')
 def test_inviscid_time_stepping_conserves_to_its_truncation_error(inviscid):
     """The discrete run: (1) the forward-Euler start changes the quadratic invariants by exactly
     dt² E(T) (E(q + dt T) = E(q) + dt <q, T>_E + dt² E(T), and <q, T>_E = 0); (2) after it, AB3
@@ -195,6 +196,7 @@ def small():
     return TwoLayerQG(nx=16, dt=3600.0)
 
 
+@pytest.mark.slow  # 2.8 s measured (fast tier: pytest -m 'not slow')
 def test_qg_implements_the_model_contract(small):
     model = small
     assert isinstance(model, AbstractModel) and model.name == "qg"
@@ -350,6 +352,7 @@ SHORT = ["--set", "qg.nx=16", "--set", "time.stop_time=172800", "--set",
          "time.output_interval=43200", "--set", "time.checkpoint_interval=86400"]
 
 
+@pytest.mark.slow  # 2.2 s measured (fast tier: pytest -m 'not slow')
 def test_cli_runs_the_eddy_example(tmp_path):
     out = tmp_path / "eddy"
     res = runner.invoke(app, ["run", str(EDDY), "-o", str(out), "--no-progress", *SHORT,

@@ -212,6 +212,7 @@ def test_blowup_exit_code_3_names_step_and_variable(tmp_path):
     assert "blow-up at step" in (out / "run.log").read_text()
 
 
+@pytest.mark.slow  # 1.7 s measured (fast tier: pytest -m 'not slow')
 def test_refuses_to_overwrite_and_force_rules(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text(BLOWUP_CONFIG.replace("stop_time = 86400.0", "stop_time = 7200.0")

@@ -101,6 +101,7 @@ def test_arctic_column_reaches_a_periodic_equilibrium_near_3_m():
     assert 0.3 < cycle.max() - cycle.min() < 1.5                         # seasonal amplitude
 
 
+@pytest.mark.slow  # 3.0 s measured (fast tier: pytest -m 'not slow')
 @pytest.mark.parametrize("name", ["ice_albedo", "ice_conductivity", "snow_albedo"])
 def test_gradient_of_annual_mean_thickness_matches_finite_differences(name):
     """The 1-year mean thickness is piecewise smooth: discrete events (the day the snow melts
@@ -147,6 +148,7 @@ def test_seaice_column_implements_the_model_contract(tmp_path):
     assert set(m.diagnostics()) == {"mean_thickness", "ice_volume", "snow_thickness"}
 
 
+@pytest.mark.slow  # 2.0 s measured (fast tier: pytest -m 'not slow')
 def test_columns_are_vectorised_and_independent():
     one = ArcticColumn()
     many = ArcticColumn(shape=(2, 3))

@@ -75,6 +75,7 @@ def test_ar1_noise_step_keeps_stationary_variance():
         learning.AR1Noise(correlation_time=-1.0, sigma=1.0)
 
 
+@pytest.mark.slow  # 1.5 s measured (fast tier: pytest -m 'not slow')
 def test_lag1_overestimates_memory_of_smooth_l96_residual(data):
     """The two-scale residual is smooth in time: its lag-1 correlation time is several times
     its integral time scale (why ``integral`` is the default)."""
@@ -89,6 +90,7 @@ def test_lag1_overestimates_memory_of_smooth_l96_residual(data):
         learning.fit_stochastic_closure(train.x, train.subgrid, COARSE_DT, "both")
 
 
+@pytest.mark.slow  # 3.3 s measured (fast tier: pytest -m 'not slow')
 def test_ensemble_members_differ_and_zero_noise_is_deterministic(data):
     train, base = data["train"], data["base"]
     closure = learning.fit_stochastic_closure(train.x, train.subgrid, COARSE_DT)
@@ -114,6 +116,7 @@ def test_ensemble_members_differ_and_zero_noise_is_deterministic(data):
     np.testing.assert_allclose(ens0, jnp.broadcast_to(det, ens0.shape), atol=1e-12)
 
 
+@pytest.mark.slow  # 4.3 s measured (fast tier: pytest -m 'not slow')
 @pytest.mark.parametrize("kind", ["additive", "multiplicative"])
 def test_ensemble_loss_gradient_matches_finite_differences(data, kind):
     """Reparameterised noise: d(loss)/d(cubic coefficients, τ, σ) by AD vs central differences."""
@@ -163,6 +166,7 @@ def test_spread_error_formula_on_a_reliable_synthetic_ensemble():
         learning.spread_error(members[:, :1], truth)
 
 
+@pytest.mark.slow  # 3.1 s measured (fast tier: pytest -m 'not slow')
 def test_stochastic_ensemble_is_reliable_at_short_lead(data):
     """Cubic + additive AR(1) ensembles from 40 held-out truth states, 10 members: the
     spread/error ratio at 0.2 MTU lies in [0.8, 1.25]; the lag-1 correlation time makes the
@@ -214,6 +218,7 @@ def test_stochastic_ensemble_reliability_large(kind):
         assert 0.8 <= ratio[i] <= 1.25, ratio
 
 
+@pytest.mark.slow  # 4.6 s measured (fast tier: pytest -m 'not slow')
 def test_example_script_runs_small():
     import importlib.util
     from pathlib import Path

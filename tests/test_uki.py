@@ -48,6 +48,7 @@ def linear():
     return Problem(params, case), A, sigma
 
 
+@pytest.mark.slow  # 2.6 s measured (fast tier: pytest -m 'not slow')
 def test_linear_gaussian_uki_is_the_exact_posterior(linear):
     problem, A, sigma = linear
     res = unscented_kalman_inversion(problem, max_iterations=50, progress=False)
@@ -113,6 +114,7 @@ def toy():
     return p
 
 
+@pytest.mark.slow  # 3.8 s measured (fast tier: pytest -m 'not slow')
 def test_uki_reaches_the_adjoint_optimum_and_laplace_covariance(toy):
     """Nonlinear toy map, 4 parameters, data misfit only: the UKI mean lands on the L-BFGS-B
     optimum to 0.01 posterior standard deviations and its covariance gives the Laplace
@@ -162,6 +164,7 @@ def test_uki_bad_settings(linear):
     assert res.n_forward == 3 * (7 + 1) + 1
 
 
+@pytest.mark.slow  # 2.7 s measured (fast tier: pytest -m 'not slow')
 def test_priors_spilling_past_the_bounds_are_truncated_not_clipped(linear):
     """normal(0.5, 0.5) on [0, 1]: the u = logit-type T⁻¹(θ) moments of the *truncated*
     normal (scipy.stats.truncnorm, quadrature) — clipping would put atoms at the bounds

@@ -119,6 +119,7 @@ def test_offline_settings_and_runner_switch():
     assert remote.address == "tcp://127.0.0.1:8786"
 
 
+@pytest.mark.slow  # 13.9 s measured (fast tier: pytest -m 'not slow')
 def test_run_flow_persists_result_and_resumes_from_it(prefect_api, tmp_path):
     from pyclimaocean.config import ConfigError
     from pyclimaocean.workflows.launcher import launch
