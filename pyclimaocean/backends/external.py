@@ -51,13 +51,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["ExternalModelError", "ExternalFunction", "wrap_external", "check_adjoint"]
+from ..core import AbstractModel, Coordinate, Variable
+from ..params import Parameter, ParameterSet
+
+__all__ = ["ExternalModelError", "ExternalFunction", "ExternalModel", "ExternalState",
+           "ExternalParameters", "wrap_external", "check_adjoint"]
 
 _VMAP_METHODS = {
     "sequential": "sequential",
@@ -343,3 +348,116 @@ def check_adjoint(
         grads = (grads,)
     rhs = sum(float(np.sum(np.asarray(g) * d)) for g, d in zip(grads, dx, strict=True))
     return abs(lhs - rhs) / max(abs(lhs), abs(rhs), math.ulp(1.0))
+
+
+# ----------------------------------------------------------------------------------------------
+# an external model under the model contract
+# ----------------------------------------------------------------------------------------------
+class ExternalParameters(eqx.Module):
+    """Named parameter values of an :class:`ExternalModel` (pytree leaves), reachable as
+    attributes so that :class:`~pyclimaocean.ParameterSet` paths such as
+    ``"parameters_.forcing"`` write them."""
+
+    values: dict[str, jax.Array]
+
+    def __getattr__(self, name):
+        values = object.__getattribute__(self, "values")
+        if name in values:
+            return values[name]
+        raise AttributeError(f"external model has no parameter {name!r}")
+
+
+class ExternalState(eqx.Module):
+    """State of an :class:`ExternalModel`: one array ``x`` and the clock."""
+
+    x: jax.Array
+    time: jax.Array
+    iteration: jax.Array
+
+
+class ExternalModel(AbstractModel):
+    """An external model (NumPy, Fortran, Julia …) stepped through a wrapped function.
+
+    ``step_function`` is an :class:`ExternalFunction` from :func:`wrap_external` mapping
+    ``(x, *parameter values) -> x`` one time step ahead, with its hand-written adjoint; the
+    parameters are leaves (``parameters_``), so ``jax.grad`` of any loss of a run reaches them
+    through the external adjoint, and the model runs through ``integrate``, ``Simulation``,
+    calibration and ensembles like any JAX model.
+
+    Attributes:
+        step_function: the wrapped one-step map (static).
+        parameters_: :class:`ExternalParameters` (values, in the order of ``parameter_names``).
+        initial: ``x`` at ``t = 0``.
+        dt: time step (static, in ``time_units`` of the class: seconds by default).
+        parameter_names: order of the parameter values passed to ``step_function`` (static).
+        parameter_bounds: ``{name: (lower, upper, units)}`` (static).
+        variable: metadata of ``x`` (static; its ``source`` is ``"x"``).
+        coordinate_values: ``{dim: values}`` of the variable's dims (static).
+    """
+
+    name: ClassVar[str] = "external"
+
+    step_function: ExternalFunction = eqx.field(static=True)
+    parameters_: ExternalParameters
+    initial: jax.Array
+    dt: float = eqx.field(static=True)
+    parameter_names: tuple[str, ...] = eqx.field(static=True)
+    parameter_bounds: tuple[tuple[str, float, float, str], ...] = eqx.field(static=True)
+    variable: Variable = eqx.field(static=True)
+    coordinate_values: tuple[tuple[str, tuple], ...] = eqx.field(static=True)
+
+    @classmethod
+    def make(cls, step_function: ExternalFunction, initial, dt: float, parameters: dict,
+             variable: Variable, coordinates: dict | None = None,
+             bounds: dict | None = None) -> ExternalModel:
+        """Build from plain values: ``parameters = {name: value}``, ``bounds = {name: (lower,
+        upper, units)}``, ``coordinates = {dim: values}`` (default ``arange``)."""
+        names = tuple(parameters)
+        initial = jnp.asarray(initial, dtype=float)
+        coords = coordinates or {d: np.arange(n) for d, n in zip(variable.dims, initial.shape,
+                                                                   strict=True)}
+        bounds = bounds or {}
+        return cls(
+            step_function=step_function,
+            parameters_=ExternalParameters({k: jnp.asarray(float(v)) for k, v in parameters.items()}),
+            initial=initial,
+            dt=float(dt),
+            parameter_names=names,
+            parameter_bounds=tuple((k, *bounds.get(k, (-math.inf, math.inf, "1"))) for k in names),
+            variable=Variable(variable.name, variable.dims, variable.units, variable.long_name,
+                              variable.standard_name, variable.location, variable.valid_range,
+                              dict(variable.attrs), source="x"),
+            coordinate_values=tuple((d, tuple(np.asarray(v).tolist())) for d, v in coords.items()),
+        )
+
+    def initial_state(self) -> ExternalState:
+        return ExternalState(self.initial, jnp.asarray(0.0, dtype=jnp.result_type(float)),
+                             jnp.asarray(0))
+
+    def step(self, state: ExternalState) -> ExternalState:
+        values = [self.parameters_.values[k] for k in self.parameter_names]
+        x = self.step_function(state.x, *values)
+        return ExternalState(x, state.time + self.dt, state.iteration + 1)
+
+    def variables(self) -> tuple[Variable, ...]:
+        return (self.variable,)
+
+    def coordinates(self) -> tuple[Coordinate, ...]:
+        return tuple(Coordinate(d, np.asarray(v), {"units": "1", "long_name": f"{d} index"})
+                     for d, v in self.coordinate_values)
+
+    def parameters(self, names=None) -> ParameterSet:
+        table = {f"parameters_.{k}": Parameter(self.parameters_.values[k], lower=lo, upper=hi,
+                                               units=units)
+                 for k, lo, hi, units in self.parameter_bounds}
+        if names is None:
+            return ParameterSet(table)
+        wanted = [n if n.startswith("parameters_.") else f"parameters_.{n}" for n in names]
+        unknown = [n for n in wanted if n not in table]
+        if unknown:
+            raise KeyError(f"{unknown} are not parameters of the external model. "
+                           f"Parameters are: {', '.join(table)}")
+        return ParameterSet({n: table[n] for n in wanted})
+
+    def describe(self) -> dict[str, str]:
+        return {"external": self.step_function.name}

@@ -21,11 +21,14 @@ Parameters (names are attribute paths of :class:`DiffusionColumn`):
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..core import AbstractModel, Coordinate, Variable
 from ..integrate import integrate
 from ..params import Parameter, ParameterSet, Prior
 from .observations import synthetic_observations
@@ -33,6 +36,7 @@ from .problem import Case, Problem
 
 __all__ = [
     "DiffusionColumn",
+    "DiffusionState",
     "simulate_diffusion",
     "diffusion_parameters",
     "diffusion_twin",
@@ -49,8 +53,21 @@ TRUTH = {
 }
 
 
-class DiffusionColumn(eqx.Module):
+class DiffusionState(eqx.Module):
+    """State of the toy column under the model contract: ``temperature`` ``(nz,)`` (°C) and
+    the clock (``time`` in s, ``iteration``)."""
+
+    temperature: jax.Array
+    time: jax.Array
+    iteration: jax.Array
+
+
+class DiffusionColumn(AbstractModel):
     """Toy column: parameters and forcing are leaves; the grid and clock are static.
+
+    It implements the model contract (``initial_state``, ``step``, ``variables`` ...), so it
+    runs through ``integrate``, ``Simulation`` and the generic calibration like any model;
+    :func:`simulate_diffusion` is the bare forward map the calibration tests use.
 
     Attributes:
         temperature0: ``(nz,)`` initial temperature (°C).
@@ -112,7 +129,10 @@ class DiffusionColumn(eqx.Module):
         n = self.n_steps // self.save_every
         return self.dt * self.save_every * np.arange(1, n + 1)
 
-    def step(self, temperature):
+    name: ClassVar[str] = "diffusion_toy"
+
+    def step_temperature(self, temperature):
+        """One explicit step of the temperature profile ``(nz,)``."""
         dz = self.depth / self.nz
         z_faces = jnp.asarray(-self.depth + dz * np.arange(1, self.nz))  # interior faces
         kappa = self.kappa_background + self.kappa_surface * jnp.exp(z_faces / self.mixing_depth)
@@ -121,10 +141,45 @@ class DiffusionColumn(eqx.Module):
         flux = jnp.concatenate([jnp.zeros(1), flux, q[None]])  # no flux at bottom, Q at top
         return temperature - self.dt * jnp.diff(flux) / dz
 
+    # -- the model contract -------------------------------------------------------------
+    def initial_state(self) -> DiffusionState:
+        return DiffusionState(self.temperature0, jnp.asarray(0.0, dtype=jnp.result_type(float)),
+                              jnp.asarray(0))
+
+    def step(self, state: DiffusionState) -> DiffusionState:
+        return DiffusionState(self.step_temperature(state.temperature), state.time + self.dt,
+                              state.iteration + 1)
+
+    def variables(self) -> tuple[Variable, ...]:
+        return (Variable("T", ("z",), "degC", "temperature", "sea_water_temperature",
+                         valid_range=(-5.0, 60.0), source="temperature"),)
+
+    def coordinates(self) -> tuple[Coordinate, ...]:
+        faces = np.linspace(-self.depth, 0.0, self.nz + 1)
+        return (Coordinate("z", self.z, {"units": "m", "positive": "up", "axis": "Z",
+                                         "standard_name": "height"},
+                           bounds=np.stack([faces[:-1], faces[1:]], axis=-1)),)
+
+    def parameters(self, names=None) -> ParameterSet:
+        """The five toy parameters (:func:`diffusion_parameters`) at the model's values."""
+        values = {k: float(getattr(self, k)) for k in TRUTH}
+        params = diffusion_parameters(**values)
+        if names is None:
+            return params
+        unknown = [n for n in names if n not in params]
+        if unknown:
+            raise KeyError(f"{unknown} are not parameters of the toy column. "
+                           f"Parameters are: {', '.join(params.names)}")
+        return params.subset(names)
+
+    def describe(self) -> dict[str, str]:
+        return {"grid": f"nz = {self.nz}, depth = {self.depth:g} m"}
+
 
 def simulate_diffusion(model: DiffusionColumn) -> dict[str, jax.Array]:
     """Run the toy column; returns ``{"T": (n_out, nz)}`` at :attr:`DiffusionColumn.times`."""
-    _, saved = integrate(model.step, model.temperature0, model.n_steps, save_every=model.save_every,
+    _, saved = integrate(model.step_temperature, model.temperature0, model.n_steps,
+                         save_every=model.save_every,
                          checkpoint_every=None)
     return {"T": saved}
 
