@@ -36,11 +36,12 @@ import jax
 
 from ..config import ConfigError
 from ..integrate import integrate
-from ..params import ParameterSet
+from ..params import Parameter, ParameterSet
 from .dataset import cf_time_attributes, model_dataset
 from .variables import Coordinate, Variable
 
-__all__ = ["AbstractModel", "apply_parameter_section", "get_path", "stack_states"]
+__all__ = ["AbstractModel", "apply_parameter_section", "get_path", "select_parameters",
+           "stack_states"]
 
 
 def get_path(obj, path: str):
@@ -192,3 +193,15 @@ def apply_parameter_section(model, values: Mapping[str, Any]):
                 f"[{p.lower}, {p.upper}]"
             )
     return params.with_values({n: float(v) for n, v in values.items()}).apply(model)
+
+
+def select_parameters(table: Mapping[str, Parameter], names, owner: str) -> ParameterSet:
+    """The ``names`` of a model's parameter ``table`` as a :class:`ParameterSet` (all of them
+    for ``names=None``); a ``KeyError`` lists the valid names of ``owner``."""
+    if names is None:
+        return ParameterSet(dict(table))
+    unknown = [n for n in names if n not in table]
+    if unknown:
+        raise KeyError(f"{unknown} are not parameters of the {owner}. "
+                       f"Parameters are: {', '.join(table)}")
+    return ParameterSet({n: table[n] for n in names})

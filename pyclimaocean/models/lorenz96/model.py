@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 
 from ...core import AbstractModel, Coordinate, Variable
+from ...core.model import select_parameters
 from ...integrate import integrate
 from ...params import Parameter, ParameterSet, Prior
 from .plots import plot_hovmoller
@@ -81,13 +82,7 @@ class _Lorenz96Contract(AbstractModel):
         table = {"forcing": Parameter(jnp.asarray(f), lower=0.0, upper=50.0,
                                       prior=Prior.make("normal", loc=f, scale=max(1.0, 0.25 * f)),
                                       description="forcing F of the (slow) variables")}
-        if names is None:
-            return ParameterSet(table)
-        unknown = [n for n in names if n not in table]
-        if unknown:
-            raise KeyError(f"{unknown} are not parameters of the {self.name} model. "
-                           f"Parameters are: {', '.join(table)}")
-        return ParameterSet({n: table[n] for n in names})
+        return select_parameters(table, names, f"{self.name} model")
 
     def diagnostics(self):
         """``energy`` (½ mean x²) and ``mean`` (mean x) of the (slow) variables."""

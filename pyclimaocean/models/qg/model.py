@@ -51,6 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...core import AbstractModel, Coordinate, Variable
+from ...core.model import select_parameters
 from ...params import Parameter, ParameterSet, Prior
 from .closure import AbstractQGClosure, QGFields
 from .diagnostics import (
@@ -395,13 +396,7 @@ class TwoLayerQG(AbstractModel):
                             prior=Prior.make("lognormal", loc=math.log(rd), scale=0.2),
                             description="first baroclinic deformation radius"),
         }
-        if names is None:
-            return ParameterSet(table)
-        unknown = [n for n in names if n not in table]
-        if unknown:
-            raise KeyError(f"{unknown} are not parameters of the {self.name} model. "
-                           f"Parameters are: {', '.join(table)}")
-        return ParameterSet({n: table[n] for n in names})
+        return select_parameters(table, names, f"{self.name} model")
 
     def diagnostics(self):
         """Differentiable domain means of a state: kinetic energy and enstrophy per layer

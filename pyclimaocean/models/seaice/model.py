@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...core import AbstractModel, Coordinate, Variable
+from ...core.model import select_parameters
 from ...params import Parameter, ParameterSet, Prior
 from .forcing import YEAR, MonthlyClimatology, arctic_climatology
 from .plots import plot_seasonal_cycle
@@ -170,13 +171,7 @@ class ArcticColumn(AbstractModel):
             jnp.asarray(q), lower=0.0, upper=30.0, units="W m-2",
             prior=Prior.make("truncated_normal", loc=q, scale=1.0, low=0.0, high=30.0),
             description="heat into the mixed layer from below (Maykut & Untersteiner 1971: 2)")
-        if names is None:
-            return ParameterSet(table)
-        unknown = [n for n in names if n not in table]
-        if unknown:
-            raise KeyError(f"{unknown} are not parameters of the {self.name} model. "
-                           f"Parameters are: {', '.join(table)}")
-        return ParameterSet({n: table[n] for n in names})
+        return select_parameters(table, names, f"{self.name} model")
 
     def diagnostics(self):
         """``mean_thickness`` (h of the columns), ``ice_volume``, ``snow_thickness``."""
