@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from .config import (
+    DEFAULT_MODEL,
     EXPERIMENT_KINDS,
     ConfigError,
     apply_overrides,
@@ -197,7 +198,7 @@ def load_experiment(config: str | Path | Mapping[str, Any], overrides: Iterable[
         raise ConfigError(
             f"config error in {source}:\n  experiment = {exp!r}: must be a table ([experiment])"
         )
-    entry = get_model_entry(exp.get("model", "column"))
+    entry = get_model_entry(exp.get("model", DEFAULT_MODEL))
     return validate(raw, entry.config_schema(), source=source), raw
 
 

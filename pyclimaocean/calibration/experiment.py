@@ -58,7 +58,15 @@ import numpy as np
 import pydantic
 from pydantic import Field, model_validator
 
-from ..config import ConfigError, Section, apply_overrides, load_toml, toml_value, validate
+from ..config import (
+    DEFAULT_MODEL,
+    ConfigError,
+    Section,
+    apply_overrides,
+    load_toml,
+    toml_value,
+    validate,
+)
 from ..core.model import apply_parameter_section
 from ..core.registry import get_model_entry
 from ..io.experiment_dir import dump_toml as _dump_toml
@@ -221,7 +229,7 @@ def _model_name(raw: Mapping[str, Any], source: str) -> str:
     exp = raw.get("experiment", {})
     if not isinstance(exp, Mapping):
         raise ConfigError(f"config error in {source}:\n  experiment = {exp!r}: must be a table ([experiment])")
-    return exp.get("model", "column")
+    return exp.get("model", DEFAULT_MODEL)
 
 
 def _case_configs(cfg, raw: dict, source: str) -> dict[str, Any]:
