@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.column_gradient import _release_free_heap, _reset_peak_rss, _rss_kib
+
 
 def build(nz: int):
     import pyclimaocean  # noqa: F401  (enables x64)
@@ -85,33 +87,6 @@ def child(n_steps: int, nz: int, fmt: str) -> None:
                 if path.is_dir() else path.stat().st_size)
     print(json.dumps({"steps": n_steps, "rss_before_kib": base, "rss_peak_kib": peak,
                       "wall_s": wall, "file_bytes": size}))
-
-
-def _rss_kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-def _release_free_heap() -> None:
-    """``malloc_trim(0)`` (glibc): return freed heap pages, mostly the compiler's, to the OS."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
-def _reset_peak_rss() -> None:
-    """Reset the kernel's peak-RSS counter (Linux: write 5 to /proc/self/clear_refs)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
 
 
 def main(argv=None):

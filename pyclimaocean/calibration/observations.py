@@ -389,20 +389,12 @@ def synthetic_observations(
         shape = tuple(len(ds[d]) for d in dims)
         ds[name] = (dims, np.zeros(shape), attrs)
     op = ObservationOperator.from_dataset(ds, model_times, model_z, list(error_std), domain_depth=domain_depth)
-    clean = np.asarray(op(outputs))
-    if key is not None:
-        noise = np.asarray(jax.random.normal(key, clean.shape))
-        sig = np.concatenate([np.full(n, error_std[v]) for v, n in zip(op.variables, op.sizes, strict=True)])
-        clean = clean + sig * noise
-    i = 0
-    for name, n in zip(op.variables, op.sizes, strict=True):
-        shape = ds[name].shape
-        ds[name].values = clean[i : i + n].reshape(shape)
+    _fill_observed(ds, op, outputs, error_std, key)
+    for name in op.variables:
         units, std_name, long_name = _ATTRS.get(name, ("1", None, name))
         ds[name].attrs.update({"units": units, "long_name": f"observed {long_name}"})
         if std_name:
             ds[name].attrs["standard_name"] = std_name
-        i += n
     ds.attrs["title"] = "synthetic observations"
     ds.attrs["Conventions"] = "CF-1.10"
     ds.attrs["noise"] = "gaussian" if key is not None else "none"
@@ -455,6 +447,24 @@ def model_observations(
                 ds = ds.assign_coords({d: (d, at.get(d, coords[d]), cattrs.get(d, {}))})
         ds[name] = (dims, np.zeros(tuple(len(ds[d]) for d in dims)), {"error_std": float(sigma)})
     op = ObservationOperator.from_model(ds, model, model_times, list(error_std))
+    _fill_observed(ds, op, outputs, error_std, key)
+    for name in op.variables:
+        if name in meta:
+            attrs = {k: v for k, v in meta[name].cf_attributes().items()
+                     if k in ("units", "standard_name", "long_name")}
+            attrs["long_name"] = f"observed {attrs['long_name']}"
+        else:
+            attrs = {"long_name": f"observed diagnostic {name} of the {model.name} model"}
+        ds[name].attrs.update(attrs)
+    ds.attrs.update({"title": f"synthetic observations of the {model.name} model",
+                     "Conventions": "CF-1.10", "noise": "gaussian" if key is not None else "none",
+                     "model": model.name})
+    return ds
+
+
+def _fill_observed(ds, op, outputs, error_std, key) -> None:
+    """Write ``op(outputs)`` (plus N(0, σ²) noise per variable when ``key`` is given) into the
+    observed variables of ``ds``, in the operator's order."""
     clean = np.asarray(op(outputs))
     if key is not None:
         noise = np.asarray(jax.random.normal(key, clean.shape))
@@ -463,15 +473,4 @@ def model_observations(
     i = 0
     for name, n in zip(op.variables, op.sizes, strict=True):
         ds[name].values = clean[i : i + n].reshape(ds[name].shape)
-        if name in meta:
-            attrs = {k: v for k, v in meta[name].cf_attributes().items()
-                     if k in ("units", "standard_name", "long_name")}
-            attrs["long_name"] = f"observed {attrs['long_name']}"
-        else:
-            attrs = {"long_name": f"observed diagnostic {name} of the {model.name} model"}
-        ds[name].attrs.update(attrs)
         i += n
-    ds.attrs.update({"title": f"synthetic observations of the {model.name} model",
-                     "Conventions": "CF-1.10", "noise": "gaussian" if key is not None else "none",
-                     "model": model.name})
-    return ds
