@@ -121,11 +121,40 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"config error in {path}: invalid TOML: {err}") from None
     except UnicodeDecodeError as err:
         raise ConfigError(f"config error in {path}: file is not UTF-8 text ({err})") from None
+    return resolve_data_paths(data, path.resolve().parent)
+
+
+def _is_path_key(key: str) -> bool:
+    return key == "file" or key.endswith("_file")
+
+
+def resolve_data_paths(data: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """Make every relative data-file path of a config absolute, relative to ``base_dir``.
+
+    Data files named in a config file (every key called ``file`` or ending in ``_file``, in any
+    table) are relative to *the config file's directory*, so a config runs the same from any
+    working directory; absolute paths are kept.  Paths given with ``--set`` on the command line
+    are applied after this and stay relative to the current directory.  The resolved (absolute)
+    paths are what the run directory's ``config.toml`` records.
+    """
+
+    def walk(node):
+        if isinstance(node, dict):
+            return {
+                k: (str(base_dir / v) if _is_path_key(k) and isinstance(v, str) and v
+                    and not Path(v).is_absolute() else walk(v))
+                for k, v in node.items()
+            }
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(data)
 
 
 def parse_override(text: str) -> tuple[str, Any]:

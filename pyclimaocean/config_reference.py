@@ -230,6 +230,11 @@ def config_reference_markdown() -> str:
         "sets calibratable parameters by dotted model path (`closure.c_hi_c = 0.1`), checked "
         "against `model.parameters()`.",
         "",
+        "Data files (every key named `file` or ending in `_file`) are paths relative to the "
+        "config file's directory, so a config runs the same from any working directory; "
+        "absolute paths are kept, and a path given with `--set` is relative to the current "
+        "directory. The run directory's `config.toml` records the resolved, absolute paths.",
+        "",
     ]
     shared = ["## Shared tables", "",
               "The tables every experiment file has (`pyclimaocean.config.ExperimentConfig`).",

@@ -25,11 +25,9 @@ SMALL = {
                              "time.checkpoint_interval=43200.0"],
     "column_seasonal_cycle": ["grid.nz=16", "time.stop_time=2592000.0",
                               "time.output_interval=864000.0", "time.checkpoint_interval=2592000.0"],
-    # data paths made absolute so that the test runs from any directory
+    # (its data paths are relative to the config file, so it runs from any directory)
     "column_observed_forcing": ["grid.nz=16", "time.stop_time=43200.0",
-                                "time.output_interval=10800.0",
-                                f'forcing.file="{EXAMPLES / "column_observed_forcing.nc"}"',
-                                f'initial_conditions.file="{EXAMPLES / "column_observed_profile.nc"}"'],
+                                "time.output_interval=10800.0"],
 }
 
 

@@ -330,6 +330,32 @@ def test_config_errors(tmp_path):
         build_model(cfg)
 
 
+def test_data_paths_are_relative_to_the_config_file(tmp_path, monkeypatch):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    _write_forcing(data_dir / "flux.nc")
+    config_dir = tmp_path / "configs"
+    config_dir.mkdir()
+    path = config_dir / "run.toml"
+    path.write_text('[experiment]\nmodel = "column"\n[forcing]\nfile = "../data/flux.nc"\n'
+                    'variables = { time = "t", heat_flux = "Qnet" }\n'
+                    "[time]\ndt = 600.0\nstop_time = 3600.0\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    cfg, raw = load_experiment(path)
+    assert Path(raw["forcing"]["file"]) == config_dir / "../data/flux.nc"
+    assert isinstance(build_model(cfg).forcing, TabulatedSurfaceForcing)
+    # an absolute path is kept; a --set path is relative to the current directory
+    absolute = str(data_dir / "flux.nc")
+    assert load_experiment(path, [f'forcing.file="{absolute}"'])[1]["forcing"]["file"] == absolute
+    _, raw = load_experiment(path, ['forcing.file="flux.nc"'])
+    assert raw["forcing"]["file"] == "flux.nc"
+    cfg, _ = load_experiment(path, ['forcing.file="missing.nc"'])
+    with pytest.raises(ConfigError, match="forcing.file: .*missing.nc"):
+        build_model(cfg)
+
+
 # -- the example ----------------------------------------------------------------------------------
 def test_example_data_files_are_what_the_script_writes(tmp_path):
     import importlib.util
@@ -347,7 +373,7 @@ def test_example_data_files_are_what_the_script_writes(tmp_path):
 
 @pytest.mark.slow  # 2.0 s measured (fast tier: pytest -m 'not slow')
 def test_example_column_observed_forcing_runs(tmp_path, monkeypatch):
-    monkeypatch.chdir(ROOT)  # the example's data paths are relative to the repository root
+    monkeypatch.chdir(tmp_path)  # data paths are relative to the config file, not the cwd
     result = run_experiment(EXAMPLES / "column_observed_forcing.toml", tmp_path / "out",
                             ["grid.nz=16", "time.stop_time=86400.0",
                              "time.output_interval=21600.0"])

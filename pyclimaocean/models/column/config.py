@@ -25,14 +25,14 @@ Example (``examples/column_free_convection.toml``)::
     output_interval = 21600.0
 
 Forcing and initial profiles may come from data files instead (netCDF or CSV; names and
-units in :mod:`pyclimaocean.models.column.data`; relative paths from the current directory)::
+units in :mod:`pyclimaocean.models.column.data`; relative paths from the config file's directory)::
 
     [forcing]
-    file = "examples/column_observed_forcing.nc"   # time series, interpolated in time
+    file = "column_observed_forcing.nc"   # time series, interpolated in time
     variables = { heat_flux = "Qnet" }             # optional: other names in the file
 
     [initial_conditions]
-    file = "examples/column_observed_profile.nc"   # T (and S, u, v) against z or depth
+    file = "column_observed_profile.nc"   # T (and S, u, v) against z or depth
 
 All times are in seconds.  Fields, units and accepted ranges are given in the classes below;
 an unknown field or a value out of range gives a :class:`pyclimaocean.config.ConfigError`
@@ -138,7 +138,7 @@ _CYCLE_FIELDS = ("heat_flux", "heat_flux_amplitude", "shortwave", "shortwave_amp
 class ForcingSection(Section):
     """Surface forcing: constant/periodic values, or time series from ``file``.
 
-    With ``file`` (netCDF or CSV; relative paths from the current directory) the fluxes are
+    With ``file`` (netCDF or CSV; relative paths from the config file's directory) the fluxes are
     read from the file and interpolated linearly in time; names and units are listed in
     :mod:`pyclimaocean.models.column.data`.  ``variables`` maps quantities to other names in
     the file, e.g. ``variables = { heat_flux = "Qnet", time = "t" }``.
@@ -191,7 +191,7 @@ class ForcingSection(Section):
 class InitialSection(Section):
     """Initial conditions: a mixed layer over linear gradients, or profiles from ``file``.
 
-    With ``file`` (netCDF or CSV; relative paths from the current directory) temperature and,
+    With ``file`` (netCDF or CSV; relative paths from the config file's directory) temperature and,
     where the file has them, salinity, u and v are interpolated onto the grid's cell centres
     (the file must span them); quantities the file lacks come from ``surface_salinity``,
     ``salinity_gradient``, ``u``, ``v``.  ``variables`` maps quantities (z, depth,
