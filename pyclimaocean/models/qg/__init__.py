@@ -10,6 +10,17 @@ Example::
 """
 
 from .closure import AbstractQGClosure, QGFields
+from .coarsegrain import (
+    Coarsener,
+    coarse_grain,
+    generate_coarse_dataset,
+    load_coarse_dataset,
+    low_res_model,
+    momentum_subgrid_forcing,
+    q_subgrid_fluxes,
+    q_subgrid_forcing,
+    q_total_forcing,
+)
 from .diagnostics import (
     eddy_pv_flux,
     energy_flux,
@@ -29,19 +40,28 @@ from .state import QGState
 
 __all__ = [
     "AbstractQGClosure",
+    "Coarsener",
     "QGFields",
     "QGState",
     "SpectralGrid",
     "TwoLayerQG",
+    "coarse_grain",
     "eddy_pv_flux",
     "energy_flux",
     "energy_transfer",
+    "generate_coarse_dataset",
     "enstrophy",
     "enstrophy_transfer",
     "isotropic_enstrophy_spectrum",
     "isotropic_ke_spectrum",
     "kinetic_energy",
     "linear_growth_rates",
+    "load_coarse_dataset",
+    "low_res_model",
+    "momentum_subgrid_forcing",
+    "q_subgrid_fluxes",
+    "q_subgrid_forcing",
+    "q_total_forcing",
     "spectral_grid",
     "total_energy",
     "total_enstrophy",
