@@ -43,6 +43,16 @@ def test_example_configs_run_through_cli(tmp_path, name, overrides, max_rmse):
         assert r < 0.2 * float(ds.attrs["summary_free_run_rmse"])
         if "4dvar" not in name:
             assert "analysis_spread" in ds and ds.analysis_spread.dims == ("time", "k")
+        else:
+            # the filter-comparable window-end score is reported next to the smoother score,
+            # recomputed here from the stored per-time RMSE and window-end flags
+            spin = int(ds.attrs["summary_spinup_cycles"])
+            rm = ds.analysis_rmse.values[spin:]
+            we = ds.window_end.values[spin:].astype(bool)
+            assert float(ds.attrs["summary_analysis_rmse_smoother"]) == pytest.approx(rm.mean())
+            assert float(ds.attrs["summary_analysis_rmse_window_end"]) == pytest.approx(rm[we].mean())
+            assert "at window ends (filter-comparable)" in res.output
+            assert "over whole windows (smoother)" in res.output
     # a second run into the same directory is refused without --force
     res2 = runner.invoke(app, args)
     assert res2.exit_code == 2 and "--force" in res2.output

@@ -16,6 +16,7 @@ The pages and figures are committed; ``mkdocs build --strict`` checks them.
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -80,11 +81,14 @@ def run_example(path: Path, scratch: Path) -> tuple[str, list[Path], float, int]
     for s in SMALL[path.stem]:
         cmd += ["--set", s]
     t0 = time.perf_counter()
-    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S)
+    # a wide console: rich must not wrap the summary line
+    env = {**os.environ, "COLUMNS": "1000", "MPLBACKEND": "Agg"}
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S, env=env)
     seconds = time.perf_counter() - t0
     lines = [line for line in (res.stdout + res.stderr).splitlines() if line.strip()]
     summary = next((line for line in reversed(lines) if line.startswith(("done", "error"))),
                    lines[-1] if lines else "").replace(str(scratch), "runs")
+    summary = summary.split("; wrote ")[0].split(" wrote ")[0].rstrip(" ;,")
     figures = sorted(out.rglob("*.png")) if out.is_dir() else []
     return summary, figures, seconds, res.returncode
 
