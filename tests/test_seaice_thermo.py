@@ -28,6 +28,11 @@ from pyclimaocean.models.seaice import (
     surface_albedo,
     surface_temperature,
 )
+from pyclimaocean.models.seaice.thermodynamics import (
+    penetrating_shortwave,
+    thermodynamic_step_with_fluxes,
+    three_equation_interface,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "seaice_arctic_column.toml"
@@ -187,3 +192,88 @@ def test_cli_runs_the_arctic_column_example(tmp_path):
         assert ds.attrs["model"] == "seaice_column" and ds.sizes["time"] == 73
         assert ds["h"].attrs["standard_name"] == "sea_ice_thickness"
         assert np.all(np.isfinite(ds["h"].values))
+
+
+@pytest.mark.slow  # 6.1 s measured (fast tier: pytest -m 'not slow')
+def test_three_equation_flux_conserves_and_its_interface_solves_the_three_equations():
+    """Three-equation ice–ocean flux (McPhee / Holland & Jenkins; ClimaOcean coefficients):
+    the interface (S_b, T_b) satisfies heat, salt and liquidus to round-off, freezing makes
+    the interface saltier and colder than the mixed layer, melting fresher; the coupled
+    air–ice–ocean budgets still close to < 1e-10 over 3 years with open water and leads."""
+    p = SlabSeaIceThermodynamics.three_equation()
+    t_o = jnp.asarray([-1.70, 0.5])          # near freezing (growth) and warm (melt)
+    s_o = jnp.asarray([32.0, 32.0])
+    g = jnp.asarray([30.0, 0.0])             # upward conduction at the interface (W m-2)
+    latent = p.latent_heat + p.ocean_heat_capacity * p.freezing_temperature(s_o)
+    s_b, t_b = three_equation_interface(p, t_o, s_o, g, latent)
+    k_t = p.bath_coefficient()
+    k_s = p.ocean_density * p.heat_transfer_coefficient / p.salt_transfer_ratio \
+        * p.friction_velocity
+    melt = k_s * (s_o - s_b) / (s_b - p.ice_salinity)
+    np.testing.assert_allclose(k_t * (t_o - t_b) - g, latent * melt, rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(t_b, -p.liquidus_slope * s_b, rtol=1e-14)
+    assert melt[0] < 0 < melt[1] and s_b[0] > 32.0 > s_b[1] and t_b[0] < -1.728
+    m = ArcticColumn(thermodynamics=p, forcing=arctic_climatology(ocean_heat_flux=25.0),
+                     initial_ice_thickness=0.5, initial_concentration=0.6,
+                     mixed_layer_depth=10.0, shape=(2,))
+    _, states = m.run(m.initial_state(), 3 * YEAR_STEPS, save_every=1)
+    assert np.asarray(states.concentration).min() == 0.0
+    assert max(_relative_budget_errors(m, states)) < 1e-10
+
+
+@pytest.mark.slow  # 4.7 s measured (fast tier: pytest -m 'not slow')
+def test_penetrating_shortwave_splits_the_net_shortwave_and_reaches_the_ocean():
+    """i0 (1 − c_s) of (1 − α) SW↓ penetrates (none under snow), exp(−κ h) of it reaches the
+    ocean; in a step the mixed layer receives the transmitted part."""
+    p = SlabSeaIceThermodynamics()
+    sw = jnp.asarray([300.0, 300.0, 300.0])
+    hs = jnp.asarray([0.0, 0.01, 0.3])
+    hi = jnp.asarray([1.0, 1.0, 1.0])
+    surface, absorbed, transmitted = penetrating_shortwave(p, sw, hs, hi)
+    net = (1 - surface_albedo(p, hs)) * sw
+    np.testing.assert_allclose(surface + absorbed + transmitted, net, rtol=1e-14)
+    np.testing.assert_allclose(transmitted[0], 0.17 * net[0] * np.exp(-1.5), rtol=1e-14)
+    assert float(transmitted[2]) == 0.0 and float(absorbed[2]) == 0.0
+    assert 0 < float(transmitted[1]) < float(transmitted[0])
+    # one summer day over 1 m of bare ice: the mixed layer gets the transmitted shortwave
+    m = ArcticColumn(initial_ice_thickness=1.0)
+    f = m.forcing(180 * 86400.0)
+    _, fluxes = thermodynamic_step_with_fluxes(p, m.initial_state(), f, 86400.0)
+    expected = penetrating_shortwave(p, f.shortwave_down, 0.0, 1.0)[2]
+    assert float(fluxes["ocean_shortwave"]) == pytest.approx(float(expected), rel=1e-12)
+    assert float(fluxes["ocean_shortwave"]) > 2.0
+
+
+def test_leads_refreeze_in_winter_so_concentration_recovers():
+    """Open water losing heat over a mixed layer at freezing forms new ice in the leads
+    (Hibler 1979, Δa = Δv / h0): from 70 % ice in late autumn the pack closes within a month
+    and the winter concentration stays above 0.999 year after year (before the lead growth
+    the concentration of the Arctic column decayed by ~0.05 % a year)."""
+    m = ArcticColumn(initial_concentration=0.7, initial_ice_thickness=2.5)
+    _, a = m.run(m.initial_state(), 5 * YEAR_STEPS, save_every=1,
+                 observe=lambda s: s.concentration)
+    a = np.asarray(a).reshape(5, YEAR_STEPS)
+    assert a[0, 30] > 0.99                               # closed within the first month
+    winter = a[:, :90]                                   # January to March
+    assert winter[1:].min() > 0.999, winter.min(axis=1)
+    assert a[-1, -1] >= a[1, -1] - 1e-6                  # no decay from year to year
+
+
+@pytest.mark.slow  # 12-16 s measured (fast tier: pytest -m 'not slow')
+@pytest.mark.parametrize("name,three", [("penetration_fraction", False),
+                                        ("heat_transfer_coefficient", True)])
+def test_gradient_with_penetration_and_three_equation_matches_fd(name, three):
+    """AD vs central FD of the 1-year mean thickness w.r.t. i0 and, with the three-equation
+    flux, the ice–ocean transfer coefficient α_h (step 1e-6 relative, as above)."""
+    th = SlabSeaIceThermodynamics.three_equation() if three else SlabSeaIceThermodynamics()
+    m = ArcticColumn(thermodynamics=th, initial_ice_thickness=2.5,
+                     forcing=arctic_climatology(ocean_heat_flux=6.0))
+    path = f"thermodynamics.{name}"
+    params = m.parameters([path])
+    f = jax.jit(lambda v: annual_mean_thickness(params.with_values({path: v}).apply(m), 1)[0])
+    v0 = float(params[path].value)
+    grad = float(jax.grad(f)(jnp.asarray(v0)))
+    eps = 1e-6 * abs(v0)
+    fd = float((f(v0 + eps) - f(v0 - eps)) / (2 * eps))
+    assert grad == pytest.approx(fd, rel=1e-5), (grad, fd)
+    assert abs(grad * v0) > 1e-3

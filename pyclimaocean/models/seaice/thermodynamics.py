@@ -69,7 +69,12 @@ __all__ = [
     "budgets",
     "surface_albedo",
     "surface_temperature",
+    "ICE_OCEAN_FLUXES",
+    "penetrating_shortwave",
+    "snow_cover",
     "thermodynamic_step",
+    "thermodynamic_step_with_fluxes",
+    "three_equation_interface",
 ]
 
 jax.config.update("jax_enable_x64", True)
@@ -114,7 +119,21 @@ _PARAMETER_TABLE = {
                         "lateral melt rate coefficient m1", "1.6e-6 (Steele 1992)"),
     "floe_diameter": ((10.0, 3000.0), "lognormal", 0.7, "m", "floe diameter D",
                       "300 (Steele 1992)"),
+    "penetration_fraction": ((0.0, 0.5), "normal", 0.05, "1",
+                             "fraction i0 of the net shortwave over bare ice that penetrates "
+                             "below the surface", "0.17 (Maykut & Untersteiner 1971; Semtner "
+                             "1976); MITgcm thsice i0swFrac 0.3"),
+    "ice_extinction": ((0.5, 5.0), "lognormal", 0.3, "m-1",
+                       "extinction coefficient κ_i of penetrating shortwave in ice",
+                       "1.5 (Maykut & Untersteiner 1971; MITgcm thsice ksolar)"),
+    "salt_transfer_ratio": ((5.0, 200.0), "lognormal", 0.5, "1",
+                            "ratio α_h/α_s of the heat and salt transfer coefficients "
+                            "(three-equation flux)", "35 (ClimaOcean ThreeEquationHeatFlux; "
+                            "McPhee et al. 1987)"),
 }
+
+#: the ice–ocean heat flux formulations (``SlabSeaIceThermodynamics.ice_ocean_flux``)
+ICE_OCEAN_FLUXES = ("ice_bath", "three_equation")
 
 
 class SlabSeaIceThermodynamics(eqx.Module):
@@ -147,12 +166,29 @@ class SlabSeaIceThermodynamics(eqx.Module):
     floe_diameter: float = 300.0
     floe_shape: float = 0.66
     snow_albedo_depth: float = 0.02
+    penetration_fraction: float = 0.17
+    ice_extinction: float = 1.5
+    salt_transfer_ratio: float = 35.0
     newton_iterations: int = eqx.field(static=True, default=6)
+    ice_ocean_flux: str = eqx.field(static=True, default="ice_bath")
 
     def __check_init__(self):
         if not isinstance(self.newton_iterations, int) or self.newton_iterations < 1:
             raise ValueError(
                 f"newton_iterations must be an int >= 1, got {self.newton_iterations!r}")
+        if self.ice_ocean_flux not in ICE_OCEAN_FLUXES:
+            raise ValueError(
+                f"ice_ocean_flux = {self.ice_ocean_flux!r} is not supported. Supported "
+                f"ice-ocean fluxes are: {', '.join(ICE_OCEAN_FLUXES)}")
+
+    @classmethod
+    def three_equation(cls, **kwargs) -> SlabSeaIceThermodynamics:
+        """The three-equation ice–ocean flux with ClimaOcean's ``ThreeEquationHeatFlux``
+        coefficients (Hieronymus et al. 2021): α_h = 0.0095, α_s = α_h / 35, u* = 0.002 m s⁻¹."""
+        defaults = dict(ice_ocean_flux="three_equation", heat_transfer_coefficient=0.0095,
+                        friction_velocity=0.002, salt_transfer_ratio=35.0)
+        defaults.update(kwargs)
+        return cls(**defaults)
 
     def parameters(self, prefix: str = "") -> ParameterSet:
         """The calibratable numbers with bounds, priors (centred on the current values), units
@@ -188,6 +224,13 @@ class SeaIceForcing(eqx.Module):
         latent: latent heat flux into the surface (W m⁻², positive downward).
         snowfall: snowfall (kg m⁻² s⁻¹).
         ocean_heat_flux: heat flux into the mixed layer from below (W m⁻²).
+        turbulent_flux_slope: d(Q_sens + Q_lat)/dT_s over ice (W m⁻² K⁻¹, ≤ 0; default 0):
+            a coupler that evaluates bulk fluxes at ``turbulent_reference_temperature`` (°C,
+            the previous surface temperature) passes their slope, and the surface balance uses
+            Q_sens + Q_lat + slope (T − T_ref) (linearised, as CICE does; explicit turbulent
+            fluxes at a zero-heat-capacity surface are unstable for long steps).
+        open_water_turbulent: sensible + latent flux into open water (W m⁻²); ``None`` (the
+            default) uses ``sensible + latent`` for open water too.
     """
 
     shortwave_down: jnp.ndarray
@@ -196,6 +239,9 @@ class SeaIceForcing(eqx.Module):
     latent: jnp.ndarray
     snowfall: jnp.ndarray
     ocean_heat_flux: jnp.ndarray
+    turbulent_flux_slope: jnp.ndarray = 0.0
+    turbulent_reference_temperature: jnp.ndarray = 0.0
+    open_water_turbulent: jnp.ndarray | None = None
 
 
 class SeaIceState(eqx.Module):
@@ -231,34 +277,102 @@ class SeaIceState(eqx.Module):
 def surface_albedo(p: SlabSeaIceThermodynamics, snow_thickness):
     """Albedo of the ice surface: ice albedo, ramping linearly to the snow albedo over the
     first ``snow_albedo_depth`` metres of snow."""
-    cover = jnp.clip(snow_thickness / p.snow_albedo_depth, 0.0, 1.0)
-    return p.ice_albedo + (p.snow_albedo - p.ice_albedo) * cover
+    return p.ice_albedo + (p.snow_albedo - p.ice_albedo) * snow_cover(p, snow_thickness)
 
 
-def _atmospheric_flux(p, albedo, f: SeaIceForcing, temperature):
-    """Net heat flux from the air into a surface at ``temperature`` (°C), W m⁻²."""
-    return ((1.0 - albedo) * f.shortwave_down + f.longwave_down + f.sensible + f.latent
+def _atmospheric_flux(p, absorbed_shortwave, f: SeaIceForcing, temperature, turbulent=None):
+    """Net heat flux from the air into a surface at ``temperature`` (°C), W m⁻², given the
+    shortwave it absorbs (``turbulent``: sensible + latent, default the linearised over-ice
+    fluxes of the forcing)."""
+    if turbulent is None:
+        turbulent = f.sensible + f.latent + f.turbulent_flux_slope * (
+            temperature - f.turbulent_reference_temperature)
+    return (absorbed_shortwave + f.longwave_down + turbulent
             - p.emissivity * STEFAN_BOLTZMANN * (temperature + KELVIN) ** 4)
 
 
+def snow_cover(p: SlabSeaIceThermodynamics, snow_thickness):
+    """Fraction of the ice surface optically covered by snow: h_s / ``snow_albedo_depth``,
+    capped at 1 (the albedo ramps and i0 vanishes with it)."""
+    return jnp.clip(snow_thickness / p.snow_albedo_depth, 0.0, 1.0)
+
+
+def penetrating_shortwave(p: SlabSeaIceThermodynamics, shortwave_down, snow_thickness,
+                          ice_thickness):
+    """Split the net shortwave over ice (per unit ice area, W m⁻²).
+
+    Returns ``(surface, absorbed, transmitted)``: the fraction i0 (1 − c_s) of the net
+    shortwave (1 − α) SW↓ penetrates below the surface (c_s the snow cover, no penetration
+    through snow, as Maykut & Untersteiner 1971); of it, exp(−κ_i h_i) reaches the ocean
+    (``transmitted``) and the rest is ``absorbed`` inside the ice.  ``surface`` (the rest)
+    enters the surface balance.  The zero-layer ice cannot store the absorbed part, so it melts
+    ice at the base (see :func:`thermodynamic_step`).
+    """
+    net = (1.0 - surface_albedo(p, snow_thickness)) * shortwave_down
+    penetrating = p.penetration_fraction * (1.0 - snow_cover(p, snow_thickness)) * net
+    transmitted = penetrating * jnp.exp(-p.ice_extinction * ice_thickness)
+    return net - penetrating, penetrating - transmitted, transmitted
+
+
+def three_equation_interface(p: SlabSeaIceThermodynamics, ocean_temperature, ocean_salinity,
+                             upward_flux, latent_heat):
+    """Interface salinity and temperature of the three-equation ice–ocean flux.
+
+    Solves (McPhee et al. 1987; Holland & Jenkins 1999, their eqs. 31–33 without the
+    pressure term of the liquidus), per unit ice area, for the melt rate m (kg m⁻² s⁻¹):
+
+        ρ_o c_o α_h u* (T_o − T_b) − G = ℒ m                 heat
+        ρ_o α_s u* (S_o − S_b)        = m (S_b − S_i)         salt
+        T_b = −μ S_b                                          liquidus
+
+    with G the heat the ice conducts up from the interface (W m⁻²) and α_s = α_h /
+    ``salt_transfer_ratio``.  Eliminating m gives A S_b² + B S_b + C = 0 with A = K_T μ,
+    B = K_T T_o − G − K_T μ S_i + ℒ K_S, C = −(K_T T_o − G) S_i − ℒ K_S S_o
+    (K_T = ρ_o c_o α_h u*, K_S = ρ_o α_s u*); the quadratic is negative at S_b = S_i < S_o,
+    so its larger root is the physical one (S_b > S_i).
+
+    Returns ``(S_b, T_b)`` (g kg⁻¹, °C).
+    """
+    k_t = p.bath_coefficient()
+    k_s = (p.ocean_density * p.heat_transfer_coefficient / p.salt_transfer_ratio
+           * p.friction_velocity)
+    mu, s_i = p.liquidus_slope, p.ice_salinity
+    drive = k_t * ocean_temperature - upward_flux
+    a = k_t * mu
+    b = drive - k_t * mu * s_i + latent_heat * k_s
+    c = -drive * s_i - latent_heat * k_s * ocean_salinity
+    root = jnp.sqrt(b * b - 4.0 * a * c)
+    positive = b >= 0
+    s_b = jnp.where(positive, -2.0 * c / jnp.where(positive, b + root, 1.0),
+                    (-b + root) / (2.0 * a))
+    return s_b, -mu * s_b
+
+
 def surface_temperature(p: SlabSeaIceThermodynamics, f: SeaIceForcing, albedo, resistance,
-                        bottom_temperature, first_guess):
+                        bottom_temperature, first_guess, absorbed_shortwave=None):
     """Surface temperature, conductive flux and top melt flux of zero-layer ice.
 
     Args:
         albedo, resistance: surface albedo and R = h_i/k_i + h_s/k_s (m² K W⁻¹), ``(...)``.
         bottom_temperature: T_b (°C); first_guess: start of the Newton iteration (°C).
+        absorbed_shortwave: shortwave absorbed at the surface (W m⁻²); default
+            (1 − albedo) SW↓ (no penetration).
 
     Returns:
         ``(T_s, F_c, F_melt)``: T_s ≤ T_m (°C), the upward conductive flux
         F_c = (T_b − T_s)/R and the melt flux max(g(T_m), 0) (W m⁻²).
     """
 
+    if absorbed_shortwave is None:
+        absorbed_shortwave = (1.0 - albedo) * f.shortwave_down
+
     def g(t):
-        return _atmospheric_flux(p, albedo, f, t) + (bottom_temperature - t) / resistance
+        return (_atmospheric_flux(p, absorbed_shortwave, f, t)
+                + (bottom_temperature - t) / resistance)
 
     def dg(t):
-        return -4.0 * p.emissivity * STEFAN_BOLTZMANN * (t + KELVIN) ** 3 - 1.0 / resistance
+        return (-4.0 * p.emissivity * STEFAN_BOLTZMANN * (t + KELVIN) ** 3 - 1.0 / resistance
+                + f.turbulent_flux_slope)
 
     t = jnp.minimum(first_guess, p.melting_temperature)
     for _ in range(p.newton_iterations):
@@ -272,6 +386,31 @@ def thermodynamic_step(p: SlabSeaIceThermodynamics, s: SeaIceState, f: SeaIceFor
                        dt: float) -> SeaIceState:
     """Advance ice, snow and mixed layer by ``dt`` seconds (clock untouched; see the module
     docstring for the equations and the order of the processes)."""
+    return thermodynamic_step_with_fluxes(p, s, f, dt)[0]
+
+
+def _freeze(p, H, M, salt, mi, a, energy, latent_bottom):
+    """Turn the heat ``energy`` (J m⁻², ≥ 0) removed from the mixed layer into new ice over
+    open water at the lead-closing thickness h₀ (Hibler 1979): Δm = energy / ℒ_b,
+    Δa = min(Δm / (ρ_i h₀), 1 − a).  The water frozen leaves the mixed layer (with the salt
+    above S_i) and the latent heat it releases replaces ``energy``: H gains L Δm."""
+    new_ice = energy / latent_bottom
+    a = a + jnp.minimum(new_ice / (p.ice_density * p.consolidation_thickness), 1.0 - a)
+    return (H + p.latent_heat * new_ice, M - new_ice, salt - p.ice_salinity * new_ice,
+            mi + new_ice, a, new_ice)
+
+
+def thermodynamic_step_with_fluxes(p: SlabSeaIceThermodynamics, s: SeaIceState,
+                                   f: SeaIceForcing, dt: float):
+    """:func:`thermodynamic_step` and the exchanges of the step, for couplers and plots.
+
+    Returns ``(state, fluxes)``; ``fluxes`` (per unit cell area, means over the step) holds
+    ``ice_ocean_heat_flux`` Q_io (W m⁻², ocean to ice), ``ocean_shortwave`` (shortwave
+    absorbed by the mixed layer: open water and transmitted through ice, W m⁻²),
+    ``lead_ice_growth`` (new ice in leads and from frazil, kg m⁻² s⁻¹),
+    ``interface_temperature`` T_b (°C) and ``air_ice_heat_flux`` (W m⁻², into the ice, per
+    unit ice area, penetrating shortwave included).
+    """
     L = p.latent_heat
     co = p.ocean_heat_capacity
     rho_i, rho_s = p.ice_density, p.snow_density
@@ -291,11 +430,16 @@ def thermodynamic_step(p: SlabSeaIceThermodynamics, s: SeaIceState, f: SeaIceFor
     H = co * M * s.ocean_temperature
     salt = M * s.ocean_salinity
 
+    # shortwave over ice: surface part, absorbed inside the ice, transmitted to the ocean
+    sw_surface, sw_absorbed, sw_transmitted = penetrating_shortwave(p, f.shortwave_down, h_s,
+                                                                    h_i)
+
     # surface balance over ice
     resistance = jnp.where(present, jnp.maximum(h_i / p.ice_conductivity
                                                 + h_s / p.snow_conductivity, 1e-9), 1.0)
     t_s, f_c, f_melt = surface_temperature(p, f, surface_albedo(p, h_s), resistance, t_f,
-                                           jnp.where(present, s.surface_temperature, t_f))
+                                           jnp.where(present, s.surface_temperature, t_f),
+                                           absorbed_shortwave=sw_surface)
     f_c = jnp.where(present, f_c, 0.0)
     q_top = -f_c + f_melt
 
@@ -318,19 +462,40 @@ def thermodynamic_step(p: SlabSeaIceThermodynamics, s: SeaIceState, f: SeaIceFor
     salt = salt + p.ice_salinity * melt_i
     H = H + e_top
 
-    # open water and the deep ocean
-    q_open = _atmospheric_flux(p, p.ocean_albedo, f, s.ocean_temperature)
-    H = H + dt * ((1.0 - a_ice) * q_open + f.ocean_heat_flux)
+    # open water (and the shortwave transmitted through the ice)
+    sw_open = (1.0 - p.ocean_albedo) * f.shortwave_down
+    turbulent_open = (f.sensible + f.latent if f.open_water_turbulent is None
+                      else f.open_water_turbulent)
+    q_open = _atmospheric_flux(p, sw_open, f, s.ocean_temperature, turbulent_open)
+    excess_heat = jnp.maximum(H - co * M * t_f, 0.0)
+    H = H + dt * ((1.0 - a_ice) * q_open + a_ice * sw_transmitted)
 
-    # ice bath, implicit in the mixed-layer temperature
+    # lead ice (Hibler 1979): open water losing heat draws first on its share (1 − a) of the
+    # mixed-layer heat above freezing; the rest of the loss freezes new ice in the leads
+    lead_cooling = jnp.maximum(-(1.0 - a_ice) * q_open * dt, 0.0)
+    lead_energy = jnp.maximum(lead_cooling - (1.0 - a_ice) * excess_heat, 0.0)
+    H, M, salt, mi, a, lead_ice = _freeze(p, H, M, salt, mi, a, lead_energy, latent_bottom)
+
+    # the deep ocean
+    H = H + dt * f.ocean_heat_flux
+
+    # ice-ocean heat flux, implicit in the mixed-layer temperature
     k_bath = dt * a_ice * p.bath_coefficient()
     t_star = H / (co * M)
-    t_new = (co * M * t_star + k_bath * t_f) / (co * M + k_bath)
-    q_io = jnp.where(t_star > t_f, co * M * (t_star - t_new), 0.0)
+    if p.ice_ocean_flux == "three_equation":
+        _, t_b = three_equation_interface(p, t_star, salt / M, f_c - sw_absorbed,
+                                          latent_bottom)
+        t_new = (co * M * t_star + k_bath * t_b) / (co * M + k_bath)
+        q_io = co * M * (t_star - t_new)
+    else:
+        t_b = t_f
+        t_new = (co * M * t_star + k_bath * t_f) / (co * M + k_bath)
+        q_io = jnp.where(t_star > t_f, co * M * (t_star - t_new), 0.0)
     H = H - q_io
 
-    # bottom: E_b > 0 melts, E_b < 0 freezes, at L_b = L + c_o T_f per kg
-    e_bottom = q_io - a_ice * f_c * dt
+    # bottom: E_b > 0 melts, E_b < 0 freezes, at L_b = L + c_o T_f per kg; the shortwave
+    # absorbed inside the ice melts at the base (zero-layer ice stores no heat)
+    e_bottom = q_io - a_ice * (f_c - sw_absorbed) * dt
     dm = jnp.where(e_bottom >= 0, jnp.minimum(e_bottom / latent_bottom, mi),
                    e_bottom / latent_bottom)
     H = H + co * t_f * dm + (e_bottom - latent_bottom * dm)
@@ -361,17 +526,15 @@ def thermodynamic_step(p: SlabSeaIceThermodynamics, s: SeaIceState, f: SeaIceFor
     mi, ms = mi - lat_i, ms - lat_s
     a = a * (1.0 - fraction)
 
-    # frazil from supercooled water, covering open water at the consolidation thickness
-    frazil = jnp.maximum((co * M * t_f - H) / latent_bottom, 0.0)
-    H = H + L * frazil
-    M = M - frazil
-    salt = salt - p.ice_salinity * frazil
-    mi = mi + frazil
-    a = a + jnp.minimum(frazil / (rho_i * p.consolidation_thickness), 1.0 - a)
+    # frazil from water still supercooled (e.g. by the three-equation flux)
+    H, M, salt, mi, a, frazil = _freeze(p, H, M, salt, mi, a,
+                                        jnp.maximum(co * M * t_f - H, 0.0), latent_bottom)
 
     a = jnp.where(mi > 0, jnp.clip(a, 0.0, 1.0), 0.0)
-    heat = dt * (a_ice * q_top + (1.0 - a_ice) * q_open + f.ocean_heat_flux) - L * f.snowfall * dt
-    return SeaIceState(
+    q_air_ice = q_top + sw_absorbed + sw_transmitted
+    heat = dt * (a_ice * q_air_ice + (1.0 - a_ice) * q_open + f.ocean_heat_flux) \
+        - L * f.snowfall * dt
+    new = SeaIceState(
         ice_volume=mi / rho_i,
         snow_volume=ms / rho_s,
         concentration=a,
@@ -384,6 +547,14 @@ def thermodynamic_step(p: SlabSeaIceThermodynamics, s: SeaIceState, f: SeaIceFor
         time=s.time,
         iteration=s.iteration,
     )
+    fluxes = {
+        "ice_ocean_heat_flux": q_io / dt,
+        "ocean_shortwave": (1.0 - a_ice) * sw_open + a_ice * sw_transmitted,
+        "lead_ice_growth": (lead_ice + frazil) / dt,
+        "interface_temperature": t_b + 0.0 * t_star,
+        "air_ice_heat_flux": q_air_ice,
+    }
+    return new, fluxes
 
 
 def budgets(p: SlabSeaIceThermodynamics, s: SeaIceState) -> dict[str, jnp.ndarray]:
