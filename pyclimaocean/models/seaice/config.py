@@ -21,6 +21,8 @@ dotted paths, e.g. ``thermodynamics.ice_albedo = 0.6``.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from ...config import ConfigError, ExperimentConfig, Finite, Section
@@ -45,6 +47,9 @@ class SeaIceSection(Section):
                                description="multiplies the 40 cm a year of MU71 snowfall")
     newton_iterations: int = Field(6, ge=1, le=50,
                                    description="Newton steps of the surface balance")
+    ice_ocean_flux: Literal["ice_bath", "three_equation"] = Field(
+        "ice_bath", description="ice-ocean heat flux: 'ice_bath' (alpha_h = 0.006, u* = 0.02 "
+        "m s-1) or 'three_equation' (alpha_h = 0.0095, alpha_s = alpha_h/35, u* = 0.002 m s-1)")
 
 
 class SeaIceColumnExperiment(ExperimentConfig):
@@ -59,7 +64,9 @@ def build_model(cfg: SeaIceColumnExperiment) -> ArcticColumn:
     s = cfg.seaice
     try:
         model = ArcticColumn(
-            thermodynamics=SlabSeaIceThermodynamics(newton_iterations=s.newton_iterations),
+            thermodynamics=(SlabSeaIceThermodynamics.three_equation
+                            if s.ice_ocean_flux == "three_equation"
+                            else SlabSeaIceThermodynamics)(newton_iterations=s.newton_iterations),
             forcing=arctic_climatology(ocean_heat_flux=s.ocean_heat_flux,
                                        snow_scale=s.snow_scale),
             dt=cfg.time.dt, initial_ice_thickness=s.initial_ice_thickness,
