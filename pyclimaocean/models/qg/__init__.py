@@ -10,6 +10,7 @@ Example::
 """
 
 from .closure import AbstractQGClosure, QGFields
+from .closure_registry import QG_CLOSURES, build_closure, closure_names, register_closure
 from .coarsegrain import (
     Coarsener,
     coarse_grain,
@@ -36,15 +37,22 @@ from .diagnostics import (
     zonal_mean_pv_flux,
 )
 from .model import SpectralGrid, TwoLayerQG, spectral_grid
+from .physical_closures import BackscatterBiharmonic, Smagorinsky, ZannaBolton2020
 from .state import QGState
 
 __all__ = [
+    "QG_CLOSURES",
     "AbstractQGClosure",
+    "BackscatterBiharmonic",
     "Coarsener",
     "QGFields",
     "QGState",
+    "Smagorinsky",
     "SpectralGrid",
     "TwoLayerQG",
+    "ZannaBolton2020",
+    "build_closure",
+    "closure_names",
     "coarse_grain",
     "eddy_pv_flux",
     "energy_flux",
@@ -62,6 +70,7 @@ __all__ = [
     "q_subgrid_fluxes",
     "q_subgrid_forcing",
     "q_total_forcing",
+    "register_closure",
     "spectral_grid",
     "total_energy",
     "total_enstrophy",

@@ -66,5 +66,10 @@ class AbstractQGClosure(eqx.Module):
     def pv_tendency(self, model, fields: QGFields) -> jnp.ndarray:
         """Subgrid PV tendency ``(2, ny, nx)`` (s⁻²) of the resolved ``fields``."""
 
+    def parameter_table(self) -> dict:
+        """Calibratable coefficients ``{name: Parameter}`` (names are attributes of the
+        closure; the model lists them as ``closure.<name>``).  Default: none."""
+        return {}
+
     def describe(self) -> str:
         return type(self).__name__

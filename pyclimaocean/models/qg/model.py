@@ -374,7 +374,8 @@ class TwoLayerQG(AbstractModel):
 
     def parameters(self, names=None) -> ParameterSet:
         """``rek``, ``beta``, ``U1``, ``U2``, ``rd`` with physical bounds and priors around
-        the model's values."""
+        the model's values, and the closure's coefficients as ``closure.<name>``
+        (:meth:`AbstractQGClosure.parameter_table`)."""
         rek, beta = float(self.rek), float(self.beta)
         u1, u2, rd = float(self.U1), float(self.U2), float(self.rd)
         table = {
@@ -396,6 +397,8 @@ class TwoLayerQG(AbstractModel):
                             prior=Prior.make("lognormal", loc=math.log(rd), scale=0.2),
                             description="first baroclinic deformation radius"),
         }
+        if self.closure is not None:
+            table.update({f"closure.{k}": p for k, p in self.closure.parameter_table().items()})
         return select_parameters(table, names, f"{self.name} model")
 
     def diagnostics(self):
