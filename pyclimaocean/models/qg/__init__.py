@@ -36,6 +36,14 @@ from .diagnostics import (
     total_enstrophy,
     zonal_mean_pv_flux,
 )
+from .metrics import (
+    distributional_distances,
+    mean_similarity,
+    online_distances,
+    similarity_scores,
+    spectral_distances,
+    wasserstein1,
+)
 from .model import SpectralGrid, TwoLayerQG, spectral_grid
 from .physical_closures import BackscatterBiharmonic, Smagorinsky, ZannaBolton2020
 from .state import QGState
@@ -54,6 +62,7 @@ __all__ = [
     "build_closure",
     "closure_names",
     "coarse_grain",
+    "distributional_distances",
     "eddy_pv_flux",
     "energy_flux",
     "energy_transfer",
@@ -66,13 +75,18 @@ __all__ = [
     "linear_growth_rates",
     "load_coarse_dataset",
     "low_res_model",
+    "mean_similarity",
     "momentum_subgrid_forcing",
+    "online_distances",
     "q_subgrid_fluxes",
     "q_subgrid_forcing",
     "q_total_forcing",
     "register_closure",
+    "similarity_scores",
+    "spectral_distances",
     "spectral_grid",
     "total_energy",
     "total_enstrophy",
+    "wasserstein1",
     "zonal_mean_pv_flux",
 ]
