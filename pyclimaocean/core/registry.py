@@ -82,6 +82,7 @@ _ENTRIES: dict[str, ModelEntry | str] = {
     "lorenz96": "pyclimaocean.models.lorenz96.registry:ENTRY",
     "qg": "pyclimaocean.models.qg.registry:ENTRY",
     "seaice_column": "pyclimaocean.models.seaice.registry:ENTRY",
+    "coupled_column": "pyclimaocean.models.coupled.registry:ENTRY",
 }
 
 
