@@ -131,7 +131,8 @@ class CGrid(eqx.Module):
         areaT, areaU, areaV, areaZ: ``(ny, nx)`` horizontal areas (m²).
         inv_dxT ... inv_dyZ, inv_areaT ... inv_areaZ: reciprocals, 0 on land.
         cosT, cosV: ``(ny, nx)`` cos φ at T/U and at V/ζ latitudes (1 on the β-plane).
-        fT, fU, fV, fZ: ``(ny, nx)`` Coriolis parameter (s⁻¹) at T, U, V and ζ points.
+        fT, fU, fV, fZ: ``(ny, nx)`` Coriolis parameter (s⁻¹) at T, U, V and ζ points
+            (not masked: the Coriolis kernels multiply it by masked transports).
         depth: ``(ny, nx)`` ocean depth as resolved by the full cells (m, 0 on land).
         maskT, maskU, maskV, maskZ, maskW: ``(nz, ny, nx)`` 0/1 masks.
         hU, hV: ``(ny, nx)`` water-column thickness at U and V faces (m).
@@ -354,7 +355,7 @@ class CGrid(eqx.Module):
             **{k: arr(v) for k, v in areas.items()},
             **{k: arr(v) for k, v in inv.items()},
             cosT=arr(cT), cosV=arr(cV),
-            **{k: arr(v * surf[k[-1]]) for k, v in coriolis.items()},
+            **{k: arr(v) for k, v in coriolis.items()},
             depth=arr(hT), maskT=arr(mT), maskU=arr(mU), maskV=arr(mV), maskZ=arr(mZ),
             maskW=arr(mW), hT=arr(hT), hU=arr(hU), hV=arr(hV),
             inv_hT=arr(_safe_inverse(hT, hT > 0)), inv_hU=arr(_safe_inverse(hU, hU > 0)),

@@ -1,0 +1,515 @@
+"""Hydrostatic Boussinesq primitive-equation ocean on a C-grid: :class:`BasinModel`.
+
+Equations (z-levels, linear free surface, rigid cell thicknesses)::
+
+    ∂u/∂t = −(f + ζ) k×u − ∇K − w ∂u/∂z − ∇p − g ∇η + F_h(u) + ∂z(ν ∂z u) + drag + wind
+    ∂p/∂z = b(T, S, z),   ∇·u + ∂w/∂z = 0,   ∂η/∂t = −∇·∫u dz
+    ∂φ/∂t = −∇·(u φ) + ∇·(κ_h ∇φ) + ∂z(κ_v ∂z φ) + surface restoring / fluxes   (φ = T, S)
+
+with the kernels of :mod:`~pyclimaocean.models.basin.kernels` on a
+:class:`~pyclimaocean.grids.CGrid`.
+
+One step (the order of Oceananigans' ``HydrostaticFreeSurfaceModel`` AB2 step):
+
+1. explicit tendencies ``G^n`` of u, v, T, S at time n (everything except ``−g∇η`` and the
+   implicit vertical mixing), among them the surface momentum flux and the bottom drag;
+2. quasi-second-order Adams–Bashforth: ``G* = (3/2 + χ) G^n − (1/2 + χ) G^{n−1}``
+   (χ = 0.1, Oceananigans' default; forward Euler on the first step);
+3. barotropic substeps (:mod:`~pyclimaocean.models.basin.timestepping`) forced by ``∫G*_u dz``,
+   giving the filtered ``η^{n+1}``, ``U^{n+1}``, ``V^{n+1}``;
+4. ``u* = u^n + Δt G*``, then implicit vertical viscosity (``tridiagonal_solve``);
+5. barotropic correction ``u^{n+1} = u* + (U^{n+1} − ∫u* dz) / h_U``, so the depth integral
+   of u equals the filtered transport (the surface-pressure gradient is depth independent);
+6. tracers: ``φ* = φ^n + Δt G*_φ``, then implicit vertical diffusion.
+
+``time_stepper = "rk3"`` replaces 2–6 by the low-storage split RK3 of Wicker & Skamarock
+(2002) (Oceananigans' ``SplitRungeKuttaTimeStepper``): three stages with steps Δt/3, Δt/2,
+Δt from the state at ``n``, each with its own barotropic substeps and corrections; three
+tendency evaluations per step, no history, and no growth of inertial oscillations beyond
+RK3's.
+
+Differentiability: every float of the physics (viscosities, diffusivities, drag, wind and
+restoring amplitudes, equation-of-state coefficients, initial fields) is a pytree leaf;
+grid sizes, the substep count and the schemes are static; masks multiply, never branch; all
+loops are fixed-length scans; no division can meet zero.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ...core import AbstractModel, Coordinate, Variable
+from ...core.model import select_parameters
+from ...grids import CGrid
+from ...numerics.tridiagonal import tridiagonal_solve
+from ...params import Parameter, ParameterSet, Prior
+from ...physics.constants import GRAVITY, REFERENCE_DENSITY
+from ...physics.equation_of_state import AbstractEquationOfState, LinearEquationOfState
+from . import kernels as K
+from .diagnostics import heat_content, kinetic_energy, max_streamfunction, mean_sst
+from .state import BasinState
+from .timestepping import barotropic_substeps
+
+__all__ = ["BasinModel", "BasinMixing", "BottomDrag", "SurfaceForcing", "TRACER_ADVECTION",
+           "TIME_STEPPERS"]
+
+TRACER_ADVECTION = ("centered2", "upwind3")
+TIME_STEPPERS = ("ab2", "rk3")
+
+
+class BasinMixing(eqx.Module):
+    """Constant-coefficient friction and diffusion (all leaves, calibratable).
+
+    Attributes:
+        horizontal_viscosity: Laplacian A_h (m² s⁻¹).
+        biharmonic_viscosity: A_4 (m⁴ s⁻¹; a positive value damps).
+        vertical_viscosity: ν (m² s⁻¹), implicit.
+        horizontal_diffusivity: κ_h of T and S (m² s⁻¹).
+        vertical_diffusivity: κ_v of T and S (m² s⁻¹), implicit.
+        viscosity_cos_power: scale A_h and A_4 by ``cos^p φ`` (static; 0 = off).
+    """
+
+    horizontal_viscosity: Any = 0.0
+    biharmonic_viscosity: Any = 0.0
+    vertical_viscosity: Any = 1e-4
+    horizontal_diffusivity: Any = 0.0
+    vertical_diffusivity: Any = 1e-5
+    viscosity_cos_power: int = eqx.field(static=True, default=0)
+
+
+class BottomDrag(eqx.Module):
+    """Bottom friction on the deepest wet cell of each column (explicit, in the slow tendency):
+    ``∂u/∂t = −(r + c_d |u| / dz_b) u`` with the smooth ``|u| = sqrt(u² + v̄² + ε²)``.
+
+    Attributes:
+        linear: r (s⁻¹; Veros' ``r_bot`` convention).
+        quadratic: c_d (1).
+        speed_floor: ε (m s⁻¹, static), keeps ``|u|`` differentiable at rest.
+    """
+
+    linear: Any = 0.0
+    quadratic: Any = 0.0
+    speed_floor: float = eqx.field(static=True, default=1e-3)
+
+
+class SurfaceForcing(eqx.Module):
+    """Surface boundary conditions (fields are ``(ny, nx)``; ``None`` = absent).
+
+    Attributes:
+        wind_stress_amplitude: τ₀ (N m⁻²), multiplies the shapes.
+        wind_stress_x_shape: zonal stress pattern at U points (1), or ``None``.
+        wind_stress_y_shape: meridional stress pattern at V points (1), or ``None``.
+        restoring_rate: γ (s⁻¹): top-cell tendency ``γ (T* − T)`` (and for S if
+            ``restoring_salinity`` is given).
+        restoring_temperature: T* at T points (°C), or ``None``.
+        restoring_salinity: S* (g kg⁻¹), or ``None``.
+        temperature_flux: kinematic heat flux into the ocean (K m s⁻¹; Q / (ρ₀ c_p)), or
+            ``None``.
+        salinity_flux: salt flux into the ocean (g kg⁻¹ m s⁻¹), or ``None``.
+    """
+
+    wind_stress_amplitude: Any = 0.0
+    wind_stress_x_shape: Any = None
+    wind_stress_y_shape: Any = None
+    restoring_rate: Any = 0.0
+    restoring_temperature: Any = None
+    restoring_salinity: Any = None
+    temperature_flux: Any = None
+    salinity_flux: Any = None
+
+
+class BasinModel(AbstractModel):
+    """3-D hydrostatic primitive-equation basin (see the module docstring).
+
+    Attributes:
+        grid: the :class:`~pyclimaocean.grids.CGrid`.
+        dt: baroclinic time step (s, static).
+        n_substeps: barotropic substeps per step (static int; ``Δτ ≈ 1.44 Δt / n_substeps``
+            must satisfy ``Δτ sqrt(2 g H) < Δx``).
+        mixing, drag, forcing: :class:`BasinMixing`, :class:`BottomDrag`,
+            :class:`SurfaceForcing`.
+        equation_of_state: an :class:`~pyclimaocean.physics.AbstractEquationOfState`.
+        initial_temperature, initial_salinity: ``(nz, ny, nx)`` initial fields (°C, g kg⁻¹).
+        tracer_advection: ``"centered2"`` or ``"upwind3"`` (static).
+        momentum_advection: include the vector-invariant advection (static; ``False``: linear
+            momentum equations with Coriolis only).
+        time_stepper: ``"ab2"`` (quasi-AB2, default) or ``"rk3"`` (static).
+        ab2_chi: χ of quasi-AB2 (static, 0.1).
+        gravity: g (m s⁻², static).  reference_density: ρ₀ (kg m⁻³, static; wind stress is
+            divided by it).
+        conserve_tracers: correct the linear-free-surface tracer leak (static; see
+            :func:`~pyclimaocean.models.basin.kernels.tracer_advection`).
+    """
+
+    name: ClassVar[str] = "basin"
+    time_units: ClassVar[str] = "s"
+
+    grid: CGrid
+    dt: float = eqx.field(static=True)
+    n_substeps: int = eqx.field(static=True)
+    mixing: BasinMixing
+    drag: BottomDrag
+    forcing: SurfaceForcing
+    equation_of_state: AbstractEquationOfState
+    initial_temperature: Any
+    initial_salinity: Any
+    tracer_advection: str = eqx.field(static=True)
+    momentum_advection: bool = eqx.field(static=True)
+    time_stepper: str = eqx.field(static=True)
+    ab2_chi: float = eqx.field(static=True)
+    gravity: float = eqx.field(static=True)
+    reference_density: float = eqx.field(static=True)
+    conserve_tracers: bool = eqx.field(static=True)
+
+    def __init__(
+        self,
+        grid: CGrid,
+        dt: float,
+        n_substeps: int = 30,
+        *,
+        mixing: BasinMixing | None = None,
+        drag: BottomDrag | None = None,
+        forcing: SurfaceForcing | None = None,
+        equation_of_state: AbstractEquationOfState | None = None,
+        initial_temperature=None,
+        initial_salinity=None,
+        tracer_advection: str = "upwind3",
+        momentum_advection: bool = True,
+        time_stepper: str = "ab2",
+        ab2_chi: float = 0.1,
+        gravity: float = GRAVITY,
+        reference_density: float = REFERENCE_DENSITY,
+        conserve_tracers: bool = True,
+    ):
+        if not isinstance(grid, CGrid):
+            raise TypeError(f"grid must be a CGrid, got {type(grid).__name__}")
+        if not (isinstance(dt, int | float) and dt > 0):
+            raise ValueError(f"dt = {dt!r} must be a positive number (s)")
+        if not (isinstance(n_substeps, int) and n_substeps >= 2):
+            raise ValueError(f"n_substeps = {n_substeps!r} must be an int >= 2")
+        if tracer_advection not in TRACER_ADVECTION:
+            raise ValueError(f"tracer_advection = {tracer_advection!r} is not supported. "
+                             f"Supported schemes are: {', '.join(TRACER_ADVECTION)}")
+        if time_stepper not in TIME_STEPPERS:
+            raise ValueError(f"time_stepper = {time_stepper!r} is not supported. "
+                             f"Supported time steppers are: {', '.join(TIME_STEPPERS)}")
+        self.grid = grid
+        self.dt = float(dt)
+        self.n_substeps = n_substeps
+        self.mixing = BasinMixing() if mixing is None else mixing
+        self.drag = BottomDrag() if drag is None else drag
+        self.forcing = SurfaceForcing() if forcing is None else forcing
+        self.equation_of_state = (LinearEquationOfState(reference_density=reference_density)
+                                  if equation_of_state is None else equation_of_state)
+        shape = grid.shape
+        t0 = 10.0 if initial_temperature is None else initial_temperature
+        s0 = 35.0 if initial_salinity is None else initial_salinity
+        self.initial_temperature = jnp.broadcast_to(jnp.asarray(t0, dtype=float), shape)
+        self.initial_salinity = jnp.broadcast_to(jnp.asarray(s0, dtype=float), shape)
+        self.tracer_advection = tracer_advection
+        self.momentum_advection = bool(momentum_advection)
+        self.time_stepper = time_stepper
+        self.ab2_chi = float(ab2_chi)
+        self.gravity = float(gravity)
+        self.reference_density = float(reference_density)
+        self.conserve_tracers = bool(conserve_tracers)
+
+    # -- states ------------------------------------------------------------------------------
+    def state_from_fields(self, u=0.0, v=0.0, T=None, S=None, eta=0.0, time=0.0) -> BasinState:
+        """A state at rest or with given fields (broadcast to the grid, masked); the
+        barotropic transports are the depth integrals of ``u``, ``v``; the AB2 history is
+        zero (the first step is forward Euler)."""
+        g = self.grid
+        shape = g.shape
+
+        def full(x, mask, default):
+            x = default if x is None else x
+            return jnp.broadcast_to(jnp.asarray(x, dtype=float), shape) * mask
+
+        u = full(u, g.maskU, 0.0)
+        v = full(v, g.maskV, 0.0)
+        T = full(T, g.maskT, self.initial_temperature)
+        S = full(S, g.maskT, self.initial_salinity)
+        eta = jnp.broadcast_to(jnp.asarray(eta, dtype=float), (g.ny, g.nx)) * g.maskT[-1]
+        dz = g.dz[:, None, None]
+        zero = jnp.zeros(shape)
+        it = jnp.asarray(0, dtype=jnp.int64 if jax.config.jax_enable_x64 else jnp.int32)
+        return BasinState(u=u, v=v, T=T, S=S, eta=eta, U=jnp.sum(u * dz, axis=0),
+                          V=jnp.sum(v * dz, axis=0), Gu=zero, Gv=zero, GT=zero, GS=zero,
+                          time=jnp.asarray(time, dtype=float), iteration=it)
+
+    def initial_state(self) -> BasinState:
+        """Rest, flat free surface, ``initial_temperature`` and ``initial_salinity``."""
+        return self.state_from_fields()
+
+    # -- tendencies --------------------------------------------------------------------------
+    def buoyancy(self, T, S):
+        """``b = −g ρ'/ρ₀`` at T points (m s⁻²), masked."""
+        z = self.grid.z_centers[:, None, None]
+        rho = self.equation_of_state.density_anomaly(T, S, z)
+        return -self.gravity * rho / self.reference_density * self.grid.maskT
+
+    def momentum_tendency(self, u, v, T, S, flux_z):
+        """Explicit ``(G_u, G_v)`` (m s⁻²): everything but ``−g∇η`` and vertical viscosity."""
+        g = self.grid
+        q = g.fZ
+        if self.momentum_advection:
+            q = q + g.vorticity(u, v)
+        gu, gv = K.coriolis_vorticity_flux(g, u, v, q)
+        pu, pv = K.pressure_gradient(g, K.hydrostatic_pressure(g, self.buoyancy(T, S)))
+        gu, gv = gu + pu, gv + pv
+        if self.momentum_advection:
+            ku, kv = K.kinetic_energy_gradient(g, u, v)
+            fzu = g.ax_plus(flux_z, "T")
+            fzv = g.ay_plus(flux_z, "T")
+            gu = gu + ku + K.vertical_momentum_advection(g, u, fzu, g.inv_areaU, g.maskU)
+            gv = gv + kv + K.vertical_momentum_advection(g, v, fzv, g.inv_areaV, g.maskV)
+        m = self.mixing
+        hu, hv = K.horizontal_viscosity(g, u, v, m.horizontal_viscosity,
+                                        m.biharmonic_viscosity, m.viscosity_cos_power)
+        gu, gv = gu + hu, gv + hv
+        d = self.drag
+        bu, bv = K.bottom_indicator(g.maskU), K.bottom_indicator(g.maskV)
+        inv_dz = g.inv_dz[:, None, None]
+        su = K.smooth_speed_at_u(g, u, v, d.speed_floor)
+        sv = K.smooth_speed_at_v(g, u, v, d.speed_floor)
+        gu = gu - (d.linear + d.quadratic * su * inv_dz) * u * bu
+        gv = gv - (d.linear + d.quadratic * sv * inv_dz) * v * bv
+        f = self.forcing
+        top = g.inv_dz[-1] / self.reference_density * f.wind_stress_amplitude
+        if f.wind_stress_x_shape is not None:
+            gu = gu.at[-1].add(top * f.wind_stress_x_shape * g.maskU[-1])
+        if f.wind_stress_y_shape is not None:
+            gv = gv.at[-1].add(top * f.wind_stress_y_shape * g.maskV[-1])
+        return gu, gv
+
+    def tracer_tendency(self, phi, u, v, flux_z, target, surface_flux):
+        """Explicit tendency of a tracer: advection, horizontal diffusion, restoring of the top
+        cell toward ``target`` at ``forcing.restoring_rate``, and ``surface_flux``."""
+        g = self.grid
+        out = K.tracer_advection(g, phi, u, v, flux_z, self.tracer_advection,
+                                 conserve=self.conserve_tracers)
+        out = out + g.laplacian(phi, self.mixing.horizontal_diffusivity)
+        top = jnp.zeros_like(phi[-1])
+        if target is not None:
+            top = top + self.forcing.restoring_rate * (target - phi[-1])
+        if surface_flux is not None:
+            top = top + surface_flux * g.inv_dz[-1]
+        return out.at[-1].add(top * g.maskT[-1])
+
+    def tendencies(self, u, v, T, S):
+        """All explicit tendencies ``(G_u, G_v, G_T, G_S)`` at one time level."""
+        flux_z = K.vertical_transport(self.grid, u, v)
+        gu, gv = self.momentum_tendency(u, v, T, S, flux_z)
+        f = self.forcing
+        gT = self.tracer_tendency(T, u, v, flux_z, f.restoring_temperature, f.temperature_flux)
+        gS = self.tracer_tendency(S, u, v, flux_z, f.restoring_salinity, f.salinity_flux)
+        return gu, gv, gT, gS
+
+    # -- the pieces of a step ------------------------------------------------------------------
+    def _solve(self, lower, diag, upper, rhs):
+        return tridiagonal_solve(lower, diag, upper, rhs)
+
+    def _baroclinic_update(self, state_u, state_v, state_T, state_S, eta, U, V, gu, gv, gT, gS,
+                           dt):
+        """From level-n fields and tendencies over ``dt``: barotropic substeps, velocity and
+        tracer updates with implicit vertical mixing and the barotropic correction."""
+        g = self.grid
+        dz = g.dz[:, None, None]
+        GU = jnp.sum(gu * dz, axis=0)
+        GV = jnp.sum(gv * dz, axis=0)
+        eta, U, V = barotropic_substeps(g, eta, U, V, GU, GV, self.gravity, dt,
+                                        self.n_substeps)
+        m = self.mixing
+        u = (state_u + dt * gu) * g.maskU
+        v = (state_v + dt * gv) * g.maskV
+        u = K.implicit_vertical_diffusion(g, u, m.vertical_viscosity,
+                                          K.interior_face_mask(g.maskU), dt, self._solve)
+        v = K.implicit_vertical_diffusion(g, v, m.vertical_viscosity,
+                                          K.interior_face_mask(g.maskV), dt, self._solve)
+        u = (u + (U - jnp.sum(u * dz, axis=0)) * g.inv_hU) * g.maskU
+        v = (v + (V - jnp.sum(v * dz, axis=0)) * g.inv_hV) * g.maskV
+        face = K.interior_face_mask(g.maskT)
+        T = K.implicit_vertical_diffusion(g, (state_T + dt * gT) * g.maskT,
+                                          m.vertical_diffusivity, face, dt, self._solve)
+        S = K.implicit_vertical_diffusion(g, (state_S + dt * gS) * g.maskT,
+                                          m.vertical_diffusivity, face, dt, self._solve)
+        return u, v, T * g.maskT, S * g.maskT, eta, U, V
+
+    def step(self, state: BasinState) -> BasinState:
+        """One baroclinic step (pure; see the module docstring)."""
+        if self.time_stepper == "rk3":
+            return self._step_rk3(state)
+        gu, gv, gT, gS = self.tendencies(state.u, state.v, state.T, state.S)
+        first = state.iteration == 0
+        c1, c2 = 1.5 + self.ab2_chi, 0.5 + self.ab2_chi
+
+        def ab(gn, gp):
+            return jnp.where(first, gn, c1 * gn - c2 * gp)
+
+        u, v, T, S, eta, U, V = self._baroclinic_update(
+            state.u, state.v, state.T, state.S, state.eta, state.U, state.V,
+            ab(gu, state.Gu), ab(gv, state.Gv), ab(gT, state.GT), ab(gS, state.GS), self.dt)
+        return BasinState(u=u, v=v, T=T, S=S, eta=eta, U=U, V=V, Gu=gu, Gv=gv, GT=gT, GS=gS,
+                          time=state.time + self.dt, iteration=state.iteration + 1)
+
+    def _step_rk3(self, state: BasinState) -> BasinState:
+        """Wicker–Skamarock RK3: ``φ⁽¹⁾ = φⁿ + Δt/3 G(φⁿ)``, ``φ⁽²⁾ = φⁿ + Δt/2 G(φ⁽¹⁾)``,
+        ``φⁿ⁺¹ = φⁿ + Δt G(φ⁽²⁾)``, each stage with its own substeps from ``(ηⁿ, Uⁿ, Vⁿ)``
+        over the stage's step."""
+        s = (state.u, state.v, state.T, state.S, state.eta, state.U, state.V)
+        n = s
+        for frac in (1.0 / 3.0, 0.5, 1.0):
+            gu, gv, gT, gS = self.tendencies(s[0], s[1], s[2], s[3])
+            s = self._baroclinic_update(*n, gu, gv, gT, gS, frac * self.dt)
+        u, v, T, S, eta, U, V = s
+        return BasinState(u=u, v=v, T=T, S=S, eta=eta, U=U, V=V, Gu=state.Gu, Gv=state.Gv,
+                          GT=state.GT, GS=state.GS, time=state.time + self.dt,
+                          iteration=state.iteration + 1)
+
+    # -- derived fields ------------------------------------------------------------------------
+    def vertical_velocity(self, state):
+        """``w`` on the top faces of T cells (m s⁻¹), from continuity."""
+        return K.vertical_transport(self.grid, state.u, state.v) * self.grid.inv_areaT
+
+    def barotropic_streamfunction(self, state):
+        """``ψ`` at ζ points (m³ s⁻¹): ``ψ(j, i) = −Σ_{j' ≤ j} U(j', i) dyU``, zero on the
+        southern boundary (for a closed basin the transport between the southern wall and
+        row j)."""
+        g = self.grid
+        return -jnp.cumsum(state.U * g.dyU, axis=-2)
+
+    # -- the contract --------------------------------------------------------------------------
+    def variables(self) -> tuple[Variable, ...]:
+        c3, u3, v3 = ("z", "y", "x"), ("z", "y", "x_u"), ("z", "y_v", "x")
+        return (
+            Variable("u", u3, "m s-1", "zonal velocity", "sea_water_x_velocity", location="u",
+                     valid_range=(-20.0, 20.0)),
+            Variable("v", v3, "m s-1", "meridional velocity", "sea_water_y_velocity",
+                     location="v", valid_range=(-20.0, 20.0)),
+            Variable("w", ("z_w", "y", "x"), "m s-1", "vertical velocity on the top cell faces",
+                     "upward_sea_water_velocity", location="face", valid_range=(-1.0, 1.0),
+                     derived=True),
+            Variable("T", c3, "degC", "sea water temperature",
+                     "sea_water_conservative_temperature", valid_range=(-10.0, 60.0)),
+            Variable("S", c3, "g kg-1", "sea water salinity", "sea_water_absolute_salinity",
+                     valid_range=(-1.0, 100.0)),
+            Variable("eta", ("y", "x"), "m", "free-surface height (filtered)",
+                     "sea_surface_height_above_geoid", valid_range=(-50.0, 50.0)),
+            Variable("U", ("y", "x_u"), "m2 s-1", "depth-integrated zonal transport",
+                     location="u", valid_range=(-1e5, 1e5)),
+            Variable("V", ("y_v", "x"), "m2 s-1", "depth-integrated meridional transport",
+                     location="v", valid_range=(-1e5, 1e5)),
+            Variable("psi", ("y_v", "x_u"), "m3 s-1", "barotropic streamfunction",
+                     "ocean_barotropic_streamfunction", location="corner", derived=True,
+                     valid_range=(-1e10, 1e10)),
+        )
+
+    def output_fields(self, state) -> dict[str, Any]:
+        out = super().output_fields(state)
+        g = self.grid
+        out["w"] = K.vertical_transport(g, state.u, state.v) * g.inv_areaT
+        out["psi"] = -jnp.cumsum(state.U * g.dyU, axis=-2)
+        return out
+
+    def coordinates(self) -> tuple[Coordinate, ...]:
+        g = self.grid
+        sph = g.coordinate_system == "spherical"
+        xu = {"units": "degrees_east" if sph else "m", "axis": "X"}
+        yu = {"units": "degrees_north" if sph else "m", "axis": "Y"}
+        xt, xU = np.asarray(g.xT), np.asarray(g.xU)
+        yt, yV = np.asarray(g.yT), np.asarray(g.yV)
+        zc, zf = np.asarray(g.z_centers), np.asarray(g.z_faces)
+        return (
+            Coordinate("x", xt, {**xu, "long_name": "longitude of T points" if sph else
+                                 "x of T points"}),
+            Coordinate("x_u", xU, {**xu, "long_name": "x of U points (east faces)",
+                                   "c_grid_axis_shift": 0.5}),
+            Coordinate("y", yt, {**yu, "long_name": "y of T points"}),
+            Coordinate("y_v", yV, {**yu, "long_name": "y of V points (north faces)",
+                                   "c_grid_axis_shift": 0.5}),
+            Coordinate("z", zc, {"units": "m", "axis": "Z", "positive": "up",
+                                 "long_name": "height of cell centres"},
+                       bounds=np.stack([zf[:-1], zf[1:]], axis=-1)),
+            Coordinate("z_w", zf[1:], {"units": "m", "axis": "Z", "positive": "up",
+                                       "long_name": "height of top cell faces",
+                                       "c_grid_axis_shift": 0.5}),
+        )
+
+    def parameters(self, names=None) -> ParameterSet:
+        """Viscosities, diffusivities, drag, wind amplitude and restoring rate, with bounds
+        and log-normal priors around the model's values."""
+
+        def p(path, value, lower, upper, units, description):
+            value = float(value)
+            scale_loc = max(value, lower if lower > 0 else 1e-12)
+            prior = Prior.make("lognormal", loc=float(np.log(scale_loc)), scale=0.5)
+            return Parameter(jnp.asarray(value), lower, upper, units=units, prior=prior,
+                             description=description)
+
+        m, d, f = self.mixing, self.drag, self.forcing
+        table = {
+            "mixing.horizontal_viscosity": p("", m.horizontal_viscosity, 0.0, 1e7, "m2 s-1",
+                                             "Laplacian horizontal viscosity A_h"),
+            "mixing.biharmonic_viscosity": p("", m.biharmonic_viscosity, 0.0, 1e16, "m4 s-1",
+                                             "biharmonic horizontal viscosity A_4"),
+            "mixing.vertical_viscosity": p("", m.vertical_viscosity, 0.0, 1.0, "m2 s-1",
+                                           "vertical viscosity"),
+            "mixing.horizontal_diffusivity": p("", m.horizontal_diffusivity, 0.0, 1e5,
+                                               "m2 s-1", "horizontal tracer diffusivity"),
+            "mixing.vertical_diffusivity": p("", m.vertical_diffusivity, 0.0, 1.0, "m2 s-1",
+                                             "vertical tracer diffusivity"),
+            "drag.linear": p("", d.linear, 0.0, 1e-3, "s-1", "linear bottom drag rate"),
+            "drag.quadratic": p("", d.quadratic, 0.0, 0.1, "1",
+                                "quadratic bottom drag coefficient"),
+            "forcing.wind_stress_amplitude": p("", f.wind_stress_amplitude, 0.0, 10.0,
+                                               "N m-2", "wind stress amplitude"),
+            "forcing.restoring_rate": p("", f.restoring_rate, 0.0, 1e-3, "s-1",
+                                        "surface restoring rate"),
+        }
+        return select_parameters(table, names, f"{self.name} model")
+
+    def diagnostics(self):
+        """Differentiable scalars: ``kinetic_energy`` (volume mean ½|u|², m² s⁻²),
+        ``heat_content`` (volume integral of T, °C m³), ``max_streamfunction`` (largest
+        |ψ|, m³ s⁻¹), ``mean_sst`` (area mean top-level T, °C)."""
+        return {"kinetic_energy": kinetic_energy, "heat_content": heat_content,
+                "max_streamfunction": max_streamfunction, "mean_sst": mean_sst}
+
+    def summary(self, dataset) -> dict[str, tuple[float, str, str]]:
+        psi = np.asarray(dataset["psi"].values)
+        u = np.asarray(dataset["u"].values)
+        T = np.asarray(dataset["T"].values)
+        return {
+            "max_psi": (float(np.max(np.abs(psi[-1]))) / 1e6, "Sv",
+                        "largest |barotropic streamfunction| at the end"),
+            "max_speed": (float(np.max(np.abs(u))), "m s-1", "largest |u| in the output"),
+            "mean_sst": (float(np.mean(T[-1, -1])), "degC", "final mean top-level T"),
+        }
+
+    def figures(self, dataset, directory, title: str = "") -> list[Path]:
+        return []
+
+    def describe(self) -> dict[str, str]:
+        m, d, f = self.mixing, self.drag, self.forcing
+        return {
+            "grid": self.grid.describe(),
+            "time_stepping": f"{self.time_stepper} (chi = {self.ab2_chi:g}), dt = "
+                             f"{self.dt:g} s, {self.n_substeps} barotropic substeps",
+            "advection": f"tracers {self.tracer_advection}, momentum "
+                         f"{'vector-invariant' if self.momentum_advection else 'off'}",
+            "mixing": f"A_h = {float(m.horizontal_viscosity):g} m2 s-1, A_4 = "
+                      f"{float(m.biharmonic_viscosity):g} m4 s-1, nu = "
+                      f"{float(m.vertical_viscosity):g}, kappa_h = "
+                      f"{float(m.horizontal_diffusivity):g}, kappa_v = "
+                      f"{float(m.vertical_diffusivity):g} m2 s-1",
+            "drag": f"r = {float(d.linear):g} s-1, c_d = {float(d.quadratic):g}",
+            "forcing": f"tau0 = {float(f.wind_stress_amplitude):g} N m-2, restoring "
+                       f"{float(f.restoring_rate):g} s-1",
+        }
