@@ -25,6 +25,7 @@ from pyclimaocean.models.qg.equivariant import (
     surviving_group,
 )
 from pyclimaocean.models.qg.neural import ConvQGClosure
+from pyclimaocean.models.qg.stochastic import AR1Noise, StochasticQG, fit_ar1
 
 D4 = GROUPS["D4"]
 
@@ -217,3 +218,62 @@ def test_online_training_reduces_the_trajectory_error(teacher_data):
     first, last = result.history["loss"][0], np.mean(result.history["loss"][-5:])
     assert last < 0.7 * first, (first, last)
     assert isinstance(result.model, ConvQGClosure)
+
+
+# -- stochastic closure ----------------------------------------------------------------------
+@pytest.mark.slow  # 18 s measured (2 shared cores under load)
+def test_ar1_noise_has_the_stationary_std_and_lag_correlation_it_is_given():
+    m = TwoLayerQG(nx=16, dt=7200.0)
+    noise = AR1Noise(jnp.array([2e-12, 1e-12]), jnp.asarray(5 * m.dt))
+
+    def body(e, k):
+        e = noise.update(e, k, m)
+        return e, e
+
+    _, es = jax.lax.scan(body, noise.stationary(jax.random.PRNGKey(0), m),
+                         jax.random.split(jax.random.PRNGKey(1), 1000))
+    std = np.sqrt(np.mean(np.asarray(es) ** 2, axis=(0, 2, 3)))
+    np.testing.assert_allclose(std, [2e-12, 1e-12], rtol=0.02)  # 256 000 correlated samples
+    rho = float(jnp.sum(es[1:] * es[:-1]) / jnp.sum(es[:-1] ** 2))
+    assert abs(rho - np.exp(-1 / 5)) < 0.01
+    # the moment fit recovers (sigma, tau) from every other sample
+    fitted = fit_ar1(es[::2], 2 * m.dt)
+    np.testing.assert_allclose(fitted.sigma, [2e-12, 1e-12], rtol=0.02)
+    assert abs(float(fitted.tau) / m.dt - 5.0) < 0.3
+    # spatially smoothed noise keeps unit variance
+    smooth = AR1Noise(jnp.array([1.0, 1.0]), jnp.asarray(m.dt), correlation_length=1e5)
+    z = jax.vmap(lambda k: smooth.standard_normal(k, m))(jax.random.split(
+        jax.random.PRNGKey(3), 200))
+    assert abs(float(jnp.std(z)) - 1.0) < 0.03
+
+
+@pytest.mark.slow  # 7-32 s measured (2 shared cores under load)
+def test_stochastic_model_is_pure_reduces_to_the_mean_and_is_differentiable():
+    m = TwoLayerQG(nx=16, dt=7200.0)
+    q0 = m.state_from_q(_smooth_pv())
+    sm = StochasticQG(m, AR1Noise(jnp.array([2e-12, 1e-12]), jnp.asarray(5 * m.dt)))
+    s0 = sm.initial_state(q0, key=jax.random.PRNGKey(4))
+    run = eqx.filter_jit(lambda model, s: model.run(s, 10)[0])
+    a, b = run(sm, s0), run(sm, s0)
+    np.testing.assert_array_equal(a.qh, b.qh)  # the key is in the state: repeatable
+    other = run(sm, sm.initial_state(q0, key=jax.random.PRNGKey(5)))
+    assert _rel(other.qh, a.qh) > 1e-3
+    # sigma = 0: exactly the deterministic model with the mean closure (here none)
+    quiet = eqx.tree_at(lambda x: x.noise.sigma, sm, jnp.zeros(2))
+    det, _ = m.run(q0, 10)
+    quiet_start = quiet.initial_state(q0, key=jax.random.PRNGKey(4))
+    assert _rel(run(quiet, quiet_start).qh, det.qh) < 1e-13  # (round-off of a zero closure)
+    # d(energy-like loss)/d sigma through the run (reparameterised) vs central FD
+
+    @jax.jit
+    def loss(sigma):
+        model = eqx.tree_at(lambda x: x.noise.sigma, sm, sigma)
+        final = model.run(s0, 10)[0]
+        return jnp.mean(m.ifft(final.qh) ** 2) * 1e12
+
+    sigma = jnp.array([2e-12, 1e-12])
+    grad = jax.grad(loss)(sigma)
+    for i in range(2):
+        h = jnp.zeros(2).at[i].set(1e-14)
+        fd = (loss(sigma + h) - loss(sigma - h)) / 2e-14
+        assert abs(float(grad[i] - fd)) < 1e-5 * abs(float(fd)), (i, grad, fd)
