@@ -11,9 +11,9 @@ Dimension names and the staggering they encode (see :mod:`pyclimaocean.grids.cgr
 
 These are the attributes `xgcm <https://xgcm.readthedocs.io>`_ reads (its "comodo" parser:
 a centre coordinate without shift, a ``right`` one with ``c_grid_axis_shift = 0.5`` and the
-same length), so ``xgcm.Grid(ds, periodic=...)`` needs no ``coords`` argument; the explicit
-mapping is :func:`xgcm_coords` (pass ``periodic=["X"]`` for a re-entrant grid,
-:func:`xgcm_periodic`).  Cell bounds (``x_bounds`` ...) follow CF; on the sphere x and y are
+same length), so ``xgcm.Grid(ds, padding=xgcm_padding(grid), fill_value=0.0)`` needs no
+``coords`` argument (the explicit mapping is :func:`xgcm_coords`); :func:`xgcm_padding` is
+periodic in x for a re-entrant grid and zero-filled at walls, as :meth:`CGrid.fill_halo`.  Cell bounds (``x_bounds`` ...) follow CF; on the sphere x and y are
 ``longitude``/``latitude``, on the β-plane ``projection_x_coordinate``/``..._y_...``.
 
 Variables carry CF standard names where the table has one (``sea_water_x_velocity``,
@@ -42,7 +42,7 @@ __all__ = [
     "cgrid_coordinates",
     "derived_fields",
     "xgcm_coords",
-    "xgcm_periodic",
+    "xgcm_padding",
 ]
 
 #: the derived fields :func:`derived_fields` computes
@@ -102,9 +102,11 @@ def xgcm_coords() -> dict[str, dict[str, str]]:
             "Z": {"center": "z", "right": "z_w"}}
 
 
-def xgcm_periodic(grid: CGrid) -> list[str]:
-    """The ``periodic`` argument of ``xgcm.Grid``: ``["X"]`` for a re-entrant grid."""
-    return ["X"] if grid.periodic_x else []
+def xgcm_padding(grid: CGrid) -> dict[str, str]:
+    """The ``padding`` argument of ``xgcm.Grid`` (xgcm ≥ 0.9) matching
+    :meth:`CGrid.fill_halo`: ``"periodic"`` in x for a re-entrant grid, ``"fill"`` (use with
+    ``fill_value=0.0``: zero beyond walls, the sea floor and the surface) otherwise."""
+    return {"X": "periodic" if grid.periodic_x else "fill", "Y": "fill", "Z": "fill"}
 
 
 def basin_variables() -> tuple[Variable, ...]:
