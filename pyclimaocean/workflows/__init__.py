@@ -1,7 +1,9 @@
 """Prefect 3 workflows built on the Python API (no physics of their own).
 
-Flows: ``run_flow``, ``ensemble_flow`` (Dask task runner), and — when the calibration and
-inference packages are installed — ``calibrate_flow``, ``infer_flow`` and ``study_flow``.
+Flows: ``run_flow``, ``ensemble_flow`` (Dask task runner), ``qg_dataset_flow`` (a
+coarse-grained QG data set as an ensemble of runs, :mod:`.qg_data`), and — when the
+calibration and inference packages are installed — ``calibrate_flow``, ``infer_flow`` and
+``study_flow``.
 ``launch(name, **params)`` runs one by name (what ``pyclimaocean flow NAME`` does).
 
 Importing this package does not import Prefect; the first access to a flow does (and applies
@@ -20,6 +22,7 @@ __all__ = [
     "calibrate_flow",
     "infer_flow",
     "study_flow",
+    "qg_dataset_flow",
     "launch",
     "available_flows",
     "dask_task_runner",
@@ -28,6 +31,7 @@ __all__ = [
 _FLOWS = {"run_flow", "ensemble_flow", "dask_task_runner", "results_dir", "persisted"}
 _LAUNCH = {"launch", "available_flows", "MAPPED_FLOWS"}
 _SCIENCE = {"calibrate_flow", "infer_flow", "study_flow"}
+_QG = {"qg_dataset_flow"}
 
 
 def __getattr__(name):
@@ -43,4 +47,8 @@ def __getattr__(name):
         from . import science
 
         return getattr(science, name)
+    if name in _QG:
+        from . import qg_data
+
+        return getattr(qg_data, name)
     raise AttributeError(f"module 'pyclimaocean.workflows' has no attribute {name!r}")

@@ -1,12 +1,13 @@
 """Launching flows by name (the ``pyclimaocean flow NAME`` command): the table of every flow
-(:mod:`.flows`: run, ensemble; :mod:`.science`: calibrate, infer, study) and :func:`launch`."""
+(:mod:`.flows`: run, ensemble; :mod:`.science`: calibrate, infer, study; :mod:`.qg_data`:
+qg_dataset) and :func:`launch`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ..config import ConfigError
-from . import science
+from . import qg_data, science
 from .flows import dask_task_runner, ensemble_flow, run_flow
 
 __all__ = ["MAPPED_FLOWS", "available_flows", "launch"]
@@ -29,9 +30,10 @@ def launch(name: str, *, dask_address: str | None = None, n_workers: int = 2, **
 
 #: flows that map tasks over members and run on the Dask task runner (``calibrate`` too when
 #: it has several ``variants``)
-MAPPED_FLOWS = ("ensemble", "study")
+MAPPED_FLOWS = ("ensemble", "study", "qg_dataset")
 
 
 def available_flows() -> dict[str, Any]:
-    """``{name: flow}``: run, ensemble, calibrate, infer, study."""
-    return {"run": run_flow, "ensemble": ensemble_flow, **science.FLOWS}
+    """``{name: flow}``: run, ensemble, calibrate, infer, study, qg_dataset."""
+    return {"run": run_flow, "ensemble": ensemble_flow, **science.FLOWS,
+            "qg_dataset": qg_data.qg_dataset_flow}
