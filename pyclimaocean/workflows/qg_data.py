@@ -45,7 +45,7 @@ def load_dataset_config(config, overrides: Sequence[str] = ()):
     """``(cfg, raw)`` of a QG experiment with a ``[coarse_graining]`` section (ConfigError
     otherwise)."""
     cfg, raw = load_experiment(config, overrides)
-    if cfg.experiment.model != "qg" or getattr(cfg, "coarse_graining", None) is None:
+    if cfg.experiment.model != "qg" or "coarse_graining" not in raw:
         raise ConfigError(
             f"config error: the qg_dataset flow needs a QG experiment (model = \"qg\") with a "
             f"[coarse_graining] section; got model {cfg.experiment.model!r}"

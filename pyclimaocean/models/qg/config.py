@@ -121,7 +121,7 @@ class ClosureSection(Section):
 
 class CoarseGrainingSection(Section):
     """``[coarse_graining]``: the coarse-grained data set written by the ``qg_dataset`` flow
-    (:func:`~pyclimaocean.models.qg.coarsegrain.generate_coarse_dataset`): ``members`` runs of
+    (``generate_coarse_dataset``): ``members`` runs of
     the ``[qg]`` model (seeds ``experiment.seed + member``), each sampled ``n_samples`` times
     every ``sample_interval`` after ``spinup_time`` and coarse-grained onto ``nx`` points."""
 
@@ -148,7 +148,7 @@ class QGExperiment(ExperimentConfig):
 
     qg: QGSection = QGSection()
     closure: ClosureSection = ClosureSection()
-    coarse_graining: CoarseGrainingSection | None = None
+    coarse_graining: CoarseGrainingSection = CoarseGrainingSection()
 
 
 def build_model(cfg: QGExperiment) -> TwoLayerQG:
