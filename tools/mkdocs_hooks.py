@@ -25,6 +25,7 @@ API_PAGES = {
     "numerics": "pyclimaocean.numerics",
     "closures": "pyclimaocean.closures",
     "fluxes": "pyclimaocean.fluxes",
+    "models.basin": "pyclimaocean.models.basin",
     "models.column": "pyclimaocean.models.column",
     "models.lorenz96": "pyclimaocean.models.lorenz96",
     "models.qg": "pyclimaocean.models.qg",

@@ -78,6 +78,7 @@ class ModelEntry:
 
 
 _ENTRIES: dict[str, ModelEntry | str] = {
+    "basin": "pyclimaocean.models.basin.registry:ENTRY",
     "column": "pyclimaocean.models.column.registry:ENTRY",
     "lorenz96": "pyclimaocean.models.lorenz96.registry:ENTRY",
     "qg": "pyclimaocean.models.qg.registry:ENTRY",

@@ -53,6 +53,7 @@ from ...physics.constants import GRAVITY, REFERENCE_DENSITY
 from ...physics.equation_of_state import AbstractEquationOfState, LinearEquationOfState
 from . import kernels as K
 from .diagnostics import heat_content, kinetic_energy, max_streamfunction, mean_sst
+from .plots import basin_figures, basin_summary
 from .state import BasinState
 from .timestepping import barotropic_substeps
 
@@ -483,18 +484,14 @@ class BasinModel(AbstractModel):
                 "max_streamfunction": max_streamfunction, "mean_sst": mean_sst}
 
     def summary(self, dataset) -> dict[str, tuple[float, str, str]]:
-        psi = np.asarray(dataset["psi"].values)
-        u = np.asarray(dataset["u"].values)
-        T = np.asarray(dataset["T"].values)
-        return {
-            "max_psi": (float(np.max(np.abs(psi[-1]))) / 1e6, "Sv",
-                        "largest |barotropic streamfunction| at the end"),
-            "max_speed": (float(np.max(np.abs(u))), "m s-1", "largest |u| in the output"),
-            "mean_sst": (float(np.mean(T[-1, -1])), "degC", "final mean top-level T"),
-        }
+        """Transports (ACC, gyre ψ extremes, overturning; Sv), mean KE, max |u| and mean SST
+        at the last output (:func:`~pyclimaocean.models.basin.plots.basin_summary`)."""
+        return basin_summary(self.grid, dataset, self.reference_density)
 
     def figures(self, dataset, directory, title: str = "") -> list[Path]:
-        return []
+        """SST, barotropic streamfunction, overturning ψ(y, z) and KE/transport time series
+        (:func:`~pyclimaocean.models.basin.plots.basin_figures`)."""
+        return basin_figures(self.grid, dataset, directory, title, self.reference_density)
 
     def describe(self) -> dict[str, str]:
         m, d, f = self.mixing, self.drag, self.forcing
