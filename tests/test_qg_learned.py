@@ -18,7 +18,15 @@ from pyclimaocean.learning.qg import (
     offline_mse,
     qg_reference,
 )
-from pyclimaocean.models.qg import Coarsener, TwoLayerQG, ZannaBolton2020, coarse_grain
+from pyclimaocean.models.qg import (
+    Coarsener,
+    TwoLayerQG,
+    ZannaBolton2020,
+    build_closure,
+    closure_names,
+    coarse_grain,
+    save_closure,
+)
 from pyclimaocean.models.qg.equivariant import (
     GROUPS,
     EquivariantQGClosure,
@@ -328,3 +336,27 @@ def test_sparse_closure_with_the_zb_terms_is_the_zanna_bolton_closure():
     assert float(jnp.max(jnp.abs(curl_free.pv_tendency(m, fields)))) < 1e-12 * scale
     with pytest.raises(ValueError, match="Terms are"):
         SparseMomentumClosure(zeta=1.0)
+
+
+# -- files and the closure registry -----------------------------------------------------------
+@pytest.mark.slow  # 21 s measured (2 shared cores under load)
+def test_trained_networks_save_load_and_build_by_name(tmp_path):
+    for name, net in (
+        ("cnn", ConvQGClosure("uv", width=3, depth=1, kernel_size=3,
+                              input_scale=(1.0, 2.0, 3.0, 4.0), key=jax.random.PRNGKey(1))),
+        ("equivariant_cnn", EquivariantQGClosure("D2", width=2, depth=1, kernel_size=3,
+                                                 output_scale=(2.0, 3.0),
+                                                 key=jax.random.PRNGKey(1))),
+    ):
+        path = save_closure(tmp_path / f"{name}.eqx", net)
+        loaded = build_closure(name, path=str(path))
+        assert type(loaded) is type(net) and loaded.hyperparameters() == net.hyperparameters()
+        for a, b in zip(jax.tree_util.tree_leaves(eqx.filter(net, eqx.is_array)),
+                        jax.tree_util.tree_leaves(eqx.filter(loaded, eqx.is_array)),
+                        strict=True):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(FileNotFoundError):
+        build_closure("cnn", path=str(tmp_path / "missing.eqx"))
+    discovered = build_closure("discovered", zb=-4e7)
+    assert isinstance(discovered, SparseMomentumClosure)
+    assert {"cnn", "equivariant_cnn", "discovered"} <= set(closure_names())

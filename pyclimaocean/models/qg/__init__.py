@@ -10,6 +10,7 @@ Example::
 """
 
 from .closure import AbstractQGClosure, QGFields
+from .closure_io import load_closure, save_closure
 from .closure_registry import QG_CLOSURES, build_closure, closure_names, register_closure
 from .coarsegrain import (
     Coarsener,
@@ -36,6 +37,8 @@ from .diagnostics import (
     total_enstrophy,
     zonal_mean_pv_flux,
 )
+from .equivariant import EquivariantQGClosure, act_on_field, surviving_group
+from .gradient_library import SparseMomentumClosure
 from .metrics import (
     distributional_distances,
     mean_similarity,
@@ -45,11 +48,30 @@ from .metrics import (
     wasserstein1,
 )
 from .model import SpectralGrid, TwoLayerQG, spectral_grid
+from .neural import ConvQGClosure
 from .physical_closures import BackscatterBiharmonic, Smagorinsky, ZannaBolton2020
 from .state import QGState
+from .stochastic import AR1Noise, StochasticQG, StochasticQGState, fit_ar1
+
+# learned closures by name: networks load from a file (``path=``), the discovered sparse
+# closure takes its coefficients (see docs/qg.md, "Learned closures")
+register_closure("cnn", "pyclimaocean.models.qg.closure_io:load_closure")
+register_closure("equivariant_cnn", "pyclimaocean.models.qg.closure_io:load_closure")
+register_closure("discovered", "pyclimaocean.models.qg.gradient_library:SparseMomentumClosure")
 
 __all__ = [
     "QG_CLOSURES",
+    "AR1Noise",
+    "ConvQGClosure",
+    "EquivariantQGClosure",
+    "SparseMomentumClosure",
+    "StochasticQG",
+    "StochasticQGState",
+    "act_on_field",
+    "fit_ar1",
+    "load_closure",
+    "save_closure",
+    "surviving_group",
     "AbstractQGClosure",
     "BackscatterBiharmonic",
     "Coarsener",

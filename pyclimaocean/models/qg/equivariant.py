@@ -303,6 +303,13 @@ class EquivariantQGClosure(AbstractQGClosure):
     def pv_tendency(self, model, fields: QGFields) -> jnp.ndarray:
         return self.forcing(fields.q)
 
+    def hyperparameters(self) -> dict:
+        """JSON description from which :func:`~pyclimaocean.models.qg.closure_io.load_closure`
+        rebuilds the skeleton."""
+        return {"group": self.group.name, "width": self.width, "depth": self.depth,
+                "kernel_size": self.kernel_size, "activation": self.activation,
+                "input_scale": list(self.input_scale), "output_scale": list(self.output_scale)}
+
     def n_parameters(self) -> int:
         """Number of free trainable numbers (weights and biases)."""
         leaves = jax.tree_util.tree_leaves(eqx.filter(self, eqx.is_inexact_array))

@@ -179,6 +179,13 @@ class ConvQGClosure(AbstractQGClosure):
     def pv_tendency(self, model, fields: QGFields) -> jnp.ndarray:
         return self.forcing(closure_inputs(fields, self.inputs))
 
+    def hyperparameters(self) -> dict:
+        """JSON description from which :func:`~pyclimaocean.models.qg.closure_io.load_closure`
+        rebuilds the skeleton."""
+        return {"inputs": self.inputs, "width": self.width, "depth": self.depth,
+                "kernel_size": self.kernel_size, "activation": self.activation,
+                "input_scale": list(self.input_scale), "output_scale": list(self.output_scale)}
+
     def n_parameters(self) -> int:
         """Number of trainable numbers (weights and biases)."""
         leaves = jax.tree_util.tree_leaves(eqx.filter(self, eqx.is_inexact_array))
