@@ -17,6 +17,8 @@ import tomllib
 import urllib.error
 import uuid
 
+import equinox as eqx
+import numpy as np
 import pytest
 import tree_sitter
 import tree_sitter_julia
@@ -532,3 +534,208 @@ def test_julia_column_run_without_julia_names_juliacall(column_setups, monkeypat
     ):
         with pytest.raises(BackendUnavailableError, match="juliacall is not installed"):
             call()
+
+
+# -- calibration of the Julia column ------------------------------------------------------------
+
+EXAMPLE_CALIBRATION = ROOT / "examples" / "column_calibrate.toml"
+#: the bundled calibration twin on the Julia backend, with a gradient-free method (CATKE)
+JULIA_CALIBRATE_SETS = ["experiment.backend=julia", "calibration.method=eki", "grid.nz=8",
+                        "time.stop_time=43200", "calibration.max_iterations=2"]
+
+
+def test_calibrate_accepts_a_julia_column_config_and_names_juliacall(tmp_path, monkeypatch):
+    if jb.julia_available()[0]:
+        pytest.skip("Julia is available here")
+    if importlib.util.find_spec("juliacall") is not None:
+        pytest.skip("juliacall is installed: importing it would try to download Julia")
+    from typer.testing import CliRunner
+
+    from pyclimaocean.calibration.experiment import load_calibration
+    from pyclimaocean.cli import app
+    from pyclimaocean.cli_common import EXIT_BACKEND
+
+    monkeypatch.setattr(jb, "_STATE", {})
+    cfg, _ = load_calibration(EXAMPLE_CALIBRATION, JULIA_CALIBRATE_SETS)  # the config validates
+    assert cfg.experiment.backend == "julia" and cfg.calibration.method == "eki"
+    args = ["calibrate", str(EXAMPLE_CALIBRATION), "-o", str(tmp_path / "out"), "--no-progress"]
+    for s in JULIA_CALIBRATE_SETS:
+        args += ["--set", s]
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "1000"})
+    assert res.exit_code == EXIT_BACKEND, res.output
+    assert "Julia is not available: the Python package juliacall is not installed" in res.output
+    assert 'pip install "pyclimaocean[julia]"' in res.output  # brackets survive
+    assert "Traceback" not in res.output
+    assert "experiment.backend = 'jax'" not in res.output  # the old refusal is gone
+
+
+def test_gradient_calibration_of_the_julia_catke_column_is_refused_before_julia_runs(monkeypatch):
+    """CATKE has no adjoint on the Julia side: a gradient method is a config error naming the
+    gradient-free methods; the Julia constant-diffusivity column has Enzyme gradients."""
+    from pyclimaocean.calibration.experiment import build_calibration, load_calibration
+    from pyclimaocean.config import ConfigError
+
+    started = []
+    monkeypatch.setattr(jb, "load_julia", lambda *a, **k: started.append(a) or object())
+    cfg, raw = load_calibration(EXAMPLE_CALIBRATION, ["experiment.backend=julia", "grid.nz=8"])
+    with pytest.raises(ConfigError) as info:
+        build_calibration(cfg, raw, "column_calibrate.toml")
+    msg = str(info.value)
+    assert "calibration.method = 'scipy_lbfgsb' needs adjoint gradients" in msg
+    assert "CATKEVerticalDiffusivity" in msg and "'eki' or 'uki'" in msg
+    spec = pytest.importorskip("pyclimaocean.models.column.setups").free_convection(nz=8)
+    backend = jb.JuliaBackend(load=False)
+    assert "CATKE" in backend.build(spec).gradient_limitation()
+    simple = pytest.importorskip("pyclimaocean.closures.simple")
+    constant = eqx.tree_at(lambda m: m.closure, spec, simple.ConstantDiffusivity())
+    assert backend.build(constant).gradient_limitation() is None
+    assert "CPU only" in backend.build(constant, architecture="GPU").gradient_limitation()
+
+
+JULIA_CONSTANT_TWIN = """
+[experiment]
+name = "julia_constant_twin"
+model = "column"
+backend = "julia"
+seed = 0
+
+[grid]
+nz = 8
+depth = 32.0
+
+[closure]
+type = "constant"
+viscosity = 1e-3            # m2 s-1 (the truth of the twin)
+diffusivity = 1e-3
+
+[forcing]
+heat_flux = -100.0
+wind_stress_x = 0.1
+
+[physics]
+coriolis_parameter = 1e-4
+
+[initial_conditions]
+temperature_gradient = 0.01
+
+[time]
+dt = 600.0
+stop_time = 21600.0
+output_interval = 7200.0
+
+[calibration]
+method = "scipy_lbfgsb"
+max_iterations = 60
+
+[calibration.observations]
+source = "synthetic"
+variables = ["T", "u", "v"]
+error_std = { T = 1e-4, u = 1e-4, v = 1e-4 }
+seed = 0
+
+[calibration.parameters.viscosity]
+initial_factor = 1.5
+
+[calibration.parameters.diffusivity]
+initial_factor = 0.7
+"""
+
+
+class _NoJuliaError(Exception):
+    """Stands in for ``juliacall.JuliaError``: never raised here."""
+
+
+class _JaxStandInBridge:
+    """Stands in for ``PyClimaOceanBridge`` with the JAX column (``run_column``,
+    ``column_vjp``; the setup is the Python spec), so that the *Python half* of the Julia path
+    runs here: registry build -> calibration -> ``JuliaColumnModel.run`` -> ``wrap_external``
+    (``pure_callback`` + ``custom_vjp``) -> the bridge's run and adjoint.  It checks that
+    plumbing only; nothing of Oceananigans or Enzyme runs (that is ``test_julia_conformance``,
+    marker ``julia``)."""
+
+    def __init__(self):
+        self.calls = {"run_column": 0, "column_vjp": 0}
+        self._run = eqx.filter_jit(self._columns)
+        self._vjp = eqx.filter_jit(self._adjoint)
+
+    @staticmethod
+    def _columns(spec, theta, profiles, n_steps, every):
+        model = eqx.tree_at(lambda m: (m.closure.viscosity, m.closure.diffusivity), spec,
+                            (theta[0], theta[1]))
+        state = eqx.tree_at(lambda s: (s.temperature, s.salinity, s.u, s.v, s.tke),
+                            spec.initial_state(), tuple(profiles))
+        _, out = model.run(state, n_steps, save_every=every)
+        return tuple(getattr(out, a) for a in jb._PROFILES)
+
+    def _adjoint(self, spec, theta, profiles, cotangents, n_steps, every):
+        import jax
+
+        _, pullback = jax.vjp(lambda th, p: self._columns(spec, th, p, n_steps, every), theta, profiles)
+        g_theta, g_profiles = pullback(tuple(cotangents))
+        return (g_theta, *g_profiles)
+
+    def run_column(self, setup, kind, theta, T, S, u, v, e, n_steps, every):
+        assert kind == "constant"
+        self.calls["run_column"] += 1
+        out = self._run(setup, np.asarray(theta), (T, S, u, v, e), n_steps, every)
+        return dict(zip("TSuve", (np.asarray(a) for a in out), strict=True))
+
+    def column_vjp(self, setup, kind, theta, T, S, u, v, e, cT, cS, cu, cv, ce, n_steps, every):
+        self.calls["column_vjp"] += 1
+        g = self._vjp(setup, np.asarray(theta), (T, S, u, v, e), (cT, cS, cu, cv, ce), n_steps, every)
+        return dict(zip(("θ", "T", "S", "u", "v", "e"), (np.asarray(a) for a in g), strict=True))
+
+
+class _Attributes(dict):
+    __getattr__ = dict.__getitem__
+
+
+@pytest.mark.slow  # 59 s measured (22 s of CPU on the shared 2-core machine)
+def test_julia_column_calibrates_through_the_external_function_path(tmp_path, monkeypatch):
+    """With the JAX column standing in for the Julia bridge, the Julia-backend calibration
+    problem has the JAX backend's loss and gradient (same pure_callback + custom_vjp path as
+    any external model), and ``pyclimaocean calibrate`` recovers ν and κ of the twin."""
+    import jax
+    from typer.testing import CliRunner
+
+    from pyclimaocean.calibration.experiment import build_calibration, load_calibration
+    from pyclimaocean.cli import app
+
+    bridge = _JaxStandInBridge()
+
+    def run_column(*args):
+        return _Attributes(bridge.run_column(*args))
+
+    def column_vjp(*args):
+        return _Attributes(bridge.column_vjp(*args))
+
+    stand_in = _Attributes(run_column=run_column, column_vjp=column_vjp)
+    monkeypatch.setattr(jb, "_STATE", {"juliacall": _Attributes(JuliaError=_NoJuliaError)})
+    monkeypatch.setattr(jb, "load_julia", lambda *a, **k: _Attributes(PyClimaOceanBridge=stand_in))
+    simple = pytest.importorskip("pyclimaocean.closures.simple")
+    # the setup holds no closure values (θ carries them), as PyClimaOceanBridge.column_setup
+    monkeypatch.setattr(jb.JuliaBackend, "_setup", lambda self, model: eqx.tree_at(
+        lambda m: m.closure, model.spec, simple.ConstantDiffusivity(viscosity=0.0, diffusivity=0.0)))
+    path = tmp_path / "julia_constant_twin.toml"
+    path.write_text(JULIA_CONSTANT_TWIN)
+
+    problems = {}
+    for backend in ("julia", "jax"):
+        cfg, raw = load_calibration(path, [f"experiment.backend={backend}"])
+        problems[backend] = build_calibration(cfg, raw, str(path)).problem
+    assert type(problems["julia"].cases[0].model).__name__ == "JuliaColumnModel"
+    u = problems["jax"].u0
+    loss_jl, grad_jl = jax.value_and_grad(problems["julia"].loss)(u)
+    loss_jax, grad_jax = jax.value_and_grad(problems["jax"].loss)(u)
+    assert bridge.calls["column_vjp"] >= 1
+    assert float(loss_jl) == pytest.approx(float(loss_jax), rel=1e-12)
+    np.testing.assert_allclose(np.asarray(grad_jl), np.asarray(grad_jax), rtol=1e-9, atol=0)
+
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["calibrate", str(path), "-o", str(out), "--no-progress"],
+                             env={"COLUMNS": "1000"})
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    for name, err in summary["relative_error"].items():
+        assert abs(err) < 0.02, (name, err)
+    assert (out / "profiles_julia_constant_twin.png").stat().st_size > 0

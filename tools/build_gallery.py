@@ -41,7 +41,7 @@ SMALL: dict[str, list[str]] = {
     "column_diurnal_cycle": ["grid.nz=24"],
     "column_seasonal_cycle": ["grid.nz=32", "time.dt=7200.0"],
     "column_observed_forcing": ["grid.nz=32"],
-    "column_calibrate": ["grid.nz=8", "time.stop_time=43200", "calibration.max_iterations=20"],
+    "column_calibrate": ["grid.nz=8", "time.stop_time=43200", "calibration.max_iterations=100"],
     "column_infer": ["grid.nz=8", "time.stop_time=43200"],
     "l96_run": ["time.stop_time=10.0"],
     "l96_calibrate": [],

@@ -358,6 +358,22 @@ class JuliaColumnModel(ColumnModel):
             ]
         )
 
+    def gradient_limitation(self) -> str | None:
+        """Why adjoint gradients of this model are not available (``None`` when they are).
+
+        Calibration asks this before starting a gradient method (gradient-free methods such as
+        EKI/UKI need forward runs only).  CATKE: no upstream route differentiates
+        Oceananigans' ``CATKEVerticalDiffusivity`` (module docstring); GPU: the bridge calls
+        Enzyme on the CPU only.
+        """
+        if self.closure_kind == "catke":
+            return ("Enzyme cannot differentiate Oceananigans' CATKEVerticalDiffusivity (no "
+                    "upstream route does; docs/julia_backend.md), so the Julia CATKE column has "
+                    "forward runs only; closure.type = 'constant' has Enzyme gradients")
+        if self.architecture != "CPU":
+            return "Enzyme gradients of the Julia column run on the CPU only (julia.architecture)"
+        return None
+
     def step(self, state: ColumnState) -> ColumnState:
         """One time step in Oceananigans (a host call; prefer :meth:`run` for many steps)."""
         final, _ = self.run(state, 1)

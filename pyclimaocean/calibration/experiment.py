@@ -77,7 +77,7 @@ from ..params import Parameter, ParameterError, ParameterSet, Prior
 from .eki import ensemble_kalman_inversion
 from .observations import ObservationError
 from .optimize import calibrate
-from .plots import plot_loss, plot_parameter_trajectories, plot_profiles
+from .plots import plot_loss, plot_parameter_trajectories, plot_profile_grid
 from .problem import Problem
 from .simulator import model_case, model_twin
 from .uki import unscented_kalman_inversion
@@ -302,15 +302,39 @@ def _check_observable(cfg, model) -> None:
             f"{model.name} model. Observable: {', '.join(observable)}")
 
 
-def build_calibration(cfg, raw: dict, source: str = "config") -> CalibrationSetup:
-    """Models, observations (synthetic twin or files) and the :class:`Problem` of a config."""
+#: calibration methods that use forward runs only (no adjoint gradient)
+GRADIENT_FREE_METHODS = ("eki", "uki")
+
+
+def build_calibration(cfg, raw: dict, source: str = "config", *,
+                      needs_gradients: bool | None = None) -> CalibrationSetup:
+    """Models, observations (synthetic twin or files) and the :class:`Problem` of a config.
+
+    The models are built on ``experiment.backend`` through the model registry (the JAX
+    backend, or e.g. the Julia column, whose runs are external functions with Enzyme
+    adjoints).  ``needs_gradients`` (default: the method is not in
+    :data:`GRADIENT_FREE_METHODS`): refuse, as a :class:`ConfigError`, a model whose
+    ``gradient_limitation()`` says it has no adjoint gradient.
+    """
     import xarray as xr
 
 
-    if cfg.experiment.backend != "jax":
-        raise ConfigError(f"calibration needs experiment.backend = 'jax' (got {cfg.experiment.backend!r})")
     case_cfgs = _case_configs(cfg, raw, source)
+    # any backend the model's registry entry has: the JAX model, or a model computed elsewhere
+    # (the Julia column: Oceananigans through juliacall, a pure_callback + custom_vjp external
+    # function).  Without Julia, building raises BackendUnavailableError naming what is missing.
+    get_model_entry(cfg.experiment.model).builder(cfg.experiment.backend)
     models = {name: _build_model(c) for name, c in case_cfgs.items()}
+    if needs_gradients is None:
+        needs_gradients = cfg.calibration.method not in GRADIENT_FREE_METHODS
+    limitation = getattr(next(iter(models.values())), "gradient_limitation", None)
+    reason = limitation() if callable(limitation) and needs_gradients else None
+    if reason:
+        raise ConfigError(
+            f"config error in {source}: calibration.method = {cfg.calibration.method!r} needs "
+            f"adjoint gradients, and the {cfg.experiment.model} model on experiment.backend = "
+            f"{cfg.experiment.backend!r} has none: {reason}. Gradient-free methods run the same "
+            f"forward model: calibration.method = {' or '.join(repr(m) for m in GRADIENT_FREE_METHODS)}")
     first = next(iter(case_cfgs.values()))
     n_steps, save_every = first.time.n_steps, first.time.output_every
     for name, c in case_cfgs.items():
@@ -399,52 +423,62 @@ def _ensemble_outputs(problem, case_index: int, us):
 
 
 def profile_figures(out: Path, setup: CalibrationSetup, *, u_prior=None, u_post=None,
-                    u_best=None, variable: str | None = None) -> list[Path]:
-    """Final-time profiles per case of the first observed variable with one dim (``z`` for the
-    column, ``k`` for Lorenz-96): observations, truth, prior/posterior ensembles (or the
-    first-guess and calibrated runs as one-member 'ensembles').  None for other variables."""
+                    u_best=None, variable: str | None = None, best_label: str = "calibrated") -> list[Path]:
+    """``profiles_<case>.png`` per case: every observed variable with one dim besides time
+    (``z`` for the column, ``k`` for Lorenz-96) at the first, middle and final output times —
+    truth, first guess, the calibrated run (``u_best``, labelled ``best_label``), observations
+    and prior/posterior ensemble bands — and their differences from the truth at the final time
+    (:func:`~pyclimaocean.calibration.plots.plot_profile_grid`).  ``variable`` restricts the
+    figure to one variable.  No figure when no observed variable has one dim."""
     import jax.numpy as jnp
-
 
     problem = setup.problem
     model0 = setup.models[problem.cases[0].name]
     field_dims, coords, _ = model_axes(model0)
     meta = {v.name: v for v in model0.variables()}
-    obs_vars = problem.cases[0].operator.variables
-    var = variable or next((v for v in obs_vars if len(field_dims.get(v, ())) == 2), None)
-    if var is None or len(field_dims.get(var, ())) != 2:
+    obs_vars = [variable] if variable else list(problem.cases[0].operator.variables)
+    obs_vars = [v for v in obs_vars if len(field_dims.get(v, ())) == 2]
+    if not obs_vars:
         return []
-    dim = field_dims[var][1]
+    dim = field_dims[obs_vars[0]][1]
+    obs_vars = [v for v in obs_vars if field_dims[v][1] == dim]
     if dim not in coords:
         return []
-    files = []
 
-    def ensemble(us):
+    def outputs(us, i):
         if us is None:
             return None
         us = jnp.atleast_2d(jnp.asarray(us))
-        return [np.asarray(_ensemble_outputs(problem, i, us)[var])[:, -1] for i in range(len(problem.cases))]
+        o = _ensemble_outputs(problem, i, us)
+        return {v: np.asarray(o[v]) for v in obs_vars}
 
-    def run(u):
-        return [e[0] for e in ensemble(u)]
-
-    prior_e, post_e = ensemble(u_prior), ensemble(u_post)
-    best = run(u_best) if u_best is not None else None
-    truth_runs = run(problem.unconstrained(jnp.asarray([setup.truth[n].value for n in problem.names]))) \
-        if setup.truth is not None else None
-    units = meta[var].units if var in meta else ""
+    u_truth = (problem.unconstrained(jnp.asarray([setup.truth[n].value for n in problem.names]))
+               if setup.truth is not None else None)
+    files = []
     for i, case in enumerate(problem.cases):
         x = np.asarray(model_axes(setup.models[case.name])[1][dim])
+        runs = {}
+        for name, u in (("truth", u_truth), ("first_guess", problem.u0), ("calibrated", u_best)):
+            o = outputs(u, i)
+            if o is not None:
+                runs[name] = {v: a[0] for v, a in o.items()}
+        bands = {name: o for name, o in (("prior", outputs(u_prior, i)), ("posterior", outputs(u_post, i)))
+                 if o is not None}
+        nt = next(iter(next(iter(runs.values())).values())).shape[0]
         ds = setup.observations[case.name]
-        observed = None
-        if var in ds and ds[var].dims == ("time", dim) and len(ds[dim]) == len(x) \
-                and np.allclose(ds[dim].values, x):
-            observed = ds[var].values[-1]
-        posterior = post_e[i] if post_e is not None else (best[i][None] if best is not None else None)
-        files.append(plot_profiles(
-            x, observed, truth=truth_runs[i] if truth_runs is not None else None,
-            prior=prior_e[i] if prior_e is not None else None, posterior=posterior,
-            xlabel=f"{var} ({units})", title=f"{case.name}: final time",
+        observed = {}
+        for v in obs_vars:
+            if v in ds and ds[v].dims == ("time", dim) and ds[v].shape == (nt, len(x)) \
+                    and np.allclose(ds[dim].values, x):
+                observed[v] = ds[v].values
+        if "time" in ds.coords and len(ds.time) == nt:
+            times, time_units = np.asarray(ds.time.values, dtype=float), model0.time_units
+        else:
+            times, time_units = np.arange(nt, dtype=float), "record"
+        files.append(plot_profile_grid(
+            x, times, runs, observed=observed, bands=bands,
+            units={v: meta[v].units for v in obs_vars if v in meta}, dim=dim, time_units=time_units,
+            title=f"{case.name}", run_labels={"calibrated": best_label},
             path=out / f"profiles_{case.name}.png"))
     return files
 

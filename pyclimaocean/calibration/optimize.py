@@ -186,11 +186,39 @@ def _check_settings(max_iterations, gtol, ftol):
 
 
 @eqx.filter_jit
-def _curvatures_along(problem: Problem, u, e):
-    """(data Gauss–Newton curvature ‖J e‖², regularisation curvature eᵀ∇²R e) along ``e``."""
+def _curvatures_along_jvp(problem: Problem, u, e):
     _, jr = jax.jvp(problem.residuals, (u,), (e,))
     _, hr = jax.jvp(jax.grad(problem.regularization_term), (u,), (e,))
     return jnp.sum(jr**2), jnp.dot(e, hr)
+
+
+#: step (unconstrained units) of the central difference of the residuals used for models
+#: without forward-mode derivatives
+_CURVATURE_FD_STEP = 1e-4
+
+
+@eqx.filter_jit
+def _curvatures_along_fd(problem: Problem, u, e):
+    h = _CURVATURE_FD_STEP
+    jr = (problem.residuals(u + h * e) - problem.residuals(u - h * e)) / (2 * h)
+    _, hr = jax.jvp(jax.grad(problem.regularization_term), (u,), (e,))
+    return jnp.sum(jr**2), jnp.dot(e, hr)
+
+
+def _curvatures_along(problem: Problem, u, e):
+    """(data Gauss–Newton curvature ‖J e‖², regularisation curvature eᵀ∇²R e) along ``e``.
+
+    ``J e`` by forward mode; for models whose runs are external functions with a custom
+    reverse-mode rule only (``jax.custom_vjp``: the Julia column, NumPy models with
+    hand-written adjoints), by a central difference of the residuals (two forward runs,
+    step :data:`_CURVATURE_FD_STEP`) — this only decides a warning.
+    """
+    try:
+        return _curvatures_along_jvp(problem, u, e)
+    except TypeError as err:  # "can't apply forward-mode autodiff (jvp) to a custom_vjp function"
+        if "custom_vjp" not in str(err):
+            raise
+        return _curvatures_along_fd(problem, u, e)
 
 
 def calibration_warnings(problem: Problem, u_start, u_end, data_gradient, *,

@@ -6,6 +6,9 @@
 * :func:`plot_corner` — pairwise posterior samples (corner style) with truth and MAP.
 * :func:`plot_profiles` — observed profiles with the prior and posterior predictive spread and
   the truth.
+* :func:`plot_profile_grid` — every observed profile variable at several times: first guess,
+  calibrated run, truth, observations (and ensemble bands), plus their differences from the
+  truth at the final time, so that curves that coincide on the profile scale stay readable.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import numpy as np
 
 from ..plotting import _plt, save_figure
 
-__all__ = ["noise_floor", "plot_loss", "plot_parameter_trajectories", "plot_corner", "plot_profiles"]
+__all__ = ["noise_floor", "plot_loss", "plot_parameter_trajectories", "plot_corner", "plot_profiles",
+           "plot_profile_grid"]
 
 
 def _short(name: str) -> str:
@@ -128,9 +132,20 @@ def plot_corner(samples: np.ndarray, names: Sequence[str], path: str | Path | No
             if j == 0 and i > 0:
                 ax.set_ylabel(_short(names[i]), fontsize=8)
             ax.tick_params(labelsize=6)
+    handles = [plt.Rectangle((0, 0), 1, 1, color="C0", alpha=0.7, label=labels[0])]
     if other is not None:
-        axes[0, 0].legend(fontsize=6)
+        handles.append(plt.Rectangle((0, 0), 1, 1, color="0.7", label=labels[1]))
+    if truth is not None:
+        handles.append(plt.Line2D([], [], color="k", ls="--", marker="+", ms=10, label="truth"))
+    if map_point is not None:
+        handles.append(plt.Line2D([], [], color="C3", label="MAP"))
     fig.tight_layout()
+    # the empty upper triangle holds the legend (a 1-parameter corner plot has none: put it below)
+    if n > 1:
+        fig.legend(handles=handles, loc="upper right", fontsize=11, frameon=False,
+                   bbox_to_anchor=(0.98, 0.98))
+    else:
+        axes[0, 0].legend(handles=handles, fontsize=6)
     return save_figure(fig, path) if path is not None else fig
 
 
@@ -158,4 +173,116 @@ def plot_profiles(z, observed, *, truth=None, prior=None, posterior=None, path: 
         ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
+    return save_figure(fig, path) if path is not None else fig
+
+
+#: line styles of the profile grid: (colour, line style, line width, label); the truth
+#: is drawn thick and light underneath so that a calibrated run on top of it stays visible
+_PROFILE_STYLES = {
+    "truth": ("0.55", "-", 4.0, "truth"),
+    "first_guess": ("C1", ":", 1.6, "first guess"),
+    "calibrated": ("C0", "--", 1.4, "calibrated"),
+}
+
+
+def _time_label(t: float, time_units: str) -> str:
+    if time_units == "s":
+        return f"t = {t / 3600.0:.4g} h"
+    if time_units == "record":
+        return f"output record {int(t)}"
+    return f"t = {t:.4g}" + ("" if time_units in ("", "1") else f" {time_units}")
+
+
+def plot_profile_grid(x, times, runs: Mapping[str, Mapping[str, np.ndarray]], *,
+                      observed: Mapping[str, np.ndarray] | None = None,
+                      bands: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+                      units: Mapping[str, str] | None = None, dim: str = "z",
+                      time_units: str = "s", max_times: int = 3, title: str | None = None,
+                      run_labels: Mapping[str, str] | None = None, path: str | Path | None = None):
+    """Profiles of every variable at several times, and their errors at the final time.
+
+    Args:
+        x: the profile coordinate ``(nx,)`` (``z`` in m for the column, ``k`` for Lorenz-96).
+        times: ``(nt,)`` output times (s when ``time_units == "s"``, else model units).
+        runs: ``{"truth" | "first_guess" | "calibrated": {variable: (nt, nx)}}``; missing
+            entries are skipped.
+        observed: ``{variable: (nt, nx)}`` observations (NaN where not observed).
+        bands: ``{"prior" | "posterior": {variable: (S, nt, nx)}}`` ensembles drawn as 5–95 %
+            bands.
+        units: ``{variable: units}`` for the axis labels.
+        max_times: at most this many columns of times (first, evenly spaced, last).
+        run_labels: legend labels replacing the defaults (e.g. ``{"calibrated": "MAP"}``).
+
+    One row per variable; columns are the selected times, then a last column with
+    ``run − truth`` (or ``run − observations`` without a truth) at the final time.
+    """
+    plt = _plt()
+    x = np.asarray(x, dtype=float)
+    times = np.asarray(times, dtype=float)
+    observed = observed or {}
+    bands = bands or {}
+    units = units or {}
+    variables = list(dict.fromkeys(v for r in runs.values() for v in r))
+    nt = len(times)
+    cols = sorted(set(np.linspace(0, nt - 1, min(max_times, nt)).round().astype(int).tolist()))
+    ncol = len(cols) + 1
+    vertical = dim in ("z", "depth")
+    fig, axes = plt.subplots(len(variables), ncol, figsize=(2.6 * ncol + 0.6, 2.9 * len(variables) + 0.6),
+                             squeeze=False, sharey=vertical)
+    styles = {name: (c, ls, lw, (run_labels or {}).get(name, lab))
+              for name, (c, ls, lw, lab) in _PROFILE_STYLES.items()}
+
+    def draw(ax, values, *style_args, **kwargs):
+        return ax.plot(values, x, *style_args, **kwargs) if vertical else ax.plot(x, values, *style_args, **kwargs)
+
+    reference_name = "truth" if "truth" in runs else None
+    for row, var in enumerate(variables):
+        unit = units.get(var, "")
+        label = f"{var} ({unit})" if unit else var
+        for col, it in enumerate(cols):
+            ax = axes[row, col]
+            for name, ens in bands.items():
+                if var in ens:
+                    lo, hi = np.quantile(np.asarray(ens[var])[:, it], [0.05, 0.95], axis=0)
+                    color = "0.8" if name == "prior" else "C0"
+                    (ax.fill_betweenx(x, lo, hi, color=color, alpha=0.3, label=f"{name} 5-95 %")
+                     if vertical else ax.fill_between(x, lo, hi, color=color, alpha=0.3, label=f"{name} 5-95 %"))
+            for name, (color, ls, lw, lab) in styles.items():
+                if name in runs and var in runs[name]:
+                    draw(ax, np.asarray(runs[name][var])[it], color=color, ls=ls, lw=lw, label=lab)
+            if var in observed:
+                draw(ax, np.asarray(observed[var])[it], "o", color="C3", ms=3, label="observed")
+            if row == 0:
+                ax.set_title(_time_label(times[it], time_units), fontsize=9)
+            (ax.set_xlabel if vertical else ax.set_ylabel)(label, fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.grid(True, alpha=0.3)
+        # errors at the final time
+        ax = axes[row, -1]
+        it = cols[-1]
+        ref = (np.asarray(runs["truth"][var])[it] if reference_name and var in runs["truth"]
+               else (np.asarray(observed[var])[it] if var in observed else None))
+        if ref is not None:
+            (ax.axvline if vertical else ax.axhline)(0.0, color="0.55", lw=2.0)
+            for name, (color, ls, _, lab) in styles.items():
+                if name == reference_name or name not in runs or var not in runs[name]:
+                    continue
+                draw(ax, np.asarray(runs[name][var])[it] - ref, color=color, ls=ls, lw=1.4, label=lab)
+            if var in observed and reference_name:
+                draw(ax, np.asarray(observed[var])[it] - ref, "o", color="C3", ms=3, label="observed")
+            ax.ticklabel_format(axis="x" if vertical else "y", style="sci", scilimits=(-2, 3))
+        if row == 0:
+            ax.set_title(f"minus {'truth' if reference_name else 'observed'}, "
+                         f"{_time_label(times[it], time_units)}", fontsize=9)
+        (ax.set_xlabel if vertical else ax.set_ylabel)(f"Δ{label}", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, alpha=0.3)
+    for row in range(len(variables)):
+        (axes[row, 0].set_ylabel if vertical else axes[row, 0].set_xlabel)(
+            f"{dim} (m)" if dim in ("z", "depth") else dim, fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return save_figure(fig, path) if path is not None else fig

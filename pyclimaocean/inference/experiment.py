@@ -88,7 +88,7 @@ def infer_from_file(
             f"config error in {config_path}:\n  calibration.regularization = "
             f"{cfg.calibration.regularization!r}: inference needs 'prior'"
         )
-    setup = build_calibration(cfg, raw, str(config_path))
+    setup = build_calibration(cfg, raw, str(config_path), needs_gradients=True)  # MAP + Hessian
     out = prepare_output_dir(output_dir or Path("runs") / f"{cfg.experiment.name}_inference", force)
     problem, inf = setup.problem, cfg.inference
     files = write_common(out, raw, setup)
@@ -127,7 +127,8 @@ def infer_from_file(
     # prior and posterior ensembles of the model (prior_samples draws strictly inside the bounds)
     prior_u = problem.unconstrained(jnp.asarray(prior[: inf.prior_ensemble])) if inf.prior_ensemble else None
     post_u = jnp.asarray(post.u_samples[: inf.posterior_ensemble]) if inf.posterior_ensemble else None
-    files += profile_figures(out, setup, u_prior=prior_u, u_post=post_u, u_best=jnp.asarray(map_res.u))
+    files += profile_figures(out, setup, u_prior=prior_u, u_post=post_u, u_best=jnp.asarray(map_res.u),
+                             best_label="MAP")
     summary["files"] = [str(f) for f in files] + [str(out / "summary.json")]
     write_json_atomic(summary, out / "summary.json")
     return summary
