@@ -57,6 +57,7 @@ from __future__ import annotations
 import math
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -374,9 +375,11 @@ class CGrid(eqx.Module):
         return self.areaT * self.dz[:, None, None] * self.maskT
 
     # -- the halo / boundary function ----------------------------------------------------------
-    def fill_halo(self, field, width: int = 1, loc: str = "T", sign: float = 1.0):
-        """``field`` ``(..., ny, nx)`` padded to ``(..., ny + 2w, nx + 2w)`` with a halo of
-        ``width`` cells: the periodic wrap in x when ``periodic_x``, zeros beyond walls.
+    def fill_halo(self, field, width: int = 1, loc: str = "T", sign: float = 1.0,
+                  axes: str = "xy"):
+        """``field`` ``(..., ny, nx)`` padded with a halo of ``width`` cells on both sides of
+        each axis in ``axes`` (``"x"``, ``"y"`` or ``"xy"``): the periodic wrap in x when
+        ``periodic_x``, zeros beyond walls.
 
         ``loc`` (one of :data:`LOCATIONS`) and ``sign`` (−1 for vector components that flip
         across a fold) are unused on this grid; a tripolar grid's north fold needs them.
@@ -384,22 +387,29 @@ class CGrid(eqx.Module):
         if loc not in LOCATIONS:
             raise ValueError(f"loc = {loc!r}; accepted: {', '.join(LOCATIONS)}")
         w = width
+        zero = jnp.zeros((), field.dtype)
         nd = field.ndim
-        if self.periodic_x:
-            field = jnp.concatenate([field[..., -w:], field, field[..., :w]], axis=-1)
-            pad = [(0, 0)] * (nd - 2) + [(w, w), (0, 0)]
-        else:
-            pad = [(0, 0)] * (nd - 2) + [(w, w), (w, w)]
-        return jnp.pad(field, pad)
+        if "x" in axes:
+            if self.periodic_x:
+                field = jnp.concatenate([field[..., -w:], field, field[..., :w]], axis=-1)
+            else:
+                field = jax.lax.pad(field, zero, [(0, 0, 0)] * (nd - 1) + [(w, w, 0)])
+        if "y" in axes:
+            field = jax.lax.pad(field, zero, [(0, 0, 0)] * (nd - 2) + [(w, w, 0), (0, 0, 0)])
+        return field
 
     def shift(self, field, di: int = 0, dj: int = 0, loc: str = "T", sign: float = 1.0):
         """``field`` at ``(j + dj, i + di)`` on the same grid, values beyond the domain from
         :meth:`fill_halo` (``|di|, |dj| <= 2``)."""
-        w = max(abs(di), abs(dj))
-        if w == 0:
-            return field
-        p = self.fill_halo(field, w, loc, sign)
-        return p[..., w + dj: w + dj + self.ny, w + di: w + di + self.nx]
+        if di:
+            w = abs(di)
+            p = self.fill_halo(field, w, loc, sign, axes="x")
+            field = jax.lax.slice_in_dim(p, w + di, w + di + self.nx, axis=field.ndim - 1)
+        if dj:
+            w = abs(dj)
+            p = self.fill_halo(field, w, loc, sign, axes="y")
+            field = jax.lax.slice_in_dim(p, w + dj, w + dj + self.ny, axis=field.ndim - 2)
+        return field
 
     # -- differences and averages to neighbouring points -----------------------------------------
     def dx_plus(self, a, loc="T"):

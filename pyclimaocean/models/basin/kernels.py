@@ -229,25 +229,31 @@ def interior_face_mask(mask):
     return jnp.concatenate([mask[:-1] * mask[1:], jnp.zeros_like(mask[:1])], axis=0)
 
 
-def implicit_vertical_diffusion(grid, phi, kappa, face_mask, dt, solve):
-    """Backward-Euler vertical diffusion: solve ``(dz − dt ∂z κ ∂z) φ⁺ = dz φ`` in every
-    column (zero flux through the bottom and the surface; those fluxes enter the explicit
-    tendencies).
+def implicit_vertical_diffusion(grid, fields, kappas, face_masks, dt, solve):
+    """Backward-Euler vertical diffusion of several fields in one batched solve:
+    ``(dz − dt ∂z κ ∂z) φ⁺ = dz φ`` in every column (zero flux through the bottom and the
+    surface; those fluxes enter the explicit tendencies).
 
     Args:
-        phi: ``(nz, ny, nx)`` field.  kappa: diffusivity on top faces (m² s⁻¹; scalar or
-            ``(nz, ny, nx)``).  face_mask: :func:`interior_face_mask` of the field's mask.
+        fields: sequence of ``(nz, ny, nx)`` fields.
+        kappas: their diffusivities on top faces (m² s⁻¹; scalars or ``(nz, ny, nx)``).
+        face_masks: their :func:`interior_face_mask` s.
         dt: time step (s).  solve: ``tridiagonal_solve`` (levels on the last axis).
+
+    Returns:
+        the list of diffused fields.
     """
     dz = grid.dz[:, None, None]
-    a_up = dt * kappa * grid.inv_dzW[:, None, None] * face_mask
-    a_up = jnp.broadcast_to(a_up, phi.shape)
-    a_dn = jnp.concatenate([jnp.zeros_like(a_up[:1]), a_up[:-1]], axis=0)
+    shape = fields[0].shape
+    a_up = jnp.stack([jnp.broadcast_to(dt * k * grid.inv_dzW[:, None, None] * m, shape)
+                      for k, m in zip(kappas, face_masks, strict=True)])
+    phi = jnp.stack(list(fields))
+    a_dn = jnp.concatenate([jnp.zeros_like(a_up[:, :1]), a_up[:, :-1]], axis=1)
     diag = dz + a_up + a_dn
-    rhs = dz * phi
 
     def last(x):
-        return jnp.moveaxis(jnp.broadcast_to(x, phi.shape), 0, -1)
+        return jnp.moveaxis(x, 1, -1)
 
-    out = solve(last(-a_dn), last(diag), last(-a_up), last(rhs))
-    return jnp.moveaxis(out, -1, 0)
+    out = solve(last(-a_dn), last(diag), last(-a_up), last(dz * phi))
+    out = jnp.moveaxis(out, -1, 1)
+    return [out[i] for i in range(len(fields))]

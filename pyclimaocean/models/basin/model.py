@@ -328,19 +328,17 @@ class BasinModel(AbstractModel):
         eta, U, V = barotropic_substeps(g, eta, U, V, GU, GV, self.gravity, dt,
                                         self.n_substeps)
         m = self.mixing
-        u = (state_u + dt * gu) * g.maskU
-        v = (state_v + dt * gv) * g.maskV
-        u = K.implicit_vertical_diffusion(g, u, m.vertical_viscosity,
-                                          K.interior_face_mask(g.maskU), dt, self._solve)
-        v = K.implicit_vertical_diffusion(g, v, m.vertical_viscosity,
-                                          K.interior_face_mask(g.maskV), dt, self._solve)
+        face_t = K.interior_face_mask(g.maskT)
+        u, v, T, S = K.implicit_vertical_diffusion(
+            g,
+            [(state_u + dt * gu) * g.maskU, (state_v + dt * gv) * g.maskV,
+             (state_T + dt * gT) * g.maskT, (state_S + dt * gS) * g.maskT],
+            [m.vertical_viscosity, m.vertical_viscosity, m.vertical_diffusivity,
+             m.vertical_diffusivity],
+            [K.interior_face_mask(g.maskU), K.interior_face_mask(g.maskV), face_t, face_t],
+            dt, self._solve)
         u = (u + (U - jnp.sum(u * dz, axis=0)) * g.inv_hU) * g.maskU
         v = (v + (V - jnp.sum(v * dz, axis=0)) * g.inv_hV) * g.maskV
-        face = K.interior_face_mask(g.maskT)
-        T = K.implicit_vertical_diffusion(g, (state_T + dt * gT) * g.maskT,
-                                          m.vertical_diffusivity, face, dt, self._solve)
-        S = K.implicit_vertical_diffusion(g, (state_S + dt * gS) * g.maskT,
-                                          m.vertical_diffusivity, face, dt, self._solve)
         return u, v, T * g.maskT, S * g.maskT, eta, U, V
 
     def step(self, state: BasinState) -> BasinState:

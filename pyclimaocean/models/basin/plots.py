@@ -55,11 +55,14 @@ def _horizontal_axes(grid: CGrid):
 
 def time_series(grid: CGrid, ds, reference_density: float = 1026.0) -> dict[str, np.ndarray]:
     """Per output time: ``days``, ``kinetic_energy`` (J), ``mean_kinetic_energy``
-    (m² s⁻²), ``max_psi`` (largest ψ, Sv), ``min_psi`` (Sv), ``acc_transport`` (Sv, zonal
+    (m² s⁻²), ``max_psi`` (largest ψ, Sv; relative to the northern wall on a re-entrant
+    grid), ``min_psi`` (Sv), ``acc_transport`` (Sv, zonal
     transport through U column 0; re-entrant grids only), ``max_overturning`` (Sv, below the
     top level), ``mean_sst`` (°C)."""
     u, v, T = _field(ds, "u"), _field(ds, "v"), _field(ds, "T")
     psi = A.barotropic_streamfunction(grid, _transport_U(grid, ds)) / A.SVERDRUP
+    if grid.periodic_x:  # relative to the northern wall, as shown (_display_psi)
+        psi = psi - jnp.mean(psi[..., -1:, :], axis=(-2, -1), keepdims=True)
     moc = A.overturning_streamfunction(grid, v) / A.SVERDRUP
     out = {
         "days": seconds_since_start(ds["time"]) / _DAY,
@@ -76,27 +79,57 @@ def time_series(grid: CGrid, ds, reference_density: float = 1026.0) -> dict[str,
     return out
 
 
+def _display_psi(grid: CGrid, psi):
+    """ψ (Sv) as shown and summarised: on a re-entrant grid relative to its mean on the
+    northern wall, so the basin's boundary is 0 and the channel carries ψ up to the ACC
+    transport; on a closed grid as computed (0 on every wall)."""
+    psi = np.asarray(psi) / A.SVERDRUP
+    if grid.periodic_x:
+        psi = psi - float(np.mean(psi[-1]))
+    return psi
+
+
+def _second_half(n: int) -> slice:
+    """The outputs averaged for the transports: the second half (all of them if n < 2)."""
+    return slice(n // 2 if n > 1 else 0, None)
+
+
 def basin_summary(grid: CGrid, ds, reference_density: float = 1026.0
                   ) -> dict[str, tuple[float, str, str]]:
-    """Key numbers at the last output: ``{key: (value, units, label)}``."""
+    """Key numbers: ``{key: (value, units, label)}``.  The transports (ACC, barotropic ψ
+    extremes, overturning) are time means over the second half of the outputs, since basin
+    modes oscillate about the steady circulation; KE, max |u| and SST are the last output's.
+    """
     ts = time_series(grid, ds, reference_density)
+    half = _second_half(len(ts["days"]))
+    days = ts["days"][half]
+    span = f"mean of days {days[0]:.0f}-{days[-1]:.0f}"
+    psi = _display_psi(grid, A.barotropic_streamfunction(
+        grid, jnp.mean(_transport_U(grid, ds)[half], axis=0)))
     out = {}
     if grid.periodic_x:
-        out["acc_transport"] = (float(ts["acc_transport"][-1]), "Sv",
-                                "zonal transport through the western section (U column 0)")
-    out["max_psi"] = (float(ts["max_psi"][-1]), "Sv",
-                      "largest barotropic streamfunction (clockwise gyre)")
-    out["min_psi"] = (float(ts["min_psi"][-1]), "Sv",
-                      "smallest barotropic streamfunction (anticlockwise gyre)")
+        out["acc_transport"] = (float(np.mean(ts["acc_transport"][half])), "Sv",
+                                f"zonal transport through the section of U column 0 ({span})")
+    ref = " relative to the northern wall" if grid.periodic_x else ""
+    out["max_psi"] = (float(psi.max()), "Sv",
+                      f"largest barotropic streamfunction{ref} ({span})")
+    out["min_psi"] = (float(psi.min()), "Sv",
+                      f"smallest barotropic streamfunction{ref} ({span})")
     if grid.nz > 1:
-        out["max_overturning"] = (float(ts["max_overturning"][-1]), "Sv",
-                                  "largest meridional overturning streamfunction below the "
-                                  "top level")
+        moc = np.asarray(A.overturning_streamfunction(
+            grid, jnp.mean(_field(ds, "v")[half], axis=0))) / A.SVERDRUP
+        out["max_overturning"] = (float(moc[:-1].max()), "Sv",
+                                  f"largest overturning streamfunction below the top level "
+                                  f"({span})")
+        out["min_overturning"] = (float(moc[:-1].min()), "Sv",
+                                  f"smallest overturning streamfunction below the top level "
+                                  f"({span})")
     out["mean_kinetic_energy"] = (float(ts["mean_kinetic_energy"][-1]), "m2 s-2",
-                                  "volume-mean kinetic energy")
+                                  "volume-mean kinetic energy at the end")
     out["max_speed"] = (float(np.max(np.abs(np.asarray(ds["u"].values[-1])))), "m s-1",
                         "largest |u| at the end")
-    out["mean_sst"] = (float(ts["mean_sst"][-1]), "degC", "area-mean top-level temperature")
+    out["mean_sst"] = (float(ts["mean_sst"][-1]), "degC",
+                       "area-mean top-level temperature at the end")
     return out
 
 
@@ -133,14 +166,14 @@ def plot_sst(grid: CGrid, ds, path=None, title: str | None = None, index: int = 
     return fig
 
 
-def plot_barotropic_streamfunction(grid: CGrid, ds, path=None, title: str | None = None,
-                                   index: int = -1):
-    """Barotropic streamfunction ψ (Sv, ψ = 0 on the southern wall, clockwise positive) at
-    output ``index``."""
+def plot_barotropic_streamfunction(grid: CGrid, ds, path=None, title: str | None = None):
+    """Barotropic streamfunction ψ (Sv, clockwise positive; 0 on the walls of a closed basin,
+    on the northern wall of a re-entrant one), averaged over the second half of the outputs."""
     plt = pyplot()
     _, xU, _, yV, xl, yl = _horizontal_axes(grid)
-    psi = np.asarray(A.barotropic_streamfunction(grid, _transport_U(grid, ds, index)))
-    psi = psi / A.SVERDRUP
+    U = _transport_U(grid, ds)
+    half = _second_half(U.shape[0])
+    psi = _display_psi(grid, A.barotropic_streamfunction(grid, jnp.mean(U[half], axis=0)))
     fig, ax = plt.subplots(figsize=(5.5, 6.0), layout="constrained")
     lim = float(np.max(np.abs(psi))) or 1.0
     mesh = ax.pcolormesh(xU, yV, psi, shading="nearest", cmap="RdBu_r", vmin=-lim, vmax=lim)
@@ -151,8 +184,11 @@ def plot_barotropic_streamfunction(grid: CGrid, ds, path=None, title: str | None
     _map_aspect(ax, grid)
     ax.set_xlabel(xl)
     ax.set_ylabel(yl)
-    ax.set_title(f"{title or 'basin'}: barotropic streamfunction, {_day_label(ds, index)}\n"
-                 f"max {psi.max() + 0.0:.1f} Sv, min {psi.min() + 0.0:.1f} Sv")
+    days = seconds_since_start(ds["time"])[half] / _DAY
+    ref = " (0 on the northern wall)" if grid.periodic_x else ""
+    ax.set_title(f"{title or 'basin'}: barotropic streamfunction{ref},\nmean of days "
+                 f"{days[0]:.0f}–{days[-1]:.0f}: max {psi.max() + 0.0:.1f} Sv, "
+                 f"min {psi.min() + 0.0:.1f} Sv")
     if path is not None:
         save_figure(fig, path)
     return fig
@@ -164,7 +200,7 @@ def plot_overturning(grid: CGrid, ds, path=None, title: str | None = None):
     plt = pyplot()
     v = _field(ds, "v")
     moc = np.asarray(A.overturning_streamfunction(grid, v)) / A.SVERDRUP
-    moc = moc[moc.shape[0] // 2:].mean(axis=0)
+    moc = moc[_second_half(moc.shape[0])].mean(axis=0)
     _, _, _, yV, _, yl = _horizontal_axes(grid)
     zf = np.asarray(grid.z_faces)
     z = np.concatenate([zf[:1], zf[1:]])  # sea floor (ψ = 0) and the top faces
@@ -178,8 +214,9 @@ def plot_overturning(grid: CGrid, ds, path=None, title: str | None = None):
     ax.set_xlabel(yl)
     ax.set_ylabel("height (m)")
     days = seconds_since_start(ds["time"]) / _DAY
+    days = days[_second_half(len(days))]
     ax.set_title(f"{title or 'basin'}: Eulerian overturning, mean of days "
-                 f"{days[len(days) // 2]:.0f}–{days[-1]:.0f}")
+                 f"{days[0]:.0f}–{days[-1]:.0f}")
     if path is not None:
         save_figure(fig, path)
     return fig
