@@ -36,6 +36,8 @@ TIMEOUT_S = 900
 
 #: small settings of each TOML example for the gallery (the full runs take longer)
 SMALL: dict[str, list[str]] = {
+    "basin_munk_gyre": [],
+    "basin_acc_sector": [],
     "column_free_convection": ["grid.nz=32"],
     "column_wind_deepening": ["grid.nz=32"],
     "column_diurnal_cycle": ["grid.nz=24"],
@@ -52,6 +54,7 @@ SMALL: dict[str, list[str]] = {
     "l96_train_online": ["training.n_steps=60", "training.pretrain_offline_steps=200"],
     "qg_eddy": [],
     "seaice_arctic_column": [],
+    "coupled_arctic_column": ["time.stop_time=31104000.0", "time.dt=10800.0"],
 }
 
 
