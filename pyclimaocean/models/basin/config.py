@@ -93,7 +93,7 @@ class BasinSection(Section):
                                        description="wind stress amplitude tau0 (N m-2, 0.1)")
     horizontal_viscosity: Finite | None = Field(
         None, ge=0, le=1e7, description="Laplacian A_h (m2 s-1; munk_gyre 400, acc_sector "
-        "Veros' (2 deg)^3 x 2e-11 ~ 2.8e4, times cos(lat))")
+        "Veros' (2 deg)^3 x 2e-11 ~ 2.2e5, times cos(lat))")
     linear_drag: Finite | None = Field(None, ge=0, le=1e-3,
                                        description="linear bottom drag (s-1; 0 / 1e-5)")
     n_substeps: int | None = Field(None, ge=2, le=1000, description="barotropic substeps per "
