@@ -1,6 +1,10 @@
 """Learned closures of the two-layer QG model: CNN, group-equivariant CNN, offline/online
 training, stochastic closure and equation discovery (issue 13, item 3)."""
 
+import runpy
+import sys
+from pathlib import Path
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -38,6 +42,7 @@ from pyclimaocean.models.qg.neural import ConvQGClosure
 from pyclimaocean.models.qg.stochastic import AR1Noise, StochasticQG, fit_ar1
 
 D4 = GROUPS["D4"]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _smooth_pv(n=16, modes=3, seed=3, amplitude=1e-6):
@@ -360,3 +365,14 @@ def test_trained_networks_save_load_and_build_by_name(tmp_path):
     discovered = build_closure("discovered", zb=-4e7)
     assert isinstance(discovered, SparseMomentumClosure)
     assert {"cnn", "equivariant_cnn", "discovered"} <= set(closure_names())
+
+
+@pytest.mark.slow  # 35 s CPU measured (minutes of wall time on the loaded 2-core machine)
+def test_learned_closure_example_script(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["qg_learned_closure.py", "--nx-hr", "32", "--nx-lr", "16",
+                                      "--spinup-years", "0.1", "--samples", "10", "--steps",
+                                      "5", "--online-steps", "2"])
+    runpy.run_path(str(ROOT / "examples" / "qg_learned_closure.py"), run_name="__main__")
+    text = capsys.readouterr().out
+    assert "reflection_y" in text and "offline test MSE" in text
+    assert "online fine-tuning" in text and "low-res 16 with discovered" in text
