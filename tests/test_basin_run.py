@@ -4,6 +4,8 @@ through ``pyclimaocean run``."""
 
 from pathlib import Path
 
+import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ import pyclimaocean  # noqa: F401  (float64)
 from pyclimaocean.config import ConfigError, load_config
 from pyclimaocean.core.registry import get_model_entry
 from pyclimaocean.experiment import run_experiment
-from pyclimaocean.models.basin import BasinModel
+from pyclimaocean.models.basin import BasinModel, acc_sector
 from pyclimaocean.models.basin import analysis as A
 from pyclimaocean.models.basin.config import BasinExperiment, build_model
 
@@ -96,3 +98,31 @@ def test_example_small_variant_runs_through_the_cli_path(name, tmp_path):
         assert d["acc_transport"] == pytest.approx(float(acc), rel=1e-10)
         assert d["acc_transport"] > 10.0
         assert d["max_overturning"] > 0.0 > d["min_overturning"]
+
+
+@pytest.mark.slow  # 53 s measured (compiles the gradient of 12 acc_sector steps)
+def test_diagnostics_as_losses_through_the_model_match_finite_differences():
+    """ACC transport + one overturning value + heat content after 12 steps of the 2°×4°
+    acc_sector from rest, differentiated w.r.t. the wind amplitude and the restoring rate:
+    reverse mode vs central differences."""
+    model = acc_sector(dlat=4.0)
+    state0 = model.initial_state()
+
+    def loss(tau0, gamma):
+        m = eqx.tree_at(lambda q: (q.forcing.wind_stress_amplitude, q.forcing.restoring_rate),
+                        model, (tau0, gamma))
+        s = jax.lax.fori_loop(0, 12, lambda i, x: m.step(x), state0)
+        acc = A.zonal_transport(m.grid, s.u, 0) / A.SVERDRUP
+        moc = A.overturning_streamfunction(m.grid, s.v) / A.SVERDRUP
+        return acc + moc[8, 5] + A.heat_content(m.grid, s.T) / 1e22
+
+    tau0 = jnp.asarray(0.1)
+    gamma = jnp.asarray(float(model.forcing.restoring_rate))
+    g_tau, g_gamma = jax.jit(jax.grad(loss, argnums=(0, 1)))(tau0, gamma)
+    f = jax.jit(loss)
+    h = 1e-4
+    fd_tau = (f(tau0 * (1 + h), gamma) - f(tau0 * (1 - h), gamma)) / (2 * h * tau0)
+    fd_gamma = (f(tau0, gamma * (1 + h)) - f(tau0, gamma * (1 - h))) / (2 * h * gamma)
+    assert float(g_tau) > 0.0  # more wind, more ACC
+    assert float(g_tau) == pytest.approx(float(fd_tau), rel=1e-7)
+    assert float(g_gamma) == pytest.approx(float(fd_gamma), rel=1e-7)
