@@ -11,14 +11,30 @@
 
 Wall times in seconds, on this machine's CPU; ratios are what to compare.
 
-Run: ``python -m benchmarks.experiment_overhead``
+3. *Ensemble executors* (``--ensemble``): ``pyclimaocean ensemble`` of the free-convection
+   example (its own settings: 64 levels, 4 days, 576 steps per member) with
+   ``--executor in-process`` and ``--executor dask`` (Prefect flow on a 2-worker LocalCluster)
+   at 4, 16 and 64 members, each a fresh process as a user runs it.  Reports wall time and the
+   CPU time of the command and all its child processes (Dask workers, the temporary Prefect
+   server), fits ``time = fixed + per_member * members`` per executor and prints the member
+   count from which Dask is faster (the crossover behind ``AUTO_DASK_MIN_MEMBERS``).
+
+Run: ``python -m benchmarks.experiment_overhead`` (1, 2) or
+``python -m benchmarks.experiment_overhead --ensemble [--members 4 16 64] [--json FILE]`` (3).
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "examples" / "column_free_convection.toml"
@@ -73,5 +89,62 @@ def main() -> None:
         print(f"{name:<52} {a:>15.2f} {b:>19.2f} {a / b:>8.1f}x")
 
 
+def _timed_ensemble(members: int, executor: str, out: Path, workers: int) -> tuple[float, float]:
+    """(wall s, CPU s of the command and its children) of one ``pyclimaocean ensemble``."""
+    cmd = [sys.executable, "-m", "pyclimaocean.cli", "ensemble", str(CONFIG), "-p", "c_hi_c",
+           "-n", str(members), "-o", str(out), "--executor", executor, "--workers", str(workers),
+           "--no-progress", "--set", "output.plots=false"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if res.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def _fit(ns, ts) -> tuple[float, float]:
+    """Least-squares ``t = fixed + per_member * n``: ``(fixed, per_member)``."""
+    per, fixed = np.polyfit(np.asarray(ns, float), np.asarray(ts, float), 1)
+    return float(fixed), float(per)
+
+
+def ensemble_crossover(members=(4, 16, 64), workers: int = 2, json_path: str | None = None) -> dict:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in members:
+            for executor in ("in-process", "dask"):
+                wall, cpu = _timed_ensemble(n, executor, Path(tmp) / f"{executor}_{n}", workers)
+                rows.append({"members": n, "executor": executor, "wall_s": wall, "cpu_s": cpu})
+                print(f"{n:>4} members  {executor:<10}  wall {wall:8.1f} s   CPU {cpu:8.1f} s",
+                      flush=True)
+    result = {"config": str(CONFIG.relative_to(ROOT)), "workers": workers, "rows": rows, "fits": {}}
+    for key in ("wall_s", "cpu_s"):
+        fits = {e: _fit([r["members"] for r in rows if r["executor"] == e],
+                        [r[key] for r in rows if r["executor"] == e]) for e in ("in-process", "dask")}
+        (a_s, b_s), (a_d, b_d) = fits["in-process"], fits["dask"]
+        crossover = (a_d - a_s) / (b_s - b_d) if b_s > b_d else None
+        result["fits"][key] = {"in-process": {"fixed_s": a_s, "per_member_s": b_s},
+                               "dask": {"fixed_s": a_d, "per_member_s": b_d},
+                               "crossover_members": crossover}
+        print(f"{key}: in-process {a_s:.1f} s + {b_s:.2f} s/member; dask {a_d:.1f} s + "
+              f"{b_d:.2f} s/member; Dask faster from "
+              + (f"{crossover:.0f} members" if crossover is not None else "never (no per-member saving)"))
+    if json_path:
+        Path(json_path).write_text(json.dumps(result, indent=2))
+    return result
+
+
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ensemble", action="store_true", help="benchmark the ensemble executors")
+    parser.add_argument("--members", type=int, nargs="+", default=[4, 16, 64])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    args = parser.parse_args()
+    if args.ensemble:
+        ensemble_crossover(tuple(args.members), args.workers, args.json)
+    else:
+        main()

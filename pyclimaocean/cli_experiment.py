@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .cli_common import EXIT_BLOWUP, console, fail, precheck
+from .cli_common import EXIT_BLOWUP, EXIT_CONFIG, console, fail, precheck
 
 __all__ = ["register", "examples_app", "bundled_examples", "examples_dir", "example_description",
            "example_verb"]
@@ -140,6 +140,8 @@ _ADDRESS = typer.Option(
     "LocalCluster",
 )
 _WORKERS = typer.Option(2, "--workers", min=1, help="worker processes of the LocalCluster")
+_VERBOSE = typer.Option(
+    False, "--verbose", help="show Prefect's and Dask's INFO log lines (default: warnings only)")
 
 
 def _report_ensemble(members: list[dict], out) -> None:
@@ -162,18 +164,24 @@ def ensemble(
     set_: list[str] = _SET,
     force: bool = _FORCE,
     resume: bool = _RESUME,
+    executor: str = typer.Option(
+        "auto", "--executor",
+        help="auto: in-process for small ensembles, a Prefect flow on Dask when it pays "
+        "(many members, >= 2 cores, or --dask-address); in-process; dask"),
     sequential: bool = typer.Option(
-        False, "--sequential", help="run members one after another in this process "
-        "(no Prefect, no Dask)"),
+        False, "--sequential", help="same as --executor in-process (no Prefect, no Dask)"),
     dask_address: str | None = _ADDRESS,
     workers: int = _WORKERS,
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
+    verbose: bool = _VERBOSE,
 ) -> None:
-    """Parameter-perturbation ensemble of CONFIG (Prefect flow on Dask by default).
+    """Parameter-perturbation ensemble of CONFIG, in-process or as a Prefect flow on Dask.
 
     Each member perturbs the chosen closure parameters (drawn with --seed) and is written to
-    OUTPUT_DIR/members/member_NNN; all are stacked in OUTPUT_DIR/ensemble.nc.  Exit code 3 if
-    a member blew up (the others are kept).
+    OUTPUT_DIR/members/member_NNN; all are stacked in OUTPUT_DIR/ensemble.nc (bit for bit the
+    same with either executor).  --executor auto (the default) runs small ensembles in this
+    process and uses Dask when the parallel members repay its start-up (docs/workflows.md,
+    "Choosing the executor").  Exit code 3 if a member blew up (the others are kept).
 
     \b
     Examples:
@@ -183,7 +191,16 @@ def ensemble(
       pyclimaocean ensemble examples/column_free_convection.toml -p c_hi_c -o runs/ens --resume
     """
     precheck(config, "run", set_)
-    if sequential:
+    from .workflows.settings import choose_executor, quiet_logging
+
+    try:
+        chosen, why = choose_executor(members, executor="in-process" if sequential else executor,
+                                      workers=workers, dask_address=dask_address)
+    except ValueError as err:
+        _fail(str(err), EXIT_CONFIG)
+    if progress:
+        _console().print(f"ensemble of {members} members: {chosen} ({why})", highlight=False)
+    if chosen == "in-process":
         from .experiment import run_ensemble
 
         res = run_ensemble(config, output_dir, set_, parameters=perturb, members=members,
@@ -191,6 +208,8 @@ def ensemble(
                            progress=progress, command=_command())
         _report_ensemble(res.members, res.output_dir)
         return
+    if not verbose:
+        quiet_logging()
     from .workflows.launcher import launch
 
     res = launch("ensemble", dask_address=dask_address, n_workers=workers, config=str(config),
@@ -223,6 +242,7 @@ def flow(
     progress: bool = typer.Option(
         True, "--progress/--no-progress",
         help="progress bar (ensemble members; optimisation in calibrate/infer)"),
+    verbose: bool = _VERBOSE,
 ) -> None:
     """Run a Prefect flow over the Python API (offline; task results persisted in
     OUTPUT_DIR/.prefect so that `--resume` skips finished tasks).
@@ -243,6 +263,10 @@ def flow(
     if verb is not None:
         precheck(config, verb, set_)
     from .config import parse_override
+    from .workflows.settings import quiet_logging
+
+    if not verbose:
+        quiet_logging()
     from .workflows.launcher import launch
 
     params: dict = {"config": str(config), "output_dir": str(output_dir) if output_dir else None,

@@ -17,15 +17,90 @@ To record runs in a real Prefect server instead, start one (``prefect server sta
 
 from __future__ import annotations
 
+import logging
 import os
 
-__all__ = ["configure_offline", "worker_environment", "OFFLINE_DEFAULTS"]
+__all__ = ["configure_offline", "worker_environment", "OFFLINE_DEFAULTS", "QUIET_LOGGING",
+           "quiet_logging", "EXECUTORS", "AUTO_DASK_MIN_MEMBERS", "usable_cores",
+           "choose_executor"]
 
 OFFLINE_DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }
+
+
+#: log levels of a quiet flow (the default of ``pyclimaocean ensemble`` / ``flow``; ``--verbose``
+#: keeps Prefect's and Dask's INFO lines): Prefect's loggers (flow/task-run states, the
+#: "Starting temporary server" notice) and Dask's ``distributed`` loggers (scheduler, nanny and
+#: worker lifecycle) print warnings and errors only
+QUIET_LOGGING = {
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "PREFECT_LOGGING_LOGGERS_ROOT_LEVEL": "WARNING",
+    "DASK_LOGGING__DISTRIBUTED": "warning",
+}
+
+
+def quiet_logging() -> dict[str, str]:
+    """Apply :data:`QUIET_LOGGING` to ``os.environ`` where unset (before ``prefect`` and
+    ``distributed`` are imported; Dask worker processes inherit it); returns what was set."""
+    applied = {}
+    for key, value in QUIET_LOGGING.items():
+        if key not in os.environ:
+            os.environ[key] = value
+            applied[key] = value
+    # the nannies (in this process) warn "Worker process still alive after 4.0 seconds,
+    # killing" when a busy worker is slow to exit at the end of a flow: expected, not a problem
+    logging.getLogger("distributed.nanny").setLevel(logging.ERROR)
+    return applied
+
+
+#: ensemble executors: members one after another in this process, or a Prefect flow mapping
+#: one task per member onto Dask workers
+EXECUTORS = ("auto", "in-process", "dask")
+
+#: ``auto`` runs ensembles of fewer members in-process.  Measured with
+#: ``python -m benchmarks.experiment_overhead --ensemble`` (docs/workflows.md, "Choosing the
+#: executor"): Prefect + Dask cost a fixed overhead (temporary API server, LocalCluster, one
+#: JAX import and compilation per worker) that the parallel members repay only from about this
+#: many members of a typical column run on 2 workers.
+AUTO_DASK_MIN_MEMBERS = 64
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (``sched_getaffinity`` where available)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def choose_executor(members: int, *, executor: str = "auto", workers: int = 2,
+                    dask_address: str | None = None, cores: int | None = None) -> tuple[str, str]:
+    """``(executor, reason)``: ``"in-process"`` or ``"dask"`` for an ensemble of ``members``.
+
+    ``executor`` other than ``"auto"`` is returned as given.  ``auto``: Dask when a scheduler
+    address is given (the user has a cluster) or when there are at least
+    :data:`AUTO_DASK_MIN_MEMBERS` members and both ``workers`` and the usable cores are ≥ 2
+    (otherwise the members cannot run in parallel and Dask only adds its overhead).
+    """
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor {executor!r} is not supported. Supported executors are: "
+                         f"{', '.join(EXECUTORS)}")
+    if executor != "auto":
+        return executor, f"--executor {executor}"
+    if dask_address:
+        return "dask", f"a Dask scheduler was given ({dask_address})"
+    cores = usable_cores() if cores is None else cores
+    parallel = min(workers, cores)
+    if parallel < 2:
+        return "in-process", (f"{parallel} worker{'s' if parallel != 1 else ''} can run at once "
+                              f"({cores} usable core{'s' if cores != 1 else ''}, --workers "
+                              f"{workers}): Dask would only add its overhead")
+    if members < AUTO_DASK_MIN_MEMBERS:
+        return "in-process", (f"{members} members < {AUTO_DASK_MIN_MEMBERS}: the Prefect + Dask "
+                              "start-up costs more than the parallel members save")
+    return "dask", f"{members} members on {parallel} parallel workers"
 
 
 def configure_offline() -> dict[str, str]:
