@@ -216,6 +216,8 @@ def main(argv=None):
     p.add_argument("--size", choices=sorted(SIZES), default="small")
     p.add_argument("--configs", nargs="+", choices=sorted(PRESETS), default=["eddy", "jet"])
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--years", type=float, help="override the size's run length (years)")
+    p.add_argument("--spinup-years", type=float, help="override the size's spin-up (years)")
     p.add_argument("--no-noise-floor", action="store_true",
                    help="skip the second hi-res run (seed + 1) that measures sampling noise")
     p.add_argument("--closure-args", action="append", default=[],
@@ -227,14 +229,19 @@ def main(argv=None):
     for item in args.closure_args:
         name, _, js = item.partition("=")
         extra[name] = json.loads(js)
-    size = SIZES[args.size]
+    size = dict(SIZES[args.size])
+    if args.years is not None:
+        size["years"] = {c: args.years for c in PRESETS}
+    if args.spinup_years is not None:
+        size["spinup_years"] = {c: args.spinup_years for c in PRESETS}
     t0 = time.perf_counter()
     results = [benchmark_config(c, size, args.seed, extra, not args.no_noise_floor)
                for c in args.configs]
     table = markdown_table(results) + "\n\n" + ke_table(results)
     print()
     print(f"size {args.size}: hi-res {size['nx_hr']} -> low-res {size['nx_lr']}, dt = {DT:g} s, "
-          f"seed {args.seed}; {time.perf_counter() - t0:.0f} s in all")
+          f"years {size['years']}, spin-up {size['spinup_years']}, seed {args.seed}; "
+          f"{time.perf_counter() - t0:.0f} s in all")
     print(table)
     for r in results:
         for name, why in r["skipped"].items():
