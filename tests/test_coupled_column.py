@@ -5,6 +5,7 @@ run of examples/coupled_arctic_column.toml."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import equinox as eqx
@@ -234,3 +235,23 @@ def test_cli_runs_the_coupled_example(tmp_path):
         assert ds.attrs["model"] == "coupled_column" and ds.sizes["time"] == 11
         assert ds["concentration"].attrs["standard_name"] == "sea_ice_area_fraction"
         assert np.all(np.isfinite(ds["T"].values))
+
+
+@pytest.mark.slow  # ~150 s measured (compiling the coupled adjoint; fast tier: -m 'not slow')
+def test_twin_calibration_example_runs_small(tmp_path):
+    """examples/coupled_twin_calibration.py, tiny: 20 days at daily steps, one L-BFGS-B
+    iteration and one EKI update; both report parameters inside the bounds and a finite
+    misfit, and the figure is written."""
+    spec = importlib.util.spec_from_file_location(
+        "coupled_twin_calibration", ROOT / "examples" / "coupled_twin_calibration.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    summary = module.main(["--days", "20", "--dt", "86400", "--ensemble", "3",
+                           "--iterations", "1", "--lbfgs-iterations", "1", "-o", str(tmp_path)])
+    assert (tmp_path / "twin.png").exists() and (tmp_path / "summary.json").exists()
+    assert summary["misfit"]["n_observations"] == 12
+    for method in ("lbfgsb", "eki"):
+        values = summary[method]["parameters"]
+        assert set(values) == set(module.PATHS)
+        assert 0.3 < values["thermodynamics.ice_albedo"] < 0.9
+        assert np.isfinite(summary["misfit"][method])

@@ -32,11 +32,13 @@ _RAIN_MM_DAY = (0, 0, 0, 0, 0, 0, 0.5, 0.5, 0, 0, 0, 0)
 
 
 def arctic_atmosphere_dataset(wind_speed: float = 5.0, relative_humidity: float = 0.9,
-                              snow_density: float = 330.0) -> xr.Dataset:
+                              snow_density: float = 330.0, warming: float = 0.0,
+                              longwave_offset: float = 0.0) -> xr.Dataset:
     """The idealised Arctic atmosphere (module docstring) as a dataset on ``time`` (days since
-    the start, mid-months of a 360-day year)."""
+    the start, mid-months of a 360-day year); ``warming`` (K) is added to the air temperature
+    and ``longwave_offset`` (W m⁻²) to LW↓ (a warmer, seasonally ice-free variant)."""
     days = (np.arange(12) + 0.5) * 30.0
-    ta = np.asarray(AIR_TEMPERATURE_C) + 273.15
+    ta = np.asarray(AIR_TEMPERATURE_C) + 273.15 + warming
     pressure = 101325.0
     e_sat = np.asarray(saturation_vapour_pressure(jnp.asarray(ta), pressure, True))
     e = relative_humidity * e_sat
@@ -62,7 +64,7 @@ def arctic_atmosphere_dataset(wind_speed: float = 5.0, relative_humidity: float 
                                 "surface_air_pressure"),
             "shortwave_down": var(table["shortwave_down"], "W m-2", "downwelling shortwave",
                                   "surface_downwelling_shortwave_flux_in_air"),
-            "longwave_down": var(table["longwave_down"], "W m-2", "downwelling longwave",
+            "longwave_down": var(table["longwave_down"] + longwave_offset, "W m-2", "downwelling longwave",
                                  "surface_downwelling_longwave_flux_in_air"),
             "rainfall": var(np.asarray(_RAIN_MM_DAY) / 86400.0, "kg m-2 s-1", "rainfall",
                             "rainfall_flux"),
