@@ -78,12 +78,12 @@ class ModelEntry:
 
 
 _ENTRIES: dict[str, ModelEntry | str] = {
-    "basin": "pyclimaocean.models.basin.registry:ENTRY",
     "column": "pyclimaocean.models.column.registry:ENTRY",
     "lorenz96": "pyclimaocean.models.lorenz96.registry:ENTRY",
     "qg": "pyclimaocean.models.qg.registry:ENTRY",
     "seaice_column": "pyclimaocean.models.seaice.registry:ENTRY",
     "coupled_column": "pyclimaocean.models.coupled.registry:ENTRY",
+    "basin": "pyclimaocean.models.basin.registry:ENTRY",
 }
 
 
