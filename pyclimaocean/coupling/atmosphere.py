@@ -72,9 +72,12 @@ class PrescribedAtmosphere(AbstractComponent):
 
     Attributes:
         times: ``(nt,)`` increasing, s since the start of the run.
-        wind_u, wind_v (m s⁻¹), air_temperature (K), specific_humidity (kg kg⁻¹),
-        air_pressure (Pa), shortwave_down, longwave_down (W m⁻²), rainfall, snowfall
-        (kg m⁻² s⁻¹): ``(nt,)`` leaves.
+        wind_u: eastward wind (m s⁻¹), ``(nt,)``; wind_v likewise northward.
+        air_temperature: (K), ``(nt,)``.
+        specific_humidity: (kg kg⁻¹), ``(nt,)``.
+        air_pressure: (Pa), ``(nt,)``.
+        shortwave_down: downwelling shortwave (W m⁻²); longwave_down likewise longwave.
+        rainfall: (kg m⁻² s⁻¹); snowfall likewise (water equivalent).
         wind_height, temperature_height: measurement heights (m, static).
         period: ``None`` (end values held outside the table) or the period of a climatology
             (s, static; e.g. a 360-day year).

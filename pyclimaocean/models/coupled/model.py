@@ -60,7 +60,7 @@ class CoupledState(eqx.Module):
             surface cell as the ice left it; its ``heat_input`` is the cumulative heat into
             the air–ice–ocean system, J m⁻²).
         freshwater_input: cumulative rain + snow − evaporation over leads (kg m⁻²).
-        time (s), iteration.
+        time: model time (s); iteration: steps taken.
     """
 
     ocean: ColumnState
@@ -81,7 +81,8 @@ class CoupledColumn(AbstractModel):
         atmosphere: :class:`PrescribedAtmosphere`.
         exchange: :class:`AirSeaIceExchange` (``exchange.ocean_fluxes.*`` e.g. the Charnock
             coefficients, ``exchange.ice_fluxes.*``, ``exchange.ice_ocean_drag``).
-        initial_ice_thickness, initial_snow_thickness (m), initial_concentration.
+        initial_ice_thickness: (m); initial_snow_thickness (m) and initial_concentration
+            likewise.
         dt: time step (s, static).
     """
 
