@@ -34,22 +34,61 @@ from .output_writers import AbstractOutputWriter, make_writer
 __all__ = ["Simulation", "BlowUpError"]
 
 
+#: a finite value that left its plausible range having moved less than this fraction of the
+#: range in its last step drifted there smoothly (physics or forcing), not by an instability
+SMOOTH_DRIFT_FRACTION = 0.01
+
+
 class BlowUpError(RuntimeError):
     """The model produced NaN/Inf or an implausible value.
 
     Attributes: ``iteration`` (first bad step), ``time`` (model time), ``variable``, ``value``,
-    ``last_good_path`` (checkpoint of the last good state, if an output directory was given).
+    ``last_good_path`` (checkpoint of the last good state, if an output directory was given),
+    ``step_change`` (|change| of the offending value in its last step, when known) and
+    ``kind``: ``"non-finite"`` (NaN/Inf), ``"jump"`` (left the plausible range by a step
+    larger than :data:`SMOOTH_DRIFT_FRACTION` of the range: a numerical instability),
+    ``"drift"`` (moved out of range smoothly: the physics or forcing, not the time step) or
+    ``"out-of-range"`` (the step change is unknown, e.g. the initial state).  The message's
+    advice follows the kind: reducing the time step helps an instability, not a drift.
     """
 
-    def __init__(self, iteration, time, variable, value, last_good_path=None, allowed=None):
+    def __init__(self, iteration, time, variable, value, last_good_path=None, allowed=None,
+                 step_change=None):
         self.iteration, self.time, self.variable, self.value = iteration, time, variable, value
         self.last_good_path = last_good_path
+        self.step_change = step_change
         where = f"; last good state saved to {last_good_path}" if last_good_path else ""
         rng = f" (plausible range {allowed[0]} to {allowed[1]})" if allowed else ""
+        width = float(allowed[1] - allowed[0]) if allowed else math.nan
+        if not math.isfinite(value):
+            self.kind = "non-finite"
+            advice = ("The run became numerically unstable (a value is not finite): reduce the "
+                      "time step (time.dt; a CFL or diffusive stability limit was likely "
+                      "exceeded) or check the parameters for unphysical values (e.g. a "
+                      "negative diffusivity).")
+        elif step_change is None or not math.isfinite(width):
+            self.kind = "out-of-range"
+            advice = ("If the run became numerically unstable, reduce the time step; if the "
+                      "forcing drove it out of the plausible range, check the forcing and "
+                      "parameters.")
+        elif step_change <= SMOOTH_DRIFT_FRACTION * width:
+            self.kind = "drift"
+            advice = (f"It drifted there smoothly (it changed by {step_change:.3g} in its last "
+                      f"step, {100 * step_change / width:.2g} % of the plausible range): this "
+                      "is the physics or the forcing, not a numerical instability, and a "
+                      "smaller time step will not help. Check the forcing's sign and size, the "
+                      "run length and the parameters (e.g. sustained cooling takes a "
+                      "temperature below freezing in a model without sea ice).")
+        else:
+            self.kind = "jump"
+            advice = (f"It jumped there (by {step_change:.3g} in one step, "
+                      f"{100 * step_change / width:.2g} % of the plausible range): a numerical "
+                      "instability. Reduce the time step (time.dt; a CFL or diffusive "
+                      "stability limit was likely exceeded) or check the parameters for "
+                      "unphysical values (e.g. a negative diffusivity).")
         super().__init__(
             f"blow-up at step {iteration} (t = {time:g}): variable {variable!r} = {value:g}"
-            f"{rng}{where}. If the run became numerically unstable, reduce the time step; if "
-            "the forcing drove it out of the plausible range, check the forcing and parameters."
+            f"{rng}{where}. {advice}"
         )
 
 
@@ -209,15 +248,26 @@ class Simulation:
         return save_state(path, state, iteration=int(self.model.iteration(state)), **records)
 
     def _locate_blowup(self, good_state):
-        """Step from the last good state one step at a time to find the first bad step."""
+        """Step from the last good state one step at a time to find the first bad step:
+        ``(iteration, time, (variable, value, range), step change)``; the step change is the
+        largest |change| of the offending output field in that step (None if unknown)."""
         s = good_state
+        previous = self._fields(s)
         for _ in range(self.chunk):
             s = self._step(s)
-            found = _check(self._fields(s), self._ranges, s)
+            fields = self._fields(s)
+            found = _check(fields, self._ranges, s)
             if found:
-                return int(self.model.iteration(s)), float(self.model.time(s)), found
+                change = None
+                name = found[0]
+                if name in fields and name in previous:
+                    with np.errstate(invalid="ignore", over="ignore"):
+                        diff = np.abs(np.asarray(fields[name], float) - np.asarray(previous[name], float))
+                    change = float(np.max(diff)) if diff.size and np.isfinite(diff).all() else None
+                return int(self.model.iteration(s)), float(self.model.time(s)), found, change
+            previous = fields
         return (int(self.model.iteration(s)), float(self.model.time(s)),
-                ("<unknown>", math.nan, None))
+                ("<unknown>", math.nan, None), None)
 
     def _record(self, state, snapshot, mean):
         it = int(self.model.iteration(state))
@@ -287,8 +337,8 @@ class Simulation:
                         path = save_state(self.last_good_path, state)
                     for w in self.writers.values():  # outputs up to the last good state
                         w.close()
-                    it, t, (name, value, rng) = self._locate_blowup(state)
-                    raise BlowUpError(it, t, name, value, path, rng)
+                    it, t, (name, value, rng), change = self._locate_blowup(state)
+                    raise BlowUpError(it, t, name, value, path, rng, step_change=change)
                 state = new
                 self._record(state, snapshot, jax.device_get(mean) if mean is not None else None)
                 for cb in self.callbacks:
