@@ -38,6 +38,7 @@ __all__ = [
     "tracer_advection",
     "implicit_vertical_diffusion",
     "interior_face_mask",
+    "face_buoyancy_frequency",
     "smooth_speed_at_u",
     "smooth_speed_at_v",
     "velocity_at_u",
@@ -257,3 +258,16 @@ def implicit_vertical_diffusion(grid, fields, kappas, face_masks, dt, solve):
     out = solve(last(-a_dn), last(diag), last(-a_up), last(dz * phi))
     out = jnp.moveaxis(out, -1, 1)
     return [out[i] for i in range(len(fields))]
+
+
+def face_buoyancy_frequency(grid, equation_of_state, T, S, gravity, reference_density):
+    """``N²`` on the top faces of T cells (s⁻²): the density difference of the two cells
+    evaluated at the face height (so the nonlinear equation of state's pressure dependence
+    cancels), ``N² = −(g/ρ₀) (ρ(T_{k+1}, S_{k+1}, z_f) − ρ(T_k, S_k, z_f)) / dzW``; 0 on the
+    surface face and on faces touching land."""
+    z = grid.z_faces[1:-1, None, None]
+    rho_below = equation_of_state.density_anomaly(T[:-1], S[:-1], z)
+    rho_above = equation_of_state.density_anomaly(T[1:], S[1:], z)
+    n2 = -gravity / reference_density * (rho_above - rho_below) * grid.inv_dzW[:-1, None, None]
+    n2 = jnp.concatenate([n2, jnp.zeros_like(n2[:1])], axis=0)
+    return n2 * interior_face_mask(grid.maskT)

@@ -73,6 +73,11 @@ class BasinMixing(eqx.Module):
         vertical_viscosity: ν (m² s⁻¹), implicit.
         horizontal_diffusivity: κ_h of T and S (m² s⁻¹).
         vertical_diffusivity: κ_v of T and S (m² s⁻¹), implicit.
+        convective_diffusivity: κ_c (m² s⁻¹) added to κ_v of T and S on statically unstable
+            faces as the smooth step ``κ_c σ(−N² / N²₀)`` (σ the logistic function, N² from
+            the lagged T, S), the differentiable form of convective adjustment; ``None``
+            (default) = no convection scheme.
+        convective_n2_scale: N²₀ (s⁻², static), the width of the step (1e-8).
         viscosity_cos_power: scale A_h and A_4 by ``cos^p φ`` (static; 0 = off).
     """
 
@@ -81,6 +86,8 @@ class BasinMixing(eqx.Module):
     vertical_viscosity: Any = 1e-4
     horizontal_diffusivity: Any = 0.0
     vertical_diffusivity: Any = 1e-5
+    convective_diffusivity: Any = None
+    convective_n2_scale: float = eqx.field(static=True, default=1e-8)
     viscosity_cos_power: int = eqx.field(static=True, default=0)
 
 
@@ -313,6 +320,17 @@ class BasinModel(AbstractModel):
         gS = self.tracer_tendency(S, u, v, flux_z, f.restoring_salinity, f.salinity_flux)
         return gu, gv, gT, gS
 
+    def tracer_vertical_diffusivity(self, T, S):
+        """κ of T and S on the top faces (m² s⁻¹): ``κ_v`` plus, with a convection scheme,
+        ``κ_c σ(−N² / N²₀)`` (:class:`BasinMixing`)."""
+        m = self.mixing
+        if m.convective_diffusivity is None:
+            return m.vertical_diffusivity
+        n2 = K.face_buoyancy_frequency(self.grid, self.equation_of_state, T, S, self.gravity,
+                                       self.reference_density)
+        return m.vertical_diffusivity + m.convective_diffusivity * jax.nn.sigmoid(
+            -n2 / m.convective_n2_scale)
+
     # -- the pieces of a step ------------------------------------------------------------------
     def _solve(self, lower, diag, upper, rhs):
         return tridiagonal_solve(lower, diag, upper, rhs)
@@ -329,12 +347,12 @@ class BasinModel(AbstractModel):
                                         self.n_substeps)
         m = self.mixing
         face_t = K.interior_face_mask(g.maskT)
+        kappa = self.tracer_vertical_diffusivity(state_T, state_S)
         u, v, T, S = K.implicit_vertical_diffusion(
             g,
             [(state_u + dt * gu) * g.maskU, (state_v + dt * gv) * g.maskV,
              (state_T + dt * gT) * g.maskT, (state_S + dt * gS) * g.maskT],
-            [m.vertical_viscosity, m.vertical_viscosity, m.vertical_diffusivity,
-             m.vertical_diffusivity],
+            [m.vertical_viscosity, m.vertical_viscosity, kappa, kappa],
             [K.interior_face_mask(g.maskU), K.interior_face_mask(g.maskV), face_t, face_t],
             dt, self._solve)
         u = (u + (U - jnp.sum(u * dz, axis=0)) * g.inv_hU) * g.maskU
@@ -464,6 +482,9 @@ class BasinModel(AbstractModel):
                                                "m2 s-1", "horizontal tracer diffusivity"),
             "mixing.vertical_diffusivity": p("", m.vertical_diffusivity, 0.0, 1.0, "m2 s-1",
                                              "vertical tracer diffusivity"),
+            **({} if m.convective_diffusivity is None else {
+                "mixing.convective_diffusivity": p("", m.convective_diffusivity, 0.0, 100.0,
+                                                   "m2 s-1", "convective diffusivity")}),
             "drag.linear": p("", d.linear, 0.0, 1e-3, "s-1", "linear bottom drag rate"),
             "drag.quadratic": p("", d.quadratic, 0.0, 0.1, "1",
                                 "quadratic bottom drag coefficient"),

@@ -92,6 +92,7 @@ def acc_sector(
     vertical_viscosity: float = 1e-3,
     vertical_diffusivity: float = 2e-5,
     linear_drag: float = 1e-5,
+    convective_diffusivity: float | None = None,
     **kwargs,
 ) -> BasinModel:
     """Spherical sector 0–60°E × 40°S–44°N with a zonally re-entrant channel south of 20°S and
@@ -109,6 +110,8 @@ def acc_sector(
     ``restoring_days`` to ``T* = 15 °C`` (linear to 0 °C toward both ends poleward of 20°S /
     20°N); initial ``T = 15 (1 − z / z_b)`` with ``z_b`` the top of the bottom cell, S = 35.
     Laplacian viscosity ``A_h = (2° · a π/180)³ × 2e-11`` m² s⁻¹ scaled by ``cos φ``.
+    ``convective_diffusivity`` (m² s⁻¹, e.g. 1) turns on the smooth convection scheme of
+    :class:`BasinMixing` (default off).
     """
     if z_faces is None:
         z_faces = np.concatenate([[0.0], -np.cumsum(VEROS_ACC_DZ)])[::-1]
@@ -139,7 +142,8 @@ def acc_sector(
         mixing=BasinMixing(horizontal_viscosity=horizontal_viscosity,
                            horizontal_diffusivity=horizontal_diffusivity,
                            vertical_viscosity=vertical_viscosity,
-                           vertical_diffusivity=vertical_diffusivity, viscosity_cos_power=1),
+                           vertical_diffusivity=vertical_diffusivity, viscosity_cos_power=1,
+                           convective_diffusivity=convective_diffusivity),
         drag=BottomDrag(linear=linear_drag),
         forcing=SurfaceForcing(
             wind_stress_amplitude=wind_stress,
