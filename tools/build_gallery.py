@@ -105,7 +105,7 @@ def page(path: Path, summary: str | None, figures: list[str], seconds: float | N
     if summary is not None:
         settings = " ".join(f"--set {s}" for s in SMALL.get(path.stem, []))
         out += ["For this page it ran with smaller settings"
-                + (f" (`{settings}`)" if settings else "") + f", in {seconds:.0f} s on 2 CPU cores"
+                + (f" (`{settings}`)" if settings else "") + f", in {seconds:.0f} s of wall time on a shared 2-core machine"
                 + (f", exit code {code}" if code else "") + ":", "",
                 "```text", summary.replace("done: ", "", 1), "```", ""]
     elif path.suffix == ".toml":
