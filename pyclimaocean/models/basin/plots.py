@@ -1,5 +1,6 @@
-"""Summary numbers and figures of a basin run: SST map, barotropic streamfunction, meridional
-overturning ψ(y, z), and kinetic energy / transport time series.
+"""Summary numbers and figures of a basin run: SST map (or sea surface height when SST is
+uniform), barotropic streamfunction, meridional overturning ψ(y, z), and kinetic energy /
+transport time series.
 
 Everything is computed from the output dataset's prognostic fields (``u``, ``v``, ``T``,
 ``U``) with the grid's metrics through :mod:`~pyclimaocean.models.basin.analysis`, so the
@@ -25,6 +26,7 @@ __all__ = [
     "basin_summary",
     "plot_barotropic_streamfunction",
     "plot_overturning",
+    "plot_sea_surface_height",
     "plot_sst",
     "plot_time_series",
     "time_series",
@@ -166,6 +168,29 @@ def plot_sst(grid: CGrid, ds, path=None, title: str | None = None, index: int = 
     return fig
 
 
+def plot_sea_surface_height(grid: CGrid, ds, path=None, title: str | None = None):
+    """Map of the free-surface height η (cm), averaged over the second half of the outputs
+    (land blank); geostrophic flow follows its contours."""
+    plt = pyplot()
+    xT, _, yT, _, xl, yl = _horizontal_axes(grid)
+    eta = np.asarray(ds["eta"].values, dtype=float)
+    half = _second_half(eta.shape[0])
+    eta = _masked(eta[half].mean(axis=0) * 100.0, grid.maskT[-1])
+    fig, ax = plt.subplots(figsize=(5.5, 6.0), layout="constrained")
+    lim = float(np.nanmax(np.abs(eta))) or 1.0
+    mesh = ax.pcolormesh(xT, yT, eta, shading="nearest", cmap="RdBu_r", vmin=-lim, vmax=lim)
+    fig.colorbar(mesh, ax=ax, label="η (cm)")
+    _map_aspect(ax, grid)
+    ax.set_xlabel(xl)
+    ax.set_ylabel(yl)
+    days = seconds_since_start(ds["time"])[half] / _DAY
+    ax.set_title(f"{title or 'basin'}: sea surface height,\nmean of days "
+                 f"{days[0]:.0f}–{days[-1]:.0f}")
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
 def plot_barotropic_streamfunction(grid: CGrid, ds, path=None, title: str | None = None):
     """Barotropic streamfunction ψ (Sv, clockwise positive; 0 on the walls of a closed basin,
     on the northern wall of a re-entrant one), averaged over the second half of the outputs."""
@@ -250,11 +275,19 @@ def plot_time_series(grid: CGrid, ds, path=None, title: str | None = None,
 
 def basin_figures(grid: CGrid, ds, directory, title: str = "",
                   reference_density: float = 1026.0) -> list[Path]:
-    """Write ``sst.png``, ``barotropic_streamfunction.png``, ``overturning.png`` (nz > 1)
-    and ``time_series.png`` into ``directory``; returns the paths."""
+    """Write ``sst.png`` (``sea_surface_height.png`` instead when the top-level temperature
+    is uniform, as in the barotropic gyre), ``barotropic_streamfunction.png``,
+    ``overturning.png`` (nz > 1) and ``time_series.png`` into ``directory``; returns the
+    paths."""
     directory = Path(directory)
-    paths = [directory / "sst.png", directory / "barotropic_streamfunction.png"]
-    plot_sst(grid, ds, paths[0], title)
+    top = np.asarray(ds["T"].values[-1])[-1][np.asarray(grid.maskT[-1]) > 0]
+    if np.ptp(top) > 0:
+        paths = [directory / "sst.png"]
+        plot_sst(grid, ds, paths[0], title)
+    else:
+        paths = [directory / "sea_surface_height.png"]
+        plot_sea_surface_height(grid, ds, paths[0], title)
+    paths.append(directory / "barotropic_streamfunction.png")
     plot_barotropic_streamfunction(grid, ds, paths[1], title)
     if grid.nz > 1:
         paths.append(directory / "overturning.png")
