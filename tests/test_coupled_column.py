@@ -62,7 +62,7 @@ def _lead_model(thermodynamics=None, dt=6 * 3600.0):
                          initial_concentration=0.5, initial_snow_thickness=0.05)
 
 
-@pytest.mark.slow  # 15 s measured (fast tier: pytest -m 'not slow')
+@pytest.mark.slow  # 36-47 s measured at load ~20 on 2 cores (fast tier: -m 'not slow')
 @pytest.mark.parametrize("flux", ["ice_bath", "three_equation"])
 def test_coupled_column_conserves_energy_and_salt(flux):
     """Energy E = ρ₀c_p ΣTΔz − L(m_i + m_s) minus the heat input, and the virtual salt
@@ -86,7 +86,7 @@ def test_coupled_column_conserves_energy_and_salt(flux):
     assert fw.min() < -1.0 and fw[-1] > 5.0
 
 
-@pytest.mark.slow  # 8 s measured (fast tier: pytest -m 'not slow')
+@pytest.mark.slow  # 46 s measured at load ~20 on 2 cores (fast tier: -m 'not slow')
 def test_thick_ice_stays_at_freezing_and_grows_in_winter():
     """Under 2 m of ice in January the surface cell stays within 0.05 K of freezing, the ice
     grows, and conservation holds (6-hourly steps, 30 days)."""
@@ -100,7 +100,7 @@ def test_thick_ice_stays_at_freezing_and_grows_in_winter():
     assert max(_relative_drifts(m, states)) < 1e-10
 
 
-@pytest.mark.slow  # 5-18 s measured on the shared machine (fast tier: pytest -m 'not slow')
+@pytest.mark.slow  # 1.6-18 s measured on the shared machine (fast tier: -m 'not slow')
 def test_prescribed_atmosphere_interpolates_periodically_and_reads_files(tmp_path):
     atm = arctic_atmosphere()
     ta = np.asarray(atm.air_temperature)
@@ -190,7 +190,7 @@ def test_gradient_through_the_coupled_run_matches_fd():
         assert abs(grad[i] * float(v0[i])) > 1e-3, path
 
 
-@pytest.mark.slow  # 20-50 s measured on the shared machine (fast tier: -m 'not slow')
+@pytest.mark.slow  # 36-50 s measured at load ~20 on 2 cores (fast tier: -m 'not slow')
 def test_coupled_column_implements_the_contract_and_registry(tmp_path):
     entry = get_model_entry("coupled_column")
     cfg = validate({"experiment": {"model": "coupled_column"},
@@ -224,7 +224,7 @@ def test_coupled_column_implements_the_contract_and_registry(tmp_path):
         entry.build(validate(bad, entry.config_schema()))
 
 
-@pytest.mark.slow  # 12 s measured (fast tier: pytest -m 'not slow')
+@pytest.mark.slow  # 97 s measured at load ~20 on 2 cores (fast tier: -m 'not slow')
 def test_cli_runs_the_coupled_example(tmp_path):
     out = tmp_path / "coupled"
     res = runner.invoke(app, ["run", str(EXAMPLE), "-o", str(out), "--no-progress",
