@@ -122,14 +122,19 @@ class ArcticColumn(AbstractModel):
         dims = tuple(f"dim_{i}" for i in range(len(self.shape)))
         return (
             Variable("h", dims, "m", "sea-ice thickness of the ice-covered part",
-                     "sea_ice_thickness", valid_range=(0.0, 50.0), derived=True),
+                     "sea_ice_thickness", valid_range=(0.0, 50.0), derived=True,
+                     attrs={"cell_methods": "area: mean where sea_ice",
+                            "comment": "thickness of the ice-covered part (CMIP6 sithick)"}),
             Variable("ice_volume", dims, "m", "sea-ice volume per unit area",
-                     "sea_ice_amount", valid_range=(0.0, 50.0),
-                     attrs={"comment": "thickness times area fraction (m, not kg m-2)"}),
+                     "sea_ice_thickness", valid_range=(0.0, 50.0),
+                     attrs={"cell_methods": "area: mean",
+                            "comment": "grid-cell mean: thickness times area fraction (CMIP6 "
+                                       "sivol)"}),
             Variable("concentration", dims, "1", "sea-ice area fraction",
                      "sea_ice_area_fraction", valid_range=(0.0, 1.0)),
             Variable("hs", dims, "m", "snow thickness on the ice", "surface_snow_thickness",
-                     valid_range=(0.0, 20.0), derived=True),
+                     valid_range=(0.0, 20.0), derived=True,
+                     attrs={"cell_methods": "area: mean where sea_ice"}),
             Variable("Ts", dims, "degC", "ice or snow surface temperature",
                      "sea_ice_surface_temperature", valid_range=(-90.0, 1.0),
                      source="surface_temperature"),
