@@ -108,6 +108,12 @@ def test_zanna_bolton_is_quadratic_in_the_flow_and_linear_in_kappa(model):
                                atol=1e-11 * np.abs(s1).max())
     np.testing.assert_allclose(tendency(model, ZannaBolton2020(2 * zb.kappa), q), 2 * s1,
                                rtol=1e-12, atol=1e-12 * np.abs(s1).max())
+    # it does no work: grad(u) : (zeta J S') = 0 pointwise, so its total-energy tendency is
+    # round-off (a closure that only moves energy between scales), while Smagorinsky's is not
+    f0 = model.fields(model.fft(jnp.asarray(band_limited_q(32, 15, seed=6))))
+    e_zb = float(energy_tendency(model, f0, zb.pv_tendency(model, f0)))
+    e_smag = float(energy_tendency(model, f0, Smagorinsky(0.1).pv_tendency(model, f0)))
+    assert e_smag < 0 and abs(e_zb) < 1e-12 * abs(e_smag)
     # its trace part (pyqg's 1/2 (zeta^2 + D^2 + D~^2) I) is a gradient: no PV tendency
     f = model.fields(model.fft(jnp.asarray(q)))
     zeta, shear, stretch = f.ddx(f.v) - f.ddy(f.u), f.ddx(f.v) + f.ddy(f.u), f.ddx(f.u) - f.ddy(f.v)
