@@ -251,6 +251,12 @@ def test_volume_and_tracer_conservation(scheme):
         assert c1 == pytest.approx(c0, rel=1e-13), name
     wet = np.asarray(m.grid.maskT) > 0
     assert np.allclose(np.asarray(f.S)[wet], 35.0, rtol=0, atol=1e-11)
+    # barotropic correction: the depth integral of u, v is the filtered transport
+    dz = m.grid.dz[:, None, None]
+    assert np.allclose(jnp.sum(f.u * dz, axis=0), f.U, rtol=0, atol=1e-12 * float(
+        jnp.max(jnp.abs(f.U))))
+    assert np.allclose(jnp.sum(f.v * dz, axis=0), f.V, rtol=0, atol=1e-12 * float(
+        jnp.max(jnp.abs(f.V))))
 
 
 @pytest.mark.slow  # 16 s measured (machine shared, load ~10 on 2 cores)
