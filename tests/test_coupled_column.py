@@ -116,6 +116,14 @@ def test_prescribed_atmosphere_interpolates_periodically_and_reads_files(tmp_pat
                                    np.asarray(getattr(atm, name)), rtol=1e-12)
     with xr.open_dataset(ATMOSPHERE_FILE) as committed:
         xr.testing.assert_allclose(committed.load(), arctic_atmosphere_dataset())
+    # ... which is what examples/coupled_arctic_atmosphere_data.py writes
+    spec = importlib.util.spec_from_file_location(
+        "coupled_arctic_atmosphere_data", ROOT / "examples" / "coupled_arctic_atmosphere_data.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    with xr.open_dataset(script.main(tmp_path)) as written, \
+            xr.open_dataset(ATMOSPHERE_FILE) as committed:
+        xr.testing.assert_identical(written.load(), committed.load())
     # units converted, errors name the file and the variable
     ds = arctic_atmosphere_dataset()
     ds["air_temperature"] = ds["air_temperature"] - 273.15
