@@ -30,6 +30,7 @@ from pyclimaocean.models.basin import (
     tracer_content,
 )
 from pyclimaocean.physics.constants import GRAVITY
+from pyclimaocean.physics.equation_of_state import RoquetEquationOfState
 
 NO_MIXING = BasinMixing(vertical_viscosity=0.0, vertical_diffusivity=0.0)
 
@@ -372,8 +373,6 @@ def test_model_contract():
 def test_roquet_equation_of_state_and_rk3_run():
     """The nonlinear (Roquet 2015) equation of state and the RK3 stepper run the tiny box:
     finite fields, and the stratified box stays near rest (|u| < 1 m s⁻¹) over 20 steps."""
-    from pyclimaocean.physics.equation_of_state import RoquetEquationOfState
-
     for stepper in ("ab2", "rk3"):
         m = _tiny(n_substeps=6)
         m = BasinModel(m.grid, m.dt, 6, mixing=m.mixing, drag=m.drag, forcing=m.forcing,
