@@ -463,7 +463,7 @@ class BasinModel(AbstractModel):
         """Viscosities, diffusivities, drag, wind amplitude and restoring rate, with bounds
         and log-normal priors around the model's values."""
 
-        def p(path, value, lower, upper, units, description):
+        def p(value, lower, upper, units, description):
             value = float(value)
             scale_loc = max(value, lower if lower > 0 else 1e-12)
             prior = Prior.make("lognormal", loc=float(np.log(scale_loc)), scale=0.5)
@@ -472,25 +472,25 @@ class BasinModel(AbstractModel):
 
         m, d, f = self.mixing, self.drag, self.forcing
         table = {
-            "mixing.horizontal_viscosity": p("", m.horizontal_viscosity, 0.0, 1e7, "m2 s-1",
+            "mixing.horizontal_viscosity": p(m.horizontal_viscosity, 0.0, 1e7, "m2 s-1",
                                              "Laplacian horizontal viscosity A_h"),
-            "mixing.biharmonic_viscosity": p("", m.biharmonic_viscosity, 0.0, 1e16, "m4 s-1",
+            "mixing.biharmonic_viscosity": p(m.biharmonic_viscosity, 0.0, 1e16, "m4 s-1",
                                              "biharmonic horizontal viscosity A_4"),
-            "mixing.vertical_viscosity": p("", m.vertical_viscosity, 0.0, 1.0, "m2 s-1",
+            "mixing.vertical_viscosity": p(m.vertical_viscosity, 0.0, 1.0, "m2 s-1",
                                            "vertical viscosity"),
-            "mixing.horizontal_diffusivity": p("", m.horizontal_diffusivity, 0.0, 1e5,
+            "mixing.horizontal_diffusivity": p(m.horizontal_diffusivity, 0.0, 1e5,
                                                "m2 s-1", "horizontal tracer diffusivity"),
-            "mixing.vertical_diffusivity": p("", m.vertical_diffusivity, 0.0, 1.0, "m2 s-1",
+            "mixing.vertical_diffusivity": p(m.vertical_diffusivity, 0.0, 1.0, "m2 s-1",
                                              "vertical tracer diffusivity"),
             **({} if m.convective_diffusivity is None else {
-                "mixing.convective_diffusivity": p("", m.convective_diffusivity, 0.0, 100.0,
+                "mixing.convective_diffusivity": p(m.convective_diffusivity, 0.0, 100.0,
                                                    "m2 s-1", "convective diffusivity")}),
-            "drag.linear": p("", d.linear, 0.0, 1e-3, "s-1", "linear bottom drag rate"),
-            "drag.quadratic": p("", d.quadratic, 0.0, 0.1, "1",
+            "drag.linear": p(d.linear, 0.0, 1e-3, "s-1", "linear bottom drag rate"),
+            "drag.quadratic": p(d.quadratic, 0.0, 0.1, "1",
                                 "quadratic bottom drag coefficient"),
-            "forcing.wind_stress_amplitude": p("", f.wind_stress_amplitude, 0.0, 10.0,
+            "forcing.wind_stress_amplitude": p(f.wind_stress_amplitude, 0.0, 10.0,
                                                "N m-2", "wind stress amplitude"),
-            "forcing.restoring_rate": p("", f.restoring_rate, 0.0, 1e-3, "s-1",
+            "forcing.restoring_rate": p(f.restoring_rate, 0.0, 1e-3, "s-1",
                                         "surface restoring rate"),
         }
         return select_parameters(table, names, f"{self.name} model")
