@@ -309,10 +309,13 @@ class PaulsonGrachevStabilityFunctions(AbstractFluxComponent):
 # -- roughness ----------------------------------------------------------------------------------
 class WindDependentCharnockRoughness(AbstractFluxComponent):
     """z₀ = α u★²/g + s ν/u★ with COARE 3.5/3.6's α = a₁ min(U₁₀ₙ, U_max) + a₂ (Edson et al.
-    2013), capped at ``maximum`` (m).
+    2013), capped at ``maximum`` (m) and floored at ``minimum`` (m).
 
     Attributes: ``charnock_slope`` a₁ = 0.0017 s m⁻¹, ``charnock_offset`` a₂ = −0.005,
-    ``wind_cap`` U_max = 19 m s⁻¹, ``smooth_flow_coefficient`` s = 0.11, ``maximum`` = 1 m.
+    ``wind_cap`` U_max = 19 m s⁻¹, ``smooth_flow_coefficient`` s = 0.11, ``maximum`` = 1 m,
+    ``minimum`` = 1e-7 m.  The floor never acts with COARE's coefficients (the smooth-flow
+    term alone is ≳ 1e-5 m); it keeps z₀ > 0 when a calibration tries a slope a₁ < −a₂/U₁₀ₙ,
+    for which α < 0 and z₀ would go negative (log of a negative number: NaN fluxes).
     """
 
     charnock_slope: Any = 0.0017
@@ -320,6 +323,7 @@ class WindDependentCharnockRoughness(AbstractFluxComponent):
     wind_cap: Any = 19.0
     smooth_flow_coefficient: Any = 0.11
     maximum: float = eqx.field(static=True, default=1.0)
+    minimum: float = eqx.field(static=True, default=1e-7)
 
     def charnock(self, neutral_wind_10m):
         u = jnp.minimum(neutral_wind_10m, self.wind_cap)
@@ -329,7 +333,7 @@ class WindDependentCharnockRoughness(AbstractFluxComponent):
         alpha = self.charnock(neutral_wind_10m)
         z0 = (alpha * friction_velocity**2 / gravity
               + self.smooth_flow_coefficient * viscosity / friction_velocity)
-        return jnp.minimum(z0, self.maximum)
+        return jnp.clip(z0, self.minimum, self.maximum)
 
     @classmethod
     def parameter_specs(cls):
