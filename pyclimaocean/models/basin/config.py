@@ -23,7 +23,8 @@ Two configurations (:mod:`~pyclimaocean.models.basin.setups`):
 * ``acc_sector`` — Veros' ``acc`` geometry: 0–60°E × 40°S–44°N with a re-entrant channel
   south of 20°S, 15 levels, its wind and SST restoring; keys ``dlon``, ``dlat``,
   ``restoring_days``, ``horizontal_diffusivity``, ``vertical_viscosity``,
-  ``vertical_diffusivity``.
+  ``vertical_diffusivity``, ``convective_diffusivity`` (κ_c of the smooth convection scheme,
+  m² s⁻¹, 0–100; left out = no convection scheme).
 
 Shared keys: ``wind_stress``, ``horizontal_viscosity``, ``linear_drag``, ``n_substeps``,
 ``time_stepper``, ``tracer_advection``, ``momentum_advection``.  A key that does not apply to
@@ -47,7 +48,7 @@ __all__ = ["BasinExperiment", "BasinSection", "CONFIGURATION_KEYS", "build_model
 CONFIGURATION_KEYS: dict[str, tuple[str, ...]] = {
     "munk_gyre": ("nx", "ny", "L", "depth", "nz", "f0", "beta", "reference_density"),
     "acc_sector": ("dlon", "dlat", "restoring_days", "horizontal_diffusivity",
-                   "vertical_viscosity", "vertical_diffusivity"),
+                   "vertical_viscosity", "vertical_diffusivity", "convective_diffusivity"),
 }
 
 
@@ -88,6 +89,10 @@ class BasinSection(Section):
                                               description="acc_sector: m2 s-1 (1e-3)")
     vertical_diffusivity: Finite | None = Field(None, ge=0, le=1,
                                                 description="acc_sector: m2 s-1 (2e-5)")
+    convective_diffusivity: Finite | None = Field(
+        None, ge=0, le=100, description="acc_sector: kappa_c of the smooth convection scheme, "
+        "added to the tracer diffusivity as kappa_c * sigmoid(-N2 / 1e-8 s-2) on statically "
+        "unstable faces (m2 s-1; default off; the example uses 1)")
     # both
     wind_stress: Finite | None = Field(None, ge=-10, le=10,
                                        description="wind stress amplitude tau0 (N m-2, 0.1)")
