@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -120,7 +121,8 @@ def ensemble_crossover(members=(4, 16, 64), workers: int = 2, json_path: str | N
                 rows.append({"members": n, "executor": executor, "wall_s": wall, "cpu_s": cpu})
                 print(f"{n:>4} members  {executor:<10}  wall {wall:8.1f} s   CPU {cpu:8.1f} s",
                       flush=True)
-    result = {"config": str(CONFIG.relative_to(ROOT)), "workers": workers, "rows": rows, "fits": {}}
+    result = {"config": str(CONFIG.relative_to(ROOT)), "workers": workers, "rows": rows, "fits": {},
+              "load_average_after": os.getloadavg()}
     for key in ("wall_s", "cpu_s"):
         fits = {e: _fit([r["members"] for r in rows if r["executor"] == e],
                         [r[key] for r in rows if r["executor"] == e]) for e in ("in-process", "dask")}
@@ -132,6 +134,25 @@ def ensemble_crossover(members=(4, 16, 64), workers: int = 2, json_path: str | N
         print(f"{key}: in-process {a_s:.1f} s + {b_s:.2f} s/member; dask {a_d:.1f} s + "
               f"{b_d:.2f} s/member; Dask faster from "
               + (f"{crossover:.0f} members" if crossover is not None else "never (no per-member saving)"))
+    wall = result["fits"]["wall_s"]
+    if min(wall["in-process"]["per_member_s"], wall["dask"]["per_member_s"]) <= 0:
+        print(f"wall times are not usable: a negative time per member means the machine's load "
+              f"changed between runs (load average now {os.getloadavg()[0]:.1f})")
+    # projection for an otherwise idle machine: Dask spreads its CPU time over the workers at
+    # best, the in-process run does not: wall_dask >= cpu_dask / W, wall_seq ~ cpu_seq
+    cpu = result["fits"]["cpu_s"]
+    (a_s, b_s) = cpu["in-process"]["fixed_s"], cpu["in-process"]["per_member_s"]
+    (a_d, b_d) = cpu["dask"]["fixed_s"], cpu["dask"]["per_member_s"]
+    saving = b_s - b_d / workers
+    projected = (a_d / workers - a_s) / saving if saving > 0 else None
+    extra = b_d - b_s  # the Dask path's CPU cost per member beyond the member itself
+    result["idle_projection"] = {"crossover_members": projected,
+                                 "dask_extra_cpu_per_member_s": extra,
+                                 "min_member_cpu_s_for_dask": extra / (workers - 1) if workers > 1 else None}
+    print("idle machine, best case for Dask (its CPU spread over the workers): "
+          + (f"Dask faster from {projected:.0f} members" if projected is not None else
+             f"Dask never faster for members of {b_s:.2f} s; it needs members of more than "
+             f"{extra / max(workers - 1, 1):.2f} s of CPU each"))
     if json_path:
         Path(json_path).write_text(json.dumps(result, indent=2))
     return result

@@ -62,10 +62,12 @@ EXECUTORS = ("auto", "in-process", "dask")
 
 #: ``auto`` runs ensembles of fewer members in-process.  Measured with
 #: ``python -m benchmarks.experiment_overhead --ensemble`` (docs/workflows.md, "Choosing the
-#: executor"): Prefect + Dask cost a fixed overhead (temporary API server, LocalCluster, one
-#: JAX import and compilation per worker) that the parallel members repay only from about this
-#: many members of a typical column run on 2 workers.
-AUTO_DASK_MIN_MEMBERS = 64
+#: executor"): the Prefect + Dask path costs ≈ 58 s of CPU more than the in-process one
+#: (temporary API servers, the LocalCluster, a JAX import and compilation per worker) and
+#: ≈ 0.39 s of CPU more per member, so on 2 workers it only pays for members of more than
+#: ≈ 0.4 s each, from ≈ 84 members of 1 s (≈ 11 of 5 s); the free-convection example's
+#: members (0.18 s) never.  Heavier members: ``--executor dask``.
+AUTO_DASK_MIN_MEMBERS = 128
 
 
 def usable_cores() -> int:
