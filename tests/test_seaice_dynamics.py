@@ -1,0 +1,234 @@
+"""Sea-ice dynamics on the C-grid (pyclimaocean.models.seaice.dynamics): free drift against
+its analytic solution, EVP convergence to the viscous-plastic solution on a box test,
+conservation under advection, and gradients against finite differences."""
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from pyclimaocean.grids.cgrid import CGrid
+from pyclimaocean.models.seaice.dynamics import (
+    IceDynamics,
+    IceDynamicsForcing,
+    IceDynamicsState,
+    advect_ice,
+    free_drift_velocity,
+    quadratic_air_stress,
+)
+from pyclimaocean.params import ParameterSet
+
+jax.config.update("jax_enable_x64", True)
+
+F0 = 1.46e-4
+
+
+@pytest.mark.parametrize("theta_deg", [0.0, 25.0])
+def test_free_drift_matches_analytic_steady_solution(theta_deg):
+    """Uniform wind, uniform ocean current with its geostrophic sea-surface tilt, P* = 0:
+    the steady interior velocity is the analytic free drift (wind + water drag + Coriolis)."""
+    ny, nx, dy = 14, 3, 20e3
+    g = CGrid.beta_plane(nx * dy, ny * dy, nx, ny, nz=1, total_depth=100.0, f0=F0,
+                         periodic_x=True)
+    theta = math.radians(theta_deg)
+    model = IceDynamics(grid=g, free_drift=True, beta=5.0, substeps=100, turning_angle=theta)
+    h, hs, u_o = 1.5, 0.2, 0.05
+    state = IceDynamicsState.at_rest(g, h, 1.0, hs)
+    ssh = -F0 * u_o * g.yT[:, None] / model.gravity * jnp.ones((ny, nx))  # f k×u_o = -g ∇η
+    forcing = IceDynamicsForcing(tau_x=0.1, tau_y=-0.05, ocean_u=u_o, ocean_v=0.0, ssh=ssh)
+    step = jax.jit(lambda s: model.momentum(s, forcing, 86400.0))
+    for _ in range(8):
+        state = step(state)
+    mass = model.ice_density * (h + model.mass_floor_thickness) + model.snow_density * hs
+    exact = free_drift_velocity(0.1 - 0.05j, F0, mass, model.ocean_density * model.ocean_drag,
+                                theta, u_o)
+    mid = slice(ny // 2 - 2, ny // 2 + 2)  # away from the walls (4-point Coriolis averages)
+    err_u = np.abs(np.asarray(state.u[mid]) - exact.real).max() / abs(exact)
+    err_v = np.abs(np.asarray(state.v[mid]) - exact.imag).max() / abs(exact)
+    assert abs(exact) > 0.1
+    assert err_u < 1e-6 and err_v < 1e-6, (err_u, err_v, exact)
+
+
+def test_free_drift_flag_equals_zero_strength():
+    g = CGrid.beta_plane(6 * 20e3, 6 * 20e3, 6, 6, nz=1, total_depth=100.0, f0=F0)
+    state = IceDynamicsState.at_rest(g, 1.0, 0.9)
+    forcing = IceDynamicsForcing(tau_x=0.1, tau_y=0.05)
+    a = eqx.filter_jit(IceDynamics(grid=g, free_drift=True, substeps=20).momentum)(
+        state, forcing, 600.0)
+    b = eqx.filter_jit(IceDynamics(grid=g, ice_strength=0.0, substeps=20).momentum)(
+        state, forcing, 600.0)
+    np.testing.assert_allclose(a.u, b.u, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(a.v, b.v, rtol=1e-12, atol=1e-15)
+    assert float(jnp.abs(a.u).max()) > 1e-3
+
+
+def test_ice_at_rest_without_forcing_stays_at_rest():
+    """The replacement pressure vanishes at rest: unforced ice feels no internal stress."""
+    g = CGrid.beta_plane(6 * 20e3, 6 * 20e3, 6, 6, nz=1, total_depth=100.0, f0=F0)
+    state = IceDynamicsState.at_rest(g, 2.0, 1.0)
+    out = eqx.filter_jit(IceDynamics(grid=g, substeps=30).step)(
+        state, IceDynamicsForcing(0.0, 0.0), 1800.0)
+    assert float(jnp.abs(out.u).max()) == 0.0 and float(jnp.abs(out.v).max()) == 0.0
+    np.testing.assert_array_equal(out.h, state.h)
+
+
+def _box(n=16, L=800e3, depth=None):
+    """A Hunke (2001)-type box: square basin, circulating ocean current, a spatially varying
+    wind (its t = 0 field), ice thickness rising from 0 (west) to 2 m (east), A = 1."""
+    g = CGrid.beta_plane(L, L, n, n, nz=1, total_depth=100.0, f0=F0, depth=depth)
+    XT, _ = np.meshgrid(np.asarray(g.xT), np.asarray(g.yT))
+    XU, YU = np.meshgrid(np.asarray(g.xU), np.asarray(g.yT))
+    XV, YV = np.meshgrid(np.asarray(g.xT), np.asarray(g.yV))
+
+    def wind(x, y):
+        a = -3.0  # sin(2π t / 4 days) − 3 at t = 0
+        return (5 + a * np.sin(2 * np.pi * x / L) * np.sin(np.pi * y / L),
+                5 + a * np.sin(2 * np.pi * y / L) * np.sin(np.pi * x / L))
+
+    tx, _ = quadratic_air_stress(*wind(XU, YU))
+    _, ty = quadratic_air_stress(*wind(XV, YV))
+    forcing = IceDynamicsForcing(tau_x=jnp.asarray(tx), tau_y=jnp.asarray(ty),
+                                 ocean_u=jnp.asarray(0.1 * (2 * YU - L) / L),
+                                 ocean_v=jnp.asarray(-0.1 * (2 * XV - L) / L))
+    state = IceDynamicsState.at_rest(g, 2.0 * XT / L, 1.0)
+    return g, state, forcing
+
+
+@pytest.mark.slow  # 23 s measured (2 shared cores, heavily loaded)
+def test_evp_converges_to_viscous_plastic_solution():
+    """Box test: after two spin-up steps, one step of Δt = 30 min.  The VP momentum residual
+    of the iterate falls with the number of substeps, for constant (mEVP, α = β = 300) and
+    adaptive (aEVP) relaxation, and both converge to the same velocity."""
+    g, state, forcing = _box()
+    dt, n_sub = 1800.0, 1500
+    spin = IceDynamics(grid=g, scheme="aevp", substeps=n_sub)
+    spin_step = jax.jit(lambda s: spin.momentum(s, forcing, dt))
+    start = spin_step(spin_step(state))
+    finals, tables = {}, {}
+    for scheme in ("mevp", "aevp"):
+        model = IceDynamics(grid=g, scheme=scheme, substeps=n_sub)
+        final, (us, vs) = jax.jit(
+            lambda s, model=model: model.momentum(s, forcing, dt, return_history=True))(start)
+        resid = jax.jit(jax.vmap(lambda u, v, model=model: jnp.sqrt(
+            sum(jnp.sum(r**2) for r in model.vp_residual(start, u, v, forcing, dt))
+            / (2 * g.nx * g.ny))))(us, vs)
+        tables[scheme] = {n: float(resid[n - 1]) for n in (10, 50, 100, 200, 500, 1000, n_sub)}
+        finals[scheme] = final
+    # measured (residual, N m⁻²): mEVP 4.7e-3 (N = 10), 3.6e-4 (500), 4.8e-6 (1500);
+    # aEVP 6.8e-3, 2.2e-5, 2.0e-8 (the rms air stress is 6.5e-2)
+    for scheme, drop in (("mevp", 1e-2), ("aevp", 1e-4)):
+        values = list(tables[scheme].values())
+        assert all(b < a for a, b in zip(values[2:], values[3:])), (scheme, tables[scheme])
+        assert values[-1] < drop * values[0], (scheme, tables[scheme])
+    assert tables["aevp"][500] < 0.2 * tables["mevp"][500], tables  # adaptive is faster
+    speed = float(jnp.abs(finals["aevp"].u).max())
+    assert speed > 0.01
+    diff = float(jnp.abs(finals["mevp"].u - finals["aevp"].u).max())
+    assert diff < 1e-3 * speed, (diff, speed)
+    # the ice is not in free drift: the internal stress matters
+    drift = IceDynamics(grid=g, free_drift=True, substeps=n_sub).momentum(start, forcing, dt)
+    assert float(jnp.abs(drift.u - finals["aevp"].u).max()) > 0.1 * speed
+
+
+def _island_grid(n=10):
+    depth = np.full((n, n), 100.0)
+    depth[3:5, 4:7] = 0.0  # an island
+    return CGrid.beta_plane(n * 25e3, n * 25e3, n, n, nz=1, total_depth=100.0, f0=F0,
+                            depth=depth)
+
+
+def test_advection_conserves_and_stays_positive():
+    g = _island_grid()
+    rng = np.random.default_rng(1)
+    mT = g.surface_mask("T")
+    fields = tuple(jnp.asarray(rng.uniform(0, s, (g.ny, g.nx))) * mT for s in (3.0, 1.0, 0.3))
+    fields = (fields[0], fields[1].at[5:, :].set(0.0) * mT, fields[2])  # open water patch
+    u = jnp.asarray(rng.normal(0, 0.3, (g.ny, g.nx)))
+    v = jnp.asarray(rng.normal(0, 0.3, (g.ny, g.nx)))
+    dt = 0.4 * 25e3 / (2 * 1.3)  # CFL: dt (|u|/dx + |v|/dy) <= 1 for |u|, |v| <= 1.3
+    assert float(jnp.maximum(jnp.abs(u), jnp.abs(v)).max()) < 1.3
+    totals0 = [float(jnp.sum(q * g.areaT)) for q in fields]
+    out = fields
+    for _ in range(20):
+        out = advect_ice(g, u, v, out, dt)
+    for q0, q, t0 in zip(fields, out, totals0):
+        assert abs(float(jnp.sum(q * g.areaT)) - t0) < 1e-13 * t0
+        assert float(q.min()) >= 0.0
+        assert float(jnp.abs(q * (1 - mT)).max()) == 0.0
+        assert float(jnp.abs(q - q0).max()) > 1e-3  # something moved
+
+
+def test_step_conserves_ice_and_snow_volume_in_closed_basin():
+    g, state, forcing = _box(n=10)
+    state = eqx.tree_at(lambda s: s.hs, state, 0.1 * state.A)
+    model = IceDynamics(grid=g, scheme="aevp", substeps=60)
+    step = jax.jit(lambda s: model.step(s, forcing, 3600.0))
+    vol0, snow0 = float(jnp.sum(state.h * g.areaT)), float(jnp.sum(state.hs * g.areaT))
+    s = state
+    for _ in range(6):
+        s = step(s)
+    assert abs(float(jnp.sum(s.h * g.areaT)) - vol0) < 1e-13 * vol0
+    assert abs(float(jnp.sum(s.hs * g.areaT)) - snow0) < 1e-13 * snow0
+    assert float(s.h.min()) >= 0 and float(s.A.max()) <= 1.0 and float(s.A.min()) >= 0
+    assert float(jnp.abs(s.h - state.h).max()) > 1e-4
+
+
+def _loss(model, state, forcing, steps=3, dt=3600.0):
+    def body(s, _):
+        return model.step(s, forcing, dt), None
+    s, _ = jax.lax.scan(body, state, None, length=steps)
+    return jnp.sum(s.u**2 + s.v**2) + 1e-2 * jnp.sum(s.h**2)
+
+
+@pytest.mark.parametrize("name, rel_step", [("ice_strength", 1e-4), ("ocean_drag", 1e-4)])
+def test_gradient_matches_central_differences(name, rel_step):
+    g, state, forcing = _box(n=8)
+    model = IceDynamics(grid=g, scheme="aevp", substeps=40)
+
+    def f(x):
+        return _loss(eqx.tree_at(lambda m: getattr(m, name), model, x), state, forcing)
+
+    x0 = jnp.asarray(float(getattr(model, name)))
+    ad = float(jax.jit(jax.grad(f))(x0))
+    h = rel_step * float(x0)
+    fj = jax.jit(f)
+    fd = (float(fj(x0 + h)) - float(fj(x0 - h))) / (2 * h)
+    assert ad != 0.0
+    assert abs(ad - fd) <= 1e-5 * abs(fd), (ad, fd)
+
+
+@pytest.mark.parametrize("forced", [True, False])
+def test_all_gradient_leaves_finite_from_rest(forced):
+    """From u = 0 (zero strain: Δ = 0) every gradient leaf (model and state) is finite."""
+    g, state, forcing = _box(n=8)
+    if not forced:
+        forcing = IceDynamicsForcing(0.0 * forcing.tau_x, 0.0 * forcing.tau_y)
+    model = IceDynamics(grid=g, substeps=20)
+
+    def f(model, state):
+        return _loss(model, state, forcing, steps=2)
+
+    gm, gs = eqx.filter_jit(jax.grad(f, argnums=(0, 1)))(model, state)
+    leaves = jax.tree_util.tree_leaves((gm, gs))
+    assert len(leaves) > 20 and all(bool(jnp.all(jnp.isfinite(x))) for x in leaves)
+    if forced:
+        assert float(jnp.abs(gm.ice_strength)) > 0 and float(jnp.abs(gs.h).max()) > 0
+
+
+def test_parameters_have_bounds_units_and_apply():
+    g = CGrid.beta_plane(4e5, 4e5, 4, 4, nz=1, total_depth=100.0)
+    model = IceDynamics(grid=g)
+    ps = model.parameters()
+    assert isinstance(ps, ParameterSet)
+    assert set(ps.names) == {"ice_strength", "strength_decay", "ellipse_ratio", "ocean_drag"}
+    assert ps["ice_strength"].units == "N m-2" and float(ps["ice_strength"].value) == 27500.0
+    assert float(ps["strength_decay"].value) == 20.0 and float(ps["ellipse_ratio"].value) == 2.0
+    for p in ps.parameters.values():
+        assert p.lower < float(p.value) < p.upper
+    new = ps.with_values({"ice_strength": 3.0e4}).apply(model)
+    assert float(new.ice_strength) == 3.0e4
+    with pytest.raises(ValueError, match="scheme"):
+        IceDynamics(grid=g, scheme="evp")
