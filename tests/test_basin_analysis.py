@@ -251,3 +251,38 @@ def test_gradients_match_central_finite_differences():
         assert ad == pytest.approx(fd, rel=1e-7), name
         for grad, mask in ((gu, g.maskU), (gv, g.maskV), (gT, g.maskT)):
             assert float(jnp.max(jnp.abs(grad * (1 - mask)))) == 0.0, name
+
+
+@pytest.mark.slow  # 7.2 s measured (load ~17 on 2 cores)
+def test_maxima_integrals_and_free_surface_volume_are_analytic():
+    """max ψ of a prescribed gyre; max ψ of uniform channel flow relative to the northern
+    wall; max overturning of a two-layer exchange; Σ φ dV and Σ η dA of uniform fields."""
+    g = box(nz=2)
+    x = np.asarray(g.xU) / 1.2e6
+    y = np.asarray(g.yV) / 1.0e6
+    psi = jnp.asarray(2.5e7 * np.sin(np.pi * y)[:, None] * np.sin(np.pi * x)[None, :] ** 2)
+    U, _ = transports_from_psi(g, psi * g.maskZ[-1])
+    assert float(A.max_barotropic_streamfunction(g, U)) == pytest.approx(
+        float(jnp.max(psi * g.maskZ[-1])), rel=1e-10)
+    # periodic channel with u0 everywhere: ψ − ψ_north = T (ny − 1 − j)/ny, largest at j = 0
+    c = channel(nz=3)
+    u0 = 0.1
+    exact = u0 * 3000.0 * EARTH_RADIUS * 30.0 * DEG
+    assert float(A.max_barotropic_streamfunction(c, A.depth_integral(c, u0 * c.maskU, "U"))
+                 ) == pytest.approx(exact * (c.ny - 1) / c.ny, rel=1e-12)
+    # northward a above, the compensating southward flow at the bottom: ψ = a dz₀ L_x(y)
+    dz = np.asarray(c.dz)
+    a = 0.02
+    profile = np.array([-a * dz[2] / dz[0], 0.0, a])  # bottom, middle, top levels
+    v = jnp.asarray(profile)[:, None, None] * c.maskV
+    width = np.asarray(c.dxV)[:, 0] * c.nx * np.asarray(c.maskV)[0, :, 0]
+    assert float(A.max_overturning(c, v)) == pytest.approx(a * dz[2] * width.max(), rel=1e-12)
+    with pytest.raises(ValueError, match="nz >= 2"):
+        A.max_overturning(box(nz=1), jnp.zeros((1, 20, 24)))
+    # integrals
+    vol = float(jnp.sum(c.volumeT))
+    assert float(A.volume_integral(c, 3.0 * c.maskT)) == pytest.approx(3.0 * vol, rel=1e-14)
+    assert float(A.volume_mean(c, 3.0 * c.maskT)) == pytest.approx(3.0, rel=1e-14)
+    area = EARTH_RADIUS**2 * 60.0 * DEG * (np.sin(-30.0 * DEG) - np.sin(-60.0 * DEG))
+    assert float(A.free_surface_volume(c, jnp.full((c.ny, c.nx), 0.5))) == pytest.approx(
+        0.5 * area, rel=1e-12)

@@ -21,7 +21,7 @@ from pyclimaocean.models.basin import (
     SurfaceForcing,
     acc_sector,
     kernels,
-    kinetic_energy,
+    mean_kinetic_energy,
     mean_sst,
     munk_gyre,
     stable_substeps,
@@ -289,7 +289,7 @@ def test_gradients_match_finite_differences():
     def loss(values):
         mm = ps.with_values(dict(zip(names, values, strict=True))).apply(m)
         final, _ = mm.run(mm.initial_state(), 60)
-        return 1e3 * kinetic_energy(mm, final) + mean_sst(mm, final)
+        return 1e3 * mean_kinetic_energy(mm, final) + mean_sst(mm, final)
 
     x = jnp.asarray([float(ps[n].value) for n in names])
     grad = jax.jit(jax.grad(loss))(x)
@@ -311,7 +311,7 @@ def test_every_gradient_leaf_is_finite_from_rest():
 
     def loss(model):
         final, _ = model.run(model.initial_state(), 10)
-        return kinetic_energy(model, final) + mean_sst(model, final)
+        return mean_kinetic_energy(model, final) + mean_sst(model, final)
 
     grads = eqx.filter_jit(eqx.filter_grad(loss))(m)
     leaves = jax.tree_util.tree_leaves(grads)

@@ -12,8 +12,10 @@ import xarray as xr
 import pyclimaocean  # noqa: F401  (float64)
 from pyclimaocean.core.dataset import cf_time_attributes, fields_dataset
 from pyclimaocean.grids import CGrid
+from pyclimaocean.models.basin import acc_sector, munk_gyre
 from pyclimaocean.models.basin import analysis as A
 from pyclimaocean.models.basin import metadata as M
+from pyclimaocean.physics.constants import HEAT_CAPACITY
 
 
 class _Output:
@@ -145,3 +147,47 @@ def test_xgcm_opens_the_output_and_its_differences_are_the_transports(tmp_path):
     np.testing.assert_allclose(-dmoc.values, zonal, atol=1e-6)
     # T interpolated to U points along the periodic x axis lands on x_u
     assert grid.interp(ds["T"], "X").dims == ("time", "z", "y", "x_u")
+
+
+@pytest.mark.slow  # 20 s (munk) and 23 s (acc) measured (load ~17 on 2 cores; eager dispatch)
+@pytest.mark.parametrize("setup", ["munk_gyre", "acc_sector"])
+def test_model_metadata_and_diagnostics_have_one_source(setup):
+    """BasinModel's variables/coordinates are the metadata module's; its output fields add the
+    derived ones of ``derived_fields``; its named diagnostics are the analysis functions, in
+    the same units (J) as the output variables of the same name."""
+    model = (munk_gyre(nx=8, n_substeps=4) if setup == "munk_gyre"
+             else acc_sector(dlon=6.0, dlat=6.0, dt=7200.0, n_substeps=4,
+                             z_faces=[-2000.0, -600.0, -80.0, 0.0]))
+    g = model.grid
+    assert model.variables() == M.basin_variables()
+    assert [c.name for c in model.coordinates()] == [c.name for c in M.cgrid_coordinates(g)]
+    rng = np.random.default_rng(1)
+    s = model.state_from_fields(u=jnp.asarray(rng.normal(size=g.shape)) * 0.1,
+                                v=jnp.asarray(rng.normal(size=g.shape)) * 0.1,
+                                T=10.0 + jnp.asarray(rng.normal(size=g.shape)))
+    out = model.output_fields(s)
+    assert set(out) == {v.name for v in model.variables()}
+    expect = {"kinetic_energy", "heat_content", "mean_sst", "max_barotropic_streamfunction"}
+    if setup == "acc_sector":
+        expect |= {"acc_transport", "max_overturning"}
+    assert set(model.diagnostics()) == expect
+    rho0 = model.reference_density
+    assert float(model.diagnostic("kinetic_energy", s)) == pytest.approx(
+        float(out["kinetic_energy"]), rel=1e-13)
+    assert float(model.diagnostic("kinetic_energy", s)) == pytest.approx(
+        rho0 * float(A.mean_kinetic_energy(g, s.u, s.v)) * float(jnp.sum(g.volumeT)),
+        rel=1e-12)
+    assert float(model.diagnostic("heat_content", s)) == pytest.approx(
+        float(out["heat_content"]), rel=1e-13)
+    assert float(model.diagnostic("heat_content", s)) == pytest.approx(
+        rho0 * HEAT_CAPACITY * float(A.volume_integral(g, s.T)), rel=1e-12)
+    assert float(model.diagnostic("mean_sst", s)) == float(A.mean_sst(g, s.T))
+    psi = np.asarray(out["psi"])
+    if g.periodic_x:
+        psi = psi - psi[-1].mean()
+    assert float(model.diagnostic("max_barotropic_streamfunction", s)) == pytest.approx(
+        psi.max(), rel=1e-12)
+    if setup == "acc_sector":
+        assert float(model.diagnostic("acc_transport", s)) == float(A.zonal_transport(g, s.u, 0))
+        assert float(model.diagnostic("max_overturning", s)) == pytest.approx(
+            float(np.max(np.asarray(out["moc"])[:-1])), rel=1e-13)

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import xarray as xr
 
 import pyclimaocean  # noqa: F401  (float64)
 from pyclimaocean.config import ConfigError, load_config
@@ -16,6 +17,7 @@ from pyclimaocean.core.registry import get_model_entry
 from pyclimaocean.experiment import run_experiment
 from pyclimaocean.models.basin import BasinModel, acc_sector
 from pyclimaocean.models.basin import analysis as A
+from pyclimaocean.models.basin import metadata as M
 from pyclimaocean.models.basin.config import BasinExperiment, build_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,6 +103,30 @@ def test_example_small_variant_runs_through_the_cli_path(name, tmp_path):
         assert d["acc_transport"] == pytest.approx(float(acc), rel=1e-10)
         assert d["acc_transport"] > 10.0
         assert d["max_overturning"] > 0.0 > d["min_overturning"]
+        assert float(model.mixing.convective_diffusivity) == 1.0  # the example's convection
+    # the file the run wrote carries the derived fields (J, m3 s-1) with CF names ...
+    (path,) = sorted((tmp_path / name).glob("output*.nc"))
+    with xr.open_dataset(path) as f:
+        g = model.grid
+        u, v, U = (jnp.asarray(f[k].values) for k in ("u", "v", "U"))
+        assert f["psi"].attrs["standard_name"] == "ocean_barotropic_streamfunction"
+        assert f["kinetic_energy"].attrs["units"] == "J" and f["x_u"].attrs["bounds"]
+        np.testing.assert_allclose(f["kinetic_energy"].values,
+                                   A.kinetic_energy(g, u, v, model.reference_density),
+                                   rtol=1e-10)
+        assert f["moc"].dims == ("time", "z_w", "y_v")
+        # ... and opens with xgcm's autoparse (c_grid_axis_shift), whose differences of the
+        # streamfunctions are the C-grid transports of the written U and v
+        xgcm = pytest.importorskip("xgcm")
+        grid = xgcm.Grid(f, padding=M.xgcm_padding(g), fill_value=0.0)
+        assert {a: grid.axes[a].coords for a in "XYZ"} == M.xgcm_coords()
+        scale = float(np.max(np.abs(f["psi"].values)))
+        np.testing.assert_allclose(-grid.diff(f["psi"], "Y").values, np.asarray(U * g.dyU),
+                                   atol=1e-10 * scale)
+        if g.nz > 1:
+            zonal = np.sum(np.asarray(v * g.dxV * g.maskV), axis=-1) * np.asarray(g.dz)[:, None]
+            np.testing.assert_allclose(-grid.diff(f["moc"], "Z").values, zonal,
+                                       atol=1e-10 * float(np.max(np.abs(f["moc"].values))))
 
 
 @pytest.mark.slow  # 53 s measured (compiles the gradient of 12 acc_sector steps)

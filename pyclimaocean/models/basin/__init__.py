@@ -2,17 +2,25 @@
 
 Example::
 
-    from pyclimaocean.models.basin import munk_gyre, acc_sector
+    from pyclimaocean.models.basin import munk_gyre, acc_sector, analysis
     model = munk_gyre(nx=60)                       # β-plane Munk gyre
     final, saved = model.run(model.initial_state(), 720, save_every=72)
-    ds = model.to_xarray(saved)
+    psi = analysis.barotropic_streamfunction(model.grid, final.U)   # m³ s⁻¹
+    ds = model.to_xarray(saved)                    # CF + xgcm metadata (``metadata``)
+
+``analysis`` holds the diagnostics as functions of ``(grid, fields)``; the names exported here
+(``kinetic_energy``, ``heat_content``, ...) are the model's named diagnostics, functions of
+``(model, state)`` that call them (:mod:`~pyclimaocean.models.basin.diagnostics`).
 """
 
-from . import kernels
+from . import analysis, kernels, metadata
 from .diagnostics import (
+    acc_transport,
     heat_content,
     kinetic_energy,
-    max_streamfunction,
+    max_barotropic_streamfunction,
+    max_overturning,
+    mean_kinetic_energy,
     mean_sst,
     total_volume_anomaly,
     tracer_content,
@@ -39,12 +47,17 @@ __all__ = [
     "TRACER_ADVECTION",
     "VEROS_ACC_DZ",
     "acc_sector",
+    "acc_transport",
+    "analysis",
     "barotropic_substeps",
     "heat_content",
     "kernels",
     "kinetic_energy",
-    "max_streamfunction",
+    "max_barotropic_streamfunction",
+    "max_overturning",
+    "mean_kinetic_energy",
     "mean_sst",
+    "metadata",
     "munk_gyre",
     "stable_substeps",
     "substep_weights",

@@ -36,11 +36,15 @@ __all__ = [
     "SVERDRUP",
     "barotropic_streamfunction",
     "depth_integral",
+    "free_surface_volume",
     "heat_content",
     "kinetic_energy",
+    "max_barotropic_streamfunction",
+    "max_overturning",
     "mean_kinetic_energy",
     "mean_sst",
     "overturning_streamfunction",
+    "volume_integral",
     "volume_mean",
     "zonal_transport",
 ]
@@ -89,9 +93,21 @@ def mean_kinetic_energy(grid: CGrid, u, v):
     return kinetic_energy(grid, u, v, 1.0) / jnp.sum(grid.volumeT)
 
 
+def volume_integral(grid: CGrid, phi):
+    """``Σ φ dV`` of a T-point field ``(..., nz, ny, nx)`` over the wet cells (units of ``phi``
+    × m³; the tracer content a conservative scheme keeps)."""
+    return jnp.sum(phi * grid.volumeT, axis=_AXES3)
+
+
 def volume_mean(grid: CGrid, phi):
     """Volume-weighted mean of a T-point field over the wet cells (units of ``phi``)."""
-    return jnp.sum(phi * grid.volumeT, axis=_AXES3) / jnp.sum(grid.volumeT)
+    return volume_integral(grid, phi) / jnp.sum(grid.volumeT)
+
+
+def free_surface_volume(grid: CGrid, eta):
+    """``Σ η dA`` (m³) of the free-surface height ``(..., ny, nx)`` (m) over the wet surface
+    cells: the volume above the resting surface, which the free-surface equation conserves."""
+    return jnp.sum(eta * grid.areaT * grid.maskT[-1], axis=(-2, -1))
 
 
 def heat_content(grid: CGrid, T, reference_temperature: float = 0.0,
@@ -127,6 +143,20 @@ def barotropic_streamfunction(grid: CGrid, U):
         ``(..., ny, nx)``; ``ψ[..., j, i]`` at ``(x_U[i], y_V[j])``.
     """
     return -jnp.cumsum(U * grid.dyU * grid.maskU[-1], axis=-2)
+
+
+def max_barotropic_streamfunction(grid: CGrid, U):
+    """Largest barotropic streamfunction ``max ψ`` (m³ s⁻¹) of a transport ``U``
+    ``(..., ny, nx)`` (m² s⁻¹), the strength of the clockwise (Northern-Hemisphere
+    subtropical) gyre.  On a closed grid ψ is :func:`barotropic_streamfunction` (0 on every
+    wall); on a re-entrant grid it is taken relative to its mean on the northern wall, so the
+    basin's boundary is 0 and the channel's ψ is not counted as a gyre (as the figures and the
+    run summary show it).  Differentiable almost everywhere (the gradient flows through the
+    largest point)."""
+    psi = barotropic_streamfunction(grid, U)
+    if grid.periodic_x:
+        psi = psi - jnp.mean(psi[..., -1:, :], axis=(-2, -1), keepdims=True)
+    return jnp.max(psi, axis=(-2, -1))
 
 
 def _band(coord, bounds):
@@ -182,3 +212,18 @@ def overturning_streamfunction(grid: CGrid, v, x_bounds=None):
     cols = _band(grid.xT, x_bounds)
     zonal = jnp.sum(v * grid.dxV * grid.maskV * cols, axis=-1)  # (..., nz, ny), m² s⁻¹
     return -jnp.cumsum(zonal * grid.dz[:, None], axis=-2)
+
+
+def max_overturning(grid: CGrid, v, x_bounds=None):
+    """Largest meridional overturning ``max ψ(z, y)`` (m³ s⁻¹) of
+    :func:`overturning_streamfunction` below the surface face (which only holds minus the net
+    transport of the free-surface tendency): the strength of the clockwise (AMOC-sense)
+    cell.  Needs ``nz ≥ 2``.
+
+    Args:
+        v: ``(..., nz, ny, nx)`` meridional velocity at V points (m s⁻¹).
+        x_bounds: as :func:`overturning_streamfunction`.
+    """
+    if grid.nz < 2:
+        raise ValueError(f"max_overturning needs nz >= 2 levels; the grid has nz = {grid.nz}")
+    return jnp.max(overturning_streamfunction(grid, v, x_bounds)[..., :-1, :], axis=(-2, -1))

@@ -51,8 +51,10 @@ from ...numerics.tridiagonal import tridiagonal_solve
 from ...params import Parameter, ParameterSet, Prior
 from ...physics.constants import GRAVITY, REFERENCE_DENSITY
 from ...physics.equation_of_state import AbstractEquationOfState, LinearEquationOfState
+from . import analysis as A
+from . import diagnostics as D
 from . import kernels as K
-from .diagnostics import heat_content, kinetic_energy, max_streamfunction, mean_sst
+from .metadata import basin_variables, cgrid_coordinates, derived_fields
 from .plots import basin_figures, basin_summary
 from .state import BasinState
 from .timestepping import barotropic_substeps
@@ -396,68 +398,29 @@ class BasinModel(AbstractModel):
         return K.vertical_transport(self.grid, state.u, state.v) * self.grid.inv_areaT
 
     def barotropic_streamfunction(self, state):
-        """``ψ`` at ζ points (m³ s⁻¹): ``ψ(j, i) = −Σ_{j' ≤ j} U(j', i) dyU``, zero on the
-        southern boundary (for a closed basin the transport between the southern wall and
-        row j)."""
-        g = self.grid
-        return -jnp.cumsum(state.U * g.dyU, axis=-2)
+        """``ψ`` at ζ points (m³ s⁻¹), zero on the southern boundary
+        (:func:`~pyclimaocean.models.basin.analysis.barotropic_streamfunction`)."""
+        return A.barotropic_streamfunction(self.grid, state.U)
 
     # -- the contract --------------------------------------------------------------------------
     def variables(self) -> tuple[Variable, ...]:
-        c3, u3, v3 = ("z", "y", "x"), ("z", "y", "x_u"), ("z", "y_v", "x")
-        return (
-            Variable("u", u3, "m s-1", "zonal velocity", "sea_water_x_velocity", location="u",
-                     valid_range=(-20.0, 20.0)),
-            Variable("v", v3, "m s-1", "meridional velocity", "sea_water_y_velocity",
-                     location="v", valid_range=(-20.0, 20.0)),
-            Variable("w", ("z_w", "y", "x"), "m s-1", "vertical velocity on the top cell faces",
-                     "upward_sea_water_velocity", location="face", valid_range=(-1.0, 1.0),
-                     derived=True),
-            Variable("T", c3, "degC", "sea water temperature",
-                     "sea_water_conservative_temperature", valid_range=(-10.0, 60.0)),
-            Variable("S", c3, "g kg-1", "sea water salinity", "sea_water_absolute_salinity",
-                     valid_range=(-1.0, 100.0)),
-            Variable("eta", ("y", "x"), "m", "free-surface height (filtered)",
-                     "sea_surface_height_above_geoid", valid_range=(-50.0, 50.0)),
-            Variable("U", ("y", "x_u"), "m2 s-1", "depth-integrated zonal transport",
-                     location="u", valid_range=(-1e5, 1e5)),
-            Variable("V", ("y_v", "x"), "m2 s-1", "depth-integrated meridional transport",
-                     location="v", valid_range=(-1e5, 1e5)),
-            Variable("psi", ("y_v", "x_u"), "m3 s-1", "barotropic streamfunction",
-                     "ocean_barotropic_streamfunction", location="corner", derived=True,
-                     valid_range=(-1e10, 1e10)),
-        )
+        """:func:`~pyclimaocean.models.basin.metadata.basin_variables`: prognostic ``u, v, T,
+        S, eta, U, V`` and derived ``w, psi, moc, kinetic_energy, heat_content``."""
+        return basin_variables()
 
     def output_fields(self, state) -> dict[str, Any]:
+        """Prognostic fields, ``w`` from continuity and the derived fields of
+        :func:`~pyclimaocean.models.basin.metadata.derived_fields` (ψ, overturning, kinetic
+        energy and heat content in J with this model's ρ₀)."""
         out = super().output_fields(state)
-        g = self.grid
-        out["w"] = K.vertical_transport(g, state.u, state.v) * g.inv_areaT
-        out["psi"] = -jnp.cumsum(state.U * g.dyU, axis=-2)
+        out["w"] = self.vertical_velocity(state)
+        out.update(derived_fields(self.grid, state, self.reference_density))
         return out
 
     def coordinates(self) -> tuple[Coordinate, ...]:
-        g = self.grid
-        sph = g.coordinate_system == "spherical"
-        xu = {"units": "degrees_east" if sph else "m", "axis": "X"}
-        yu = {"units": "degrees_north" if sph else "m", "axis": "Y"}
-        xt, xU = np.asarray(g.xT), np.asarray(g.xU)
-        yt, yV = np.asarray(g.yT), np.asarray(g.yV)
-        zc, zf = np.asarray(g.z_centers), np.asarray(g.z_faces)
-        return (
-            Coordinate("x", xt, {**xu, "long_name": "longitude of T points" if sph else
-                                 "x of T points"}),
-            Coordinate("x_u", xU, {**xu, "long_name": "x of U points (east faces)",
-                                   "c_grid_axis_shift": 0.5}),
-            Coordinate("y", yt, {**yu, "long_name": "y of T points"}),
-            Coordinate("y_v", yV, {**yu, "long_name": "y of V points (north faces)",
-                                   "c_grid_axis_shift": 0.5}),
-            Coordinate("z", zc, {"units": "m", "axis": "Z", "positive": "up",
-                                 "long_name": "height of cell centres"},
-                       bounds=np.stack([zf[:-1], zf[1:]], axis=-1)),
-            Coordinate("z_w", zf[1:], {"units": "m", "axis": "Z", "positive": "up",
-                                       "long_name": "height of top cell faces",
-                                       "c_grid_axis_shift": 0.5}),
-        )
+        """:func:`~pyclimaocean.models.basin.metadata.cgrid_coordinates`: ``x, x_u, y, y_v,
+        z, z_w`` with CF bounds and xgcm's ``c_grid_axis_shift``."""
+        return cgrid_coordinates(self.grid)
 
     def parameters(self, names=None) -> ParameterSet:
         """Viscosities, diffusivities, drag, wind amplitude and restoring rate, with bounds
@@ -496,11 +459,29 @@ class BasinModel(AbstractModel):
         return select_parameters(table, names, f"{self.name} model")
 
     def diagnostics(self):
-        """Differentiable scalars: ``kinetic_energy`` (volume mean ½|u|², m² s⁻²),
-        ``heat_content`` (volume integral of T, °C m³), ``max_streamfunction`` (largest
-        |ψ|, m³ s⁻¹), ``mean_sst`` (area mean top-level T, °C)."""
-        return {"kinetic_energy": kinetic_energy, "heat_content": heat_content,
-                "max_streamfunction": max_streamfunction, "mean_sst": mean_sst}
+        """Differentiable scalars ``{name: f(model, state)}``
+        (:mod:`~pyclimaocean.models.basin.diagnostics`, implemented in
+        :mod:`~pyclimaocean.models.basin.analysis`):
+
+        * ``kinetic_energy``: ρ₀ Σ ½|u|² dV (J);
+        * ``heat_content``: ρ₀ c_p Σ T dV (J, relative to 0 °C);
+        * ``mean_sst``: area mean of the top-level temperature (°C);
+        * ``max_barotropic_streamfunction``: largest ψ (m³ s⁻¹; relative to the northern
+          wall on a re-entrant grid);
+        * ``acc_transport`` (re-entrant grids only): zonal transport through U column 0
+          (m³ s⁻¹);
+        * ``max_overturning`` (``nz ≥ 2`` only): largest overturning ψ(z, y) below the
+          surface (m³ s⁻¹).
+
+        Transports are in m³ s⁻¹ (divide by 10⁶ for Sv)."""
+        table = {"kinetic_energy": D.kinetic_energy, "heat_content": D.heat_content,
+                 "mean_sst": D.mean_sst,
+                 "max_barotropic_streamfunction": D.max_barotropic_streamfunction}
+        if self.grid.periodic_x:
+            table["acc_transport"] = D.acc_transport
+        if self.grid.nz > 1:
+            table["max_overturning"] = D.max_overturning
+        return table
 
     def summary(self, dataset) -> dict[str, tuple[float, str, str]]:
         """Transports (ACC, gyre ψ extremes, overturning; Sv), mean KE, max |u| and mean SST
@@ -524,7 +505,9 @@ class BasinModel(AbstractModel):
                       f"{float(m.biharmonic_viscosity):g} m4 s-1, nu = "
                       f"{float(m.vertical_viscosity):g}, kappa_h = "
                       f"{float(m.horizontal_diffusivity):g}, kappa_v = "
-                      f"{float(m.vertical_diffusivity):g} m2 s-1",
+                      f"{float(m.vertical_diffusivity):g} m2 s-1" + (
+                          "" if m.convective_diffusivity is None else
+                          f", convective kappa_c = {float(m.convective_diffusivity):g} m2 s-1"),
             "drag": f"r = {float(d.linear):g} s-1, c_d = {float(d.quadratic):g}",
             "forcing": f"tau0 = {float(f.wind_stress_amplitude):g} N m-2, restoring "
                        f"{float(f.restoring_rate):g} s-1",
