@@ -1,39 +1,55 @@
-"""Calibration battery: twins with truths drawn from the prior, over several forcing regimes,
-calibrated by each method; success rate, 95 % coverage (Laplace) and cost.
+"""Calibration battery: twins with truths drawn from the prior, over several forcing regimes and
+numbers of controls, calibrated by each method; success rate, 95 % coverage and cost.
 
-Each twin is a CATKE column (smooth regime switches, the default) with ``n_controls`` CATKE
-parameters whose truth is a draw from their prior (lognormal around the default value, scale
-``prior_scale``, truncated to the bounds); the first guess is the prior median (the default).
+Twin kinds (``tiers``):
+
+* ``catke``: a CATKE column (smooth regime switches, the default) with ``n`` CATKE parameters
+  (the first n of :data:`CONTROL_ORDER`, then the remaining CATKE coefficients) whose truth is a
+  draw from their prior (lognormal around the default value, scale 0.2, truncated to the
+  bounds); first guess = the default.
+* ``field``: a depth-dependent control field — the initial stratification of a finer column,
+  one factor s_k per interior face (``nz − 1`` controls): the initial temperature below the
+  mixed layer falls by ``s_k · 0.01 K m⁻¹ · Δz`` across face k (s_k = 1 is the default linear
+  profile).  Truth s_k ~ lognormal(0, 0.2) per face, first guess 1.  CATKE parameters at
+  their defaults.  Faces inside the initial mixed layer have zero sensitivity (no gradient to
+  scale) and are reported as not identifiable.
+
 Observations: T, u, v at every cell every ``obs_hours`` with σ = 1e-4 (noise added).  Regimes:
+``convection`` (−100 W m⁻²), ``wind`` (0.1 N m⁻² eastward, f = 1e-4 s⁻¹) and ``diurnal``
+(−50 + 150 sin(2πt / 1 day) W m⁻² plus 0.05 N m⁻², f = 1e-4).
 
-* ``convection``: −100 W m⁻² cooling, no wind;
-* ``wind``: 0.1 N m⁻² eastward stress, f = 1e-4 s⁻¹, no heat flux;
-* ``diurnal``: heat flux −50 + 150 sin(2πt/1 day) W m⁻² plus 0.05 N m⁻² stress, f = 1e-4.
-
-Methods: adjoint L-BFGS-B (``lbfgsb``), ``hybrid`` (3 EKI updates with J = 10, then L-BFGS-B),
-EKI with J = 10 and J = 20 (``eki10``, ``eki20``, ``eki_iterations`` updates), UKI (``uki``,
-``uki_iterations`` updates).  All minimise the same loss (data misfit + prior); EKI/UKI see the
-prior through their initial ensemble / prior observations.
+Methods: adjoint L-BFGS-B (``lbfgsb``), ``hybrid`` (3 EKI updates with the small ensemble, then
+L-BFGS-B), EKI at two ensemble sizes (``eki_small``: J = max(10, n + 2); ``eki_large``: 2 J —
+EKI searches in the span of its initial ensemble, so J ≤ n cannot reach an n-dimensional
+optimum) and UKI (2n + 1 sigma points).  All minimise the same loss (data misfit + prior).
 
 * **success**: every *identifiable* parameter within 2 % of the truth **and** the data misfit
   within χ² noise of the truth's: Φ_data(θ̂) ≤ Φ_data(θ_true) + √(m/2) (one standard deviation of
   ½χ²_m).  Identifiable: the Gauss–Newton Laplace posterior at the adjoint optimum has relative
-  standard deviation ≤ 2 % (so a 2 % criterion is meaningful for it).
-* **coverage**: the fraction of (twin, parameter) pairs whose Laplace 95 % interval (at the
-  adjoint optimum) contains the truth.
-* **cost** in forward-run equivalents: EKI/UKI count forward runs; a loss+gradient evaluation
-  costs r forward runs, with r = time(value_and_grad) / time(forward) measured per twin size.
+  standard deviation ≤ 2 %.
+* **cost** in forward-run equivalents, *to the first success* where the method's history shows
+  one (EKI, UKI: the ensemble mean after each update, as a run stopped by a target would pay;
+  L-BFGS-B and the hybrid: the iterate after each accepted step); the full cost of the run
+  otherwise.  A loss+gradient evaluation costs r forward runs, r = time(value_and_grad) /
+  time(forward) measured once per (kind, n, regime).
+* **coverage**: fraction of (twin, parameter) pairs whose 95 % interval contains the truth:
+  Laplace (Gauss–Newton, at the adjoint optimum) and SVI (multivariate-normal guide,
+  warm-started from that Laplace fit, ``svi_steps`` steps).
 
-Run: ``python -m benchmarks.calibration_battery`` (small: 3 regimes × 2 twins × 4 controls, nz =
-8, 12 h; about 10–20 min on one shared core) or ``--full`` (the issue's sizes: ≥ 20 twins with 4
-controls and ≥ 5 each with 8, 16 and all 29, nz = 32, 2 days; hours).  ``--json PATH`` writes
-the per-twin rows.
+Each finished twin is appended to ``--jsonl`` as one JSON line (partial results survive a kill;
+``--resume`` skips twins already there).  ``--table-only`` prints the table and writes the plot
+(``--plot``) from that file.
+
+Run: ``python -m benchmarks.calibration_battery`` (the default CPU size: 21 twins with 4
+controls, 6 each with 8, 16 and 29, 6 field twins with 31 controls; nz = 8 / 32, 12 h windows)
+or ``--full`` (nz = 32 / 64, 2-day windows, 6-hourly observations).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 import numpy as np
@@ -46,38 +62,91 @@ REGIMES = {
 #: controls in order of how much the misfit resolves them (the first n are used)
 CONTROL_ORDER = ["c_surface", "c_wind_ustar", "c_lo_u", "c_conv_c", "c_hi_u", "c_lo_c", "c_conv_u",
                  "c_hi_c", "c_un_u", "c_un_c", "c_lo_e", "c_hi_e", "c_conv_e", "c_lo_d", "c_hi_d", "c_un_d"]
-METHODS = ("lbfgsb", "hybrid", "eki10", "eki20", "uki")
+METHODS = ("lbfgsb", "hybrid", "eki_small", "eki_large", "uki")
+INITIAL_GRADIENT = 0.01  # K m⁻¹
+INITIAL_MIXED_LAYER = 8.0  # m
+PRIOR_SCALE = 0.2
 
 
-def _model(regime: str, nz: int, depth: float, dt: float):
+def _eqx():
+    import equinox as eqx
+
+    return eqx
+
+
+def stratification_profile_class(n_faces: int):
+    """An initial-conditions module with one stratification factor ``s00 … s{n-1}`` per
+    interior face (scalar leaves, so each is a dotted-path control ``initial_conditions.sKK``)."""
+    import jax.numpy as jnp
+
+    eqx = _eqx()
+    names = [f"s{k:02d}" for k in range(n_faces)]
+
+    def profiles(self, z):
+        s = jnp.stack([jnp.asarray(getattr(self, n), dtype=float) for n in names])
+        dz = jnp.diff(z)  # (nz-1,) spacing between centres, bottom to top
+        z_face = 0.5 * (z[1:] + z[:-1])
+        below = (-z_face > INITIAL_MIXED_LAYER).astype(float)
+        step = INITIAL_GRADIENT * s * dz * below  # temperature rise across each face (K)
+        # T at the top cell = surface temperature; going down, subtract the steps above
+        above = jnp.concatenate([jnp.cumsum(step[::-1])[::-1], jnp.zeros(1)])
+        t = 20.0 - above
+        return t, jnp.full_like(z, 35.0)
+
+    ns = {"__annotations__": {n: float for n in names}, "profiles": profiles, "u": 0.0, "v": 0.0, "tke": 1e-6}
+    ns.update({n: 1.0 for n in names})
+    return type(f"StratificationProfile{n_faces}", (eqx.Module,), ns)
+
+
+def _model(regime: str, nz: int, depth: float, dt: float, initial_conditions=None):
     from pyclimaocean.closures.catke import CATKELike
     from pyclimaocean.fluxes.surface import SurfaceForcing
     from pyclimaocean.grids.column import ColumnGrid
     from pyclimaocean.models.column import ColumnModel, InitialConditions
 
     rot = regime in ("wind", "diurnal")
+    if initial_conditions is None:
+        initial_conditions = InitialConditions(temperature_gradient=INITIAL_GRADIENT,
+                                               mixed_layer_depth=INITIAL_MIXED_LAYER)
     return ColumnModel(
         grid=ColumnGrid(nz=nz, depth=depth), closure=CATKELike(),
-        forcing=SurfaceForcing(**REGIMES[regime]),
-        initial_conditions=InitialConditions(temperature_gradient=0.01, mixed_layer_depth=8.0),
+        forcing=SurfaceForcing(**REGIMES[regime]), initial_conditions=initial_conditions,
         coriolis_parameter=1e-4 if rot else 0.0, dt=dt)
 
 
-def make_twin(regime: str, names, seed: int, *, nz: int, depth: float, dt: float, hours: float,
-              obs_hours: float, prior_scale: float):
+def _lognormal_controls(base):
+    from pyclimaocean.params import Parameter, ParameterSet, Prior
+
+    return ParameterSet({
+        n: Parameter(p.value, lower=p.lower, upper=p.upper, units=p.units, description=p.description,
+                     prior=Prior.make("lognormal", loc=float(np.log(float(p.value))), scale=PRIOR_SCALE))
+        for n, p in base.parameters.items()})
+
+
+def make_twin(kind: str, regime: str, n_controls: int, seed: int, *, nz: int, depth: float, dt: float,
+              hours: float, obs_hours: float):
     """``(problem, truth_vector)`` of one twin."""
     import jax
 
     from pyclimaocean.calibration.problem import Problem, sample_truncated_prior
     from pyclimaocean.calibration.simulator import model_twin
-    from pyclimaocean.params import Parameter, ParameterSet, Prior
+    from pyclimaocean.closures.catke import CATKE_DEFAULTS
+    from pyclimaocean.params import Parameter, ParameterSet
 
-    model = _model(regime, nz, depth, dt)
-    base = model.parameters(names)
-    controls = ParameterSet({
-        n: Parameter(p.value, lower=p.lower, upper=p.upper, units=p.units, description=p.description,
-                     prior=Prior.make("lognormal", loc=float(np.log(float(p.value))), scale=prior_scale))
-        for n, p in base.parameters.items()})
+    if kind == "catke":
+        model = _model(regime, nz, depth, dt)
+        names = (CONTROL_ORDER + [n for n in CATKE_DEFAULTS if n not in CONTROL_ORDER])[:n_controls]
+        controls = _lognormal_controls(model.parameters(names))
+    elif kind == "field":
+        ic = stratification_profile_class(nz - 1)()
+        model = _model(regime, nz, depth, dt, initial_conditions=ic)
+        controls = _lognormal_controls(ParameterSet({
+            f"initial_conditions.s{k:02d}": Parameter(1.0, lower=0.0, upper=10.0, units="1",
+                                                       description=f"initial stratification factor, face {k}")
+            for k in range(nz - 1)}))
+    else:
+        raise ValueError(f"kind {kind!r}: catke or field")
+    # CATKE coefficients whose default is 0 have no lognormal prior: the list holds none of them
     key = jax.random.PRNGKey(seed)
     truth = np.array([float(sample_truncated_prior(controls[n], jax.random.fold_in(key, i), 1, n)[0])
                       for i, n in enumerate(controls.names)])
@@ -110,73 +179,244 @@ def _ratio(problem) -> float:
     return best(vg) / best(fw)
 
 
-def run_twin(problem, truth, *, r: float, eki_iterations: int, uki_iterations: int, methods=METHODS):
-    """One twin: every method's end point, success, cost; Laplace coverage at the adjoint optimum."""
+def ensemble_sizes(n: int) -> tuple[int, int]:
+    small = max(10, n + 2)
+    return small, 2 * small
+
+
+def run_twin(problem, truth, *, r: float, eki_iterations: int, uki_iterations: int, svi_steps: int,
+             methods=METHODS):
+    """One twin: every method's end point, success, cost; Laplace and SVI coverage."""
     import jax.numpy as jnp
 
     from pyclimaocean.calibration import calibrate_scipy, ensemble_kalman_inversion
     from pyclimaocean.calibration.optimize import calibrate_hybrid
     from pyclimaocean.calibration.uki import unscented_kalman_inversion
-    from pyclimaocean.inference import laplace
+    from pyclimaocean.inference import laplace, run_svi
 
+    n = problem.n_parameters
     m = problem.n_observations
     u_true = problem.unconstrained(jnp.asarray(truth))
     misfit_true = float(problem.data_misfit(u_true))
-    out = {"n_controls": problem.n_parameters, "m": m, "misfit_truth": misfit_true, "methods": {}}
+    tol = np.sqrt(m / 2)
+    out = {"n_controls": n, "m": m, "misfit_truth": misfit_true, "methods": {}}
+    t0 = time.perf_counter()
     fit = calibrate_scipy(problem, progress=False)
     post = laplace(problem, fit.u, method="gauss_newton", optimizer_result=fit, on_nonstationary="ignore",
                    precision=None)
-    rel_std = np.asarray(post.std) / np.abs(np.asarray(post.mean)) if hasattr(post, "std") else None
     lo, hi = post.interval(0.95)
-    covered = (np.asarray(lo) <= truth) & (truth <= np.asarray(hi))
-    if rel_std is None:
-        rel_std = (np.asarray(hi) - np.asarray(lo)) / 3.92 / np.abs(np.asarray(fit.theta))
+    rel_std = np.std(post.theta_samples, axis=0) / np.abs(np.asarray(fit.theta))
     identifiable = rel_std <= 0.02
-    out.update(covered=covered.tolist(), identifiable=identifiable.tolist(), rel_std=rel_std.tolist(),
-               laplace_stationary=bool(post.diagnostics.get("stationary", True)))
+    out.update(covered=post.covers(truth).tolist(), identifiable=identifiable.tolist(),
+               rel_std=rel_std.tolist(), laplace_stationary=bool(post.diagnostics.get("stationary", True)),
+               lbfgsb_wall_s=time.perf_counter() - t0)
+    if svi_steps > 0:
+        t1 = time.perf_counter()
+        svi = run_svi(problem, guide="multivariate_normal", num_steps=svi_steps, init_from=post, progress=False)
+        out.update(svi_covered=svi.covers(truth).tolist(), svi_converged=bool(svi.diagnostics.get("converged")),
+                   svi_wall_s=time.perf_counter() - t1)
 
-    def record(name, theta, u, cost, extra=""):
-        theta = np.asarray(theta)
+    def params_ok(theta):
+        err = np.abs(np.asarray(theta) / truth - 1)
+        return bool(np.all(err[identifiable] <= 0.02)), float(err[identifiable].max()) if identifiable.any() else 0.0
+
+    def first_success(history, cost_per_row):
+        """Cost at the first history row meeting both criteria (None if none does)."""
+        thetas = np.asarray(history["parameters"].values)
+        us = np.asarray(history["unconstrained"].values) if "unconstrained" in history else None
+        for i in range(thetas.shape[0]):
+            if not params_ok(thetas[i])[0]:
+                continue
+            u = us[i] if us is not None else problem.unconstrained(jnp.asarray(thetas[i]))
+            if float(problem.data_misfit(jnp.asarray(u))) <= misfit_true + tol:
+                return float(cost_per_row[i])
+        return None
+
+    def record(name, theta, u, total_cost, history=None, cost_per_row=None, note=""):
         misfit = float(problem.data_misfit(jnp.asarray(u)))
-        err = np.abs(theta / truth - 1)
-        ok_params = bool(np.all(err[identifiable] <= 0.02))
-        ok_misfit = misfit <= misfit_true + np.sqrt(m / 2)
-        out["methods"][name] = {"success": ok_params and ok_misfit, "misfit": misfit,
-                                "max_rel_error_identifiable": float(err[identifiable].max()) if identifiable.any() else 0.0,
-                                "cost": float(cost), "note": extra}
+        ok_p, err = params_ok(theta)
+        success = ok_p and misfit <= misfit_true + tol
+        cost_success = None
+        if history is not None:
+            cost_success = first_success(history, cost_per_row)
+        if success and cost_success is None:
+            cost_success = float(total_cost)
+        out["methods"][name] = {"success": bool(success), "misfit": misfit, "max_rel_error_identifiable": err,
+                                "cost": float(total_cost), "cost_to_success": cost_success,
+                                "reached_success": cost_success is not None, "note": note}
 
+    j_small, j_large = ensemble_sizes(n)
+    out["ensemble_sizes"] = [j_small, j_large]
     for name in methods:
+        t1 = time.perf_counter()
         if name == "lbfgsb":
-            record(name, fit.theta, fit.u, fit.n_evaluations * r, fit.message[:80])
+            h = fit.history
+            record(name, fit.theta, fit.u, fit.n_evaluations * r, h, h["n_evaluations"].values * r,
+                   fit.message[:80])
         elif name == "hybrid":
-            h = calibrate_hybrid(problem, ensemble_method="eki", ensemble_iterations=3, ensemble_size=10,
-                                 progress=False)
-            record(name, h.theta, h.u, h.extra["n_forward"] + h.n_evaluations * r)
+            res = calibrate_hybrid(problem, ensemble_method="eki", ensemble_iterations=3, ensemble_size=j_small,
+                                   progress=False)
+            nf = res.extra["n_forward"]
+            h = res.history
+            record(name, res.theta, res.u, nf + res.n_evaluations * r, h, nf + h["n_evaluations"].values * r)
         elif name.startswith("eki"):
-            J = int(name[3:])
+            J = j_small if name == "eki_small" else j_large
             e = ensemble_kalman_inversion(problem, ensemble_size=J, max_iterations=eki_iterations, progress=False)
-            record(name, e.theta, e.u, e.n_forward)
+            record(name, e.theta, e.u, e.n_forward, e.history, e.history["n_forward"].values)
         elif name == "uki":
             k = unscented_kalman_inversion(problem, max_iterations=uki_iterations, progress=False)
-            record(name, k.theta, k.u, k.n_forward)
+            record(name, k.theta, k.u, k.n_forward, k.history, k.history["n_forward"].values)
+        out["methods"][name]["wall_s"] = time.perf_counter() - t1
     return out
 
 
+def _plan(full: bool, twins: int | None):
+    """[(kind, n_controls, twins_per_regime)], size per kind, iterations."""
+    if full:
+        catke = dict(nz=32, depth=128.0, dt=600.0, hours=48.0, obs_hours=6.0)
+        field = dict(nz=64, depth=128.0, dt=600.0, hours=48.0, obs_hours=6.0)
+        plan = [("catke", 4, 7), ("catke", 8, 2), ("catke", 16, 2), ("catke", 29, 2), ("field", 63, 2)]
+    else:
+        catke = dict(nz=8, depth=64.0, dt=600.0, hours=12.0, obs_hours=3.0)
+        field = dict(nz=32, depth=64.0, dt=600.0, hours=12.0, obs_hours=3.0)
+        plan = [("catke", 4, 7), ("catke", 8, 2), ("catke", 16, 2), ("catke", 29, 2), ("field", 31, 2)]
+    if twins is not None:
+        plan = [(k, n, twins) for k, n, _ in plan]
+    return plan, {"catke": catke, "field": field}
+
+
+def _twin_id(kind, n, regime, seed):
+    return f"{kind}-{n}-{regime}-{seed}"
+
+
+def run_battery(*, full: bool = False, twins: int | None = None, jsonl: str | None = None, resume: bool = False,
+                only: tuple[str, ...] | None = None, eki_iterations: int = 15, uki_iterations: int = 15,
+                svi_steps: int = 500, methods=METHODS, regimes: tuple[str, ...] = tuple(REGIMES)):
+    plan, sizes = _plan(full, twins)
+    done = set()
+    if resume and jsonl and os.path.exists(jsonl):
+        done = {r["id"] for r in read_rows(jsonl)}
+    rows, ratios = [], {}
+    t0 = time.perf_counter()
+    print(f"sizes {sizes}; plan (kind, controls, twins per regime) {plan}; EKI {eki_iterations} / UKI "
+          f"{uki_iterations} updates; SVI {svi_steps} steps", flush=True)
+    # round-robin (twin k of every regime and every group before twin k + 1), so that a partial
+    # run covers every number of controls and every regime
+    order = [(kind, n_controls, regime, k) for k in range(max(p[2] for p in plan)) for regime in regimes
+             for kind, n_controls, per_regime in plan if k < per_regime]
+    for kind, n_controls, regime, k in order:
+        if only and f"{kind}-{n_controls}" not in only:
+            continue
+        seed = 1000 * n_controls + 10 * list(REGIMES).index(regime) + k
+        tid = _twin_id(kind, n_controls, regime, seed)
+        if tid in done:
+            continue
+        problem, truth = make_twin(kind, regime, n_controls, seed, **sizes[kind])
+        key = (kind, n_controls, regime)
+        if key not in ratios:
+            ratios[key] = _ratio(problem)
+        t1 = time.perf_counter()
+        row = run_twin(problem, truth, r=ratios[key], eki_iterations=eki_iterations,
+                       uki_iterations=uki_iterations, svi_steps=svi_steps, methods=methods)
+        row.update(id=tid, kind=kind, regime=regime, seed=seed, r=ratios[key], size=sizes[kind],
+                   wall_s=time.perf_counter() - t1, truth=truth.tolist())
+        rows.append(row)
+        if jsonl:
+            with open(jsonl, "a") as f:
+                f.write(json.dumps(row, default=_json_default) + "\n")
+        print(f"[{time.perf_counter() - t0:6.0f} s] {tid}: r = {ratios[key]:.2f}, "
+              + ", ".join(f"{m}: {'ok' if v['success'] else 'FAIL'} ({v['cost_to_success'] or v['cost']:.0f})"
+                          for m, v in row["methods"].items())
+              + f"; Laplace covers {sum(row['covered'])}/{n_controls}"
+              + (f", SVI {sum(row['svi_covered'])}" if "svi_covered" in row else ""), flush=True)
+    return rows
+
+
+def _json_default(x):
+    if hasattr(x, "item"):
+        return x.item()
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    return str(x)
+
+
+def read_rows(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                rows.append(json.loads(line))
+    return rows
+
+
+def _groups(rows):
+    return sorted({(r.get("kind", "catke"), r["n_controls"]) for r in rows}, key=lambda g: (g[0] != "catke", g[1]))
+
+
 def table(rows, methods=METHODS) -> str:
-    lines = ["| controls | twins | method | success | median cost (fwd-run equiv.) | Laplace 95 % coverage |",
-             "|---|---|---|---|---|---|"]
-    for n in sorted({r["n_controls"] for r in rows}):
-        sub = [r for r in rows if r["n_controls"] == n]
+    lines = ["| controls | twins | method | success | reached success | median cost to success (fwd-run equiv.) "
+             "| median cost of the run | Laplace / SVI 95 % coverage |",
+             "|---|---|---|---|---|---|---|---|"]
+    for kind, n in _groups(rows):
+        sub = [r for r in rows if r.get("kind", "catke") == kind and r["n_controls"] == n]
         cov = np.mean([c for r in sub for c in r["covered"]])
+        svi = [c for r in sub for c in r.get("svi_covered", [])]
+        label = f"{n}" + (" (field)" if kind == "field" else "")
         for k, name in enumerate(methods):
             res = [r["methods"][name] for r in sub if name in r["methods"]]
             if not res:
                 continue
             ok = sum(x["success"] for x in res)
+            reached = [x["cost_to_success"] for x in res if x.get("cost_to_success") is not None]
+            med_s = f"{np.median(reached):.0f}" if reached else "—"
             cost = np.median([x["cost"] for x in res])
-            lines.append(f"| {n} | {len(sub)} | {name} | {ok}/{len(res)} | {cost:.0f} | "
-                         f"{f'{cov:.2f}' if k == 0 else ''} |")
+            js = sub[0].get("ensemble_sizes")
+            mname = {"eki_small": f"EKI J = {js[0]}" if js else "EKI small",
+                     "eki_large": f"EKI J = {js[1]}" if js else "EKI large"}.get(name, name)
+            covtxt = (f"{cov:.2f} ({sum(c for r in sub for c in r['covered'])}/{sum(len(r['covered']) for r in sub)})"
+                      + (f" / {np.mean(svi):.2f} ({sum(svi)}/{len(svi)})" if svi else " / —")) if k == 0 else ""
+            lines.append(f"| {label} | {len(sub)} | {mname} | {ok}/{len(res)} | {len(reached)}/{len(res)} | {med_s} | "
+                         f"{cost:.0f} | {covtxt} |")
     return "\n".join(lines)
+
+
+def plot(rows, path, methods=METHODS):
+    """Median cost to success (fwd-run equivalents) vs number of controls, per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = {"lbfgsb": "adjoint L-BFGS-B", "hybrid": "hybrid (EKI, then L-BFGS-B)", "eki_small": "EKI, J = max(10, n+2)",
+              "eki_large": "EKI, J = 2 max(10, n+2)", "uki": "UKI (2n+1 points)"}
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for name, marker in zip(methods, "osv^D", strict=True):
+        xs, ys, fails_x, fails_y = [], [], [], []
+        for kind, n in _groups(rows):
+            sub = [r["methods"][name] for r in rows if r.get("kind", "catke") == kind and r["n_controls"] == n
+                   and name in r["methods"]]
+            reached = [x["cost_to_success"] for x in sub if x.get("cost_to_success") is not None]
+            if reached:
+                xs.append(n)
+                ys.append(np.median(reached))
+            elif sub:
+                fails_x.append(n)
+                fails_y.append(np.median([x["cost"] for x in sub]))
+        line, = ax.plot(xs, ys, marker=marker, label=labels[name])
+        if fails_x:
+            ax.plot(fails_x, fails_y, marker=marker, ls="none", mfc="none", color=line.get_color())
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("number of controls n")
+    ax.set_ylabel("median cost to success (forward-run equivalents)")
+    ax.set_title("Calibration battery (open markers: never succeeded; cost of the run)", fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def main(argv=None):
@@ -185,45 +425,28 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="the issue's sizes (hours)")
     ap.add_argument("--twins-per-regime", type=int, default=None)
-    ap.add_argument("--json", default=None)
+    ap.add_argument("--jsonl", default=None, help="append one JSON line per finished twin")
+    ap.add_argument("--resume", action="store_true", help="skip twins already in --jsonl")
+    ap.add_argument("--only", nargs="*", default=None, help="groups such as catke-4 field-31")
+    ap.add_argument("--svi-steps", type=int, default=500)
+    ap.add_argument("--regimes", nargs="*", default=list(REGIMES), choices=list(REGIMES),
+                    help="regimes, in the order the round-robin visits them")
+    ap.add_argument("--table-only", action="store_true", help="print the table (and --plot) from --jsonl")
+    ap.add_argument("--plot", default=None, help="write the cost-vs-controls figure here")
     args = ap.parse_args(argv)
-    if args.full:
-        size = dict(nz=32, depth=128.0, dt=600.0, hours=48.0, obs_hours=6.0)
-        plan = [(4, 7), (8, 2), (16, 2), (29, 2)]  # (controls, twins per regime): 21, 6, 6, 6 twins
-        eki_it, uki_it = 20, 20
+    if args.table_only:
+        rows = [r for path in args.jsonl.split(",") for r in read_rows(path)]
     else:
-        size = dict(nz=8, depth=64.0, dt=600.0, hours=12.0, obs_hours=3.0)
-        plan = [(4, 2)]
-        eki_it, uki_it = 10, 10
-    if args.twins_per_regime is not None:
-        plan = [(n, args.twins_per_regime) for n, _ in plan]
-    from pyclimaocean.closures.catke import CATKE_DEFAULTS
-
-    all_names = CONTROL_ORDER + [n for n in CATKE_DEFAULTS if n not in CONTROL_ORDER]
-    rows, ratios = [], {}
-    t0 = time.perf_counter()
-    print(f"size: {size}, plan (controls, twins per regime): {plan}, EKI {eki_it} / UKI {uki_it} updates", flush=True)
-    for n_controls, per_regime in plan:
-        names = all_names[:n_controls]
-        for regime in REGIMES:
-            for k in range(per_regime):
-                seed = 1000 * n_controls + 10 * list(REGIMES).index(regime) + k
-                problem, truth = make_twin(regime, names, seed, prior_scale=0.2, **size)
-                key = (n_controls, regime)
-                if key not in ratios:
-                    ratios[key] = _ratio(problem)
-                row = run_twin(problem, truth, r=ratios[key], eki_iterations=eki_it, uki_iterations=uki_it)
-                row.update(regime=regime, seed=seed, r=ratios[key])
-                rows.append(row)
-                print(f"[{time.perf_counter() - t0:6.0f} s] {n_controls} controls, {regime} #{k}: r = {ratios[key]:.2f}, "
-                      + ", ".join(f"{m}: {'ok' if v['success'] else 'FAIL'} ({v['cost']:.0f})"
-                                  for m, v in row["methods"].items())
-                      + f"; Laplace covers {sum(row['covered'])}/{n_controls}", flush=True)
-    print(f"\ntotal wall time {time.perf_counter() - t0:.0f} s; size {size}")
+        t0 = time.perf_counter()
+        rows = run_battery(full=args.full, twins=args.twins_per_regime, jsonl=args.jsonl, resume=args.resume,
+                           only=tuple(args.only) if args.only else None, svi_steps=args.svi_steps,
+                           regimes=tuple(args.regimes))
+        print(f"\ntotal wall time {time.perf_counter() - t0:.0f} s")
+        if args.jsonl and args.resume:
+            rows = read_rows(args.jsonl)
     print(table(rows))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1, default=lambda x: x.item() if hasattr(x, "item") else str(x))
+    if args.plot:
+        plot(rows, args.plot)
     return rows
 
 
