@@ -21,17 +21,22 @@ Rheology: viscous–plastic (Hibler 1979) with an elliptic yield curve of aspect
 
     P = P* h exp(−C (1 − A))                        ice strength (N m⁻¹)
     D_D = ε̇₁₁ + ε̇₂₂,  D_T = ε̇₁₁ − ε̇₂₂  (at T),  D_S = 2 ε̇₁₂  (at ζ)
-    Δ² = D_D² + e⁻² (D_T² + D_S²),   Δ_r = sqrt(Δ² + Δ_min²)   (smooth regularisation)
-    ζ = P / (2 Δ_r),  η = ζ / e²,   P_r = P Δ² / Δ_r²   (replacement pressure)
+    Δ² = D_D² + e⁻² (D_T² + D_S²),   Δ_r = sqrt(Δ² + Δ_min²),   Δ_s = sqrt(Δ² + δ²)
+    ζ = P / (2 Δ_r),  η = ζ / e²,   P_r = P Δ_s / Δ_r   (replacement pressure)
     σ₁ = 2 ζ D_D − P_r,   σ₂ = 2 η D_T,   σ₁₂ = η D_S
 
 ``Δ_r = sqrt(Δ² + Δ_min²)`` replaces the usual ``max(Δ, Δ_min)`` (Hibler 1979; Kreyscher et al.
-2000): it is smooth, bounded below by ``Δ_min`` and its derivative is finite at rest, so the
-gradients of a run started from ``u = 0`` are finite.  The replacement pressure
-``P Δ²/Δ_r²`` (instead of ``P Δ/Δ_r``) is written in ``Δ²`` for the same reason (``sqrt`` at
-0 has an infinite derivative); it tends to ``P`` in the plastic regime ``Δ ≫ Δ_min`` and to 0
-at rest, so ice at rest under no forcing feels no stress.  ``D_S²`` at T points is the mean
-of the four surrounding ζ values; ``η`` at ζ points the mean of the four surrounding T values.
+2000): it is smooth and bounded below by ``Δ_min``.  The replacement pressure of Kreyscher et
+al. (``P Δ/Δ_r``) needs ``Δ = sqrt(Δ²)``, whose derivative is infinite at rest (reverse-mode
+AD would give ``∞ · 0 = NaN`` for a run started from ``u = 0``); we use ``Δ_s = sqrt(Δ² + δ²)``
+with a tiny ``δ = delta_rest`` (default ``10⁻⁶ Δ_min``).  ``dΔ_s/du = (Δ/Δ_s) dΔ/du`` is
+bounded by ``dΔ/du`` and is 0 at rest, so gradients are finite and well conditioned.  Since
+``Δ ≤ Δ_s ≤ Δ_r`` the stress stays inside the elliptic yield curve
+``(σ₁ + P)² + e² (σ₂² + 4 σ₁₂²) ≤ P²`` (the normalised deviation from ``−P_r`` has length
+``Δ/Δ_r ≤ P_r/P``), and it lies on the curve in the plastic regime ``Δ ≫ Δ_min``.  At rest
+``P_r = P δ/Δ_min = 10⁻⁶ P``: the rheology is then rigid (ζ = P/(2Δ_min)), so unforced ice of
+varying strength creeps at ~1e-9 m s⁻¹ (measured on the box test: 8e-10 m s⁻¹).
+``D_S²`` at T points is the mean of the four surrounding ζ values; ``η`` at ζ points the mean of the four surrounding T values.
 Walls: ``σ₁₂`` vanishes at ζ points that are not surrounded by four wet T cells (the grid's
 free-slip corner convention, ``maskZ``); velocities on closed faces are 0 (``maskU``,
 ``maskV``).  Metric (curvature) terms of the spherical grid are neglected.
@@ -228,6 +233,7 @@ class IceDynamics(eqx.Module):
         ice_density, snow_density, ocean_density: ρ_i, ρ_s, ρ_o (kg m⁻³).
         gravity: g (m s⁻²).
         delta_min: Δ_min (s⁻¹), 2e-9 (ClimaSeaIce).
+        delta_rest: δ of the smooth ``Δ_s`` in the replacement pressure (s⁻¹), 2e-15.
         drag_speed_epsilon: ε of the smooth relative speed in the water drag (m s⁻¹).
         advection_epsilon: ε_a of the smooth upwind speed (m s⁻¹).
         mass_floor_thickness: h_min of the mass floor (m).
@@ -250,6 +256,7 @@ class IceDynamics(eqx.Module):
     ocean_density: float = 1026.0
     gravity: float = GRAVITY
     delta_min: float = 2.0e-9
+    delta_rest: float = 2.0e-15
     drag_speed_epsilon: float = 1.0e-4
     advection_epsilon: float = 1.0e-5
     mass_floor_thickness: float = 1.0e-3
@@ -268,6 +275,9 @@ class IceDynamics(eqx.Module):
             raise ValueError(f"scheme = {self.scheme!r}; accepted: {', '.join(SCHEMES)}")
         if not (isinstance(self.substeps, int) and self.substeps >= 1):
             raise ValueError(f"substeps = {self.substeps!r} must be an int >= 1")
+        if not (0 < self.delta_rest <= self.delta_min):
+            raise ValueError(f"need 0 < delta_rest <= delta_min (s⁻¹), got {self.delta_rest}, "
+                             f"{self.delta_min}")
         if not (self.alpha >= 1 and self.beta >= 1 and 1 <= self.alpha_min <= self.alpha_max):
             raise ValueError("EVP relaxation constants must satisfy alpha, beta >= 1 and "
                              f"1 <= alpha_min <= alpha_max (got alpha={self.alpha}, "
@@ -322,7 +332,7 @@ class IceDynamics(eqx.Module):
         eta_T = zeta / e2
         mT, mZ = g.surface_mask("T"), g.surface_mask("Z")
         eta_Z = g.ay_plus(g.ax_plus(eta_T * mT, "T"), "U") * mZ
-        p_r = P * delta2 / delta_r2
+        p_r = P * jnp.sqrt((delta2 + self.delta_rest**2) / delta_r2)
         return zeta, eta_T, eta_Z, p_r, (dd, dt_, ds)
 
     def stress_divergence(self, sigma1, sigma2, sigma12):
