@@ -101,6 +101,38 @@ def test_coriolis_and_vorticity_flux_conserve_energy():
     assert abs(float(work)) < 1e-13 * float(scale)
 
 
+@pytest.mark.slow  # 2.8 s measured (load ~15 on 2 cores)
+def test_no_slip_walls_add_the_side_drag_and_dissipate():
+    """Uniform u₀ in a re-entrant channel: free slip exerts no friction; no slip adds exactly
+    −2 A u₀ / Δy² in the rows next to the south and north walls (ghost −u₀ beyond the wall)
+    and nothing inside.  For random fields on a box with an island both dissipate energy,
+    no slip more."""
+    A = 400.0
+    g = CGrid.beta_plane(6e5, 5e5, 6, 5, nz=2, total_depth=1000.0, periodic_x=True)
+    u0 = 0.1 * g.maskU
+    zero = jnp.zeros(g.shape)
+    free = kernels.laplacian_velocity(g, u0, zero, A)
+    noslip = kernels.laplacian_velocity(g, u0, zero, A, no_slip=True)
+    assert float(jnp.max(jnp.abs(free[0]))) < 1e-20 and float(jnp.max(jnp.abs(free[1]))) < 1e-20
+    dy = 1e5
+    expect = np.zeros(g.shape)
+    expect[:, [0, -1], :] = -2 * A * 0.1 / dy**2
+    np.testing.assert_allclose(noslip[0], expect * np.asarray(g.maskU), rtol=1e-12, atol=1e-24)
+    np.testing.assert_allclose(noslip[1], 0.0, atol=1e-24)
+    # energy: Σ u·L(u) dV < 0, and no slip removes more
+    m = _tiny()
+    k1, k2 = jax.random.split(jax.random.PRNGKey(3))
+    u = jax.random.normal(k1, m.grid.shape) * m.grid.maskU
+    v = jax.random.normal(k2, m.grid.shape) * m.grid.maskV
+    gr = m.grid
+
+    def work(no_slip):
+        lu, lv = kernels.laplacian_velocity(gr, u, v, A, no_slip=no_slip)
+        return float(jnp.sum(u * lu * gr.areaU) + jnp.sum(v * lv * gr.areaV))
+
+    assert work(True) < work(False) < 0.0
+
+
 def test_hydrostatic_pressure_of_uniform_buoyancy():
     """∂p/∂z = b: p = b z at the centres for uniform b."""
     g = CGrid.beta_plane(1e5, 1e5, 3, 3, nz=6, total_depth=1000.0, stretching=2.0)

@@ -115,26 +115,44 @@ def vertical_momentum_advection(grid, phi, flux_z, inv_area, mask):
     return -0.5 * (upper + lower) * grid.inv_dz[:, None, None] * mask
 
 
-def laplacian_velocity(grid, u, v, visc_T=1.0, visc_Z=None):
+def laplacian_velocity(grid, u, v, visc_T=1.0, visc_Z=None, no_slip: bool = False):
     """``∇·(A∇u)`` as ``(∂x(A D) − ∂y(A ζ), ∂y(A D) + ∂x(A ζ))`` at (U, V) (m s⁻² × A / (m² s⁻¹))
     with ``D`` the divergence (T points, viscosity ``visc_T``) and ``ζ`` the vorticity (ζ
-    points, ``visc_Z``): energy dissipating, free slip on walls."""
+    points, ``visc_Z``): energy dissipating.
+
+    Walls: free slip (ζ = 0 on every ζ point that touches land or lies on a wall, which is
+    what :meth:`CGrid.vorticity` and the zeros of :meth:`CGrid.fill_halo` give) by default.
+    With ``no_slip`` (static), the tangential velocity has a ghost value ``−u`` beyond the
+    wall, so the wall vorticity is ``ζ_w = ∓2u/Δy`` (``±2v/Δx``) and each wall next to a
+    velocity point adds the side drag ``−2 A u / Δy²`` (``−2 A v / Δx²``), as MITgcm's
+    ``no_slip_sides``.  A wall ζ point is one with ``maskZ = 0``, inside the domain or in the
+    halo that :meth:`CGrid.fill_halo` fills (the west and south walls; periodic in x on a
+    re-entrant grid).  Still energy dissipating."""
     visc_Z = visc_T if visc_Z is None else visc_Z
     d = grid.divergence(u, v)
     z = grid.vorticity(u, v)
     lu = grid.grad_x(visc_T * d) - grid.inv_dyU * grid.dy_minus(visc_Z * z, "Z") * grid.maskU
     lv = grid.grad_y(visc_T * d) + grid.inv_dxV * grid.dx_minus(visc_Z * z, "Z") * grid.maskV
+    if no_slip:
+        mZ = grid.maskZ if u.ndim >= 3 and u.shape[-3] == grid.nz else grid.maskZ[-1]
+        walls_y = (1.0 - mZ) + (1.0 - grid.shift(mZ, 0, -1, "Z"))  # north + south of U
+        walls_x = (1.0 - mZ) + (1.0 - grid.shift(mZ, -1, 0, "Z"))  # east + west of V
+        lu = lu - 2.0 * visc_Z * u * grid.inv_dyU**2 * walls_y * grid.maskU
+        lv = lv - 2.0 * visc_Z * v * grid.inv_dxV**2 * walls_x * grid.maskV
     return lu, lv
 
 
-def horizontal_viscosity(grid, u, v, laplacian, biharmonic, cos_power: int = 0):
+def horizontal_viscosity(grid, u, v, laplacian, biharmonic, cos_power: int = 0,
+                         no_slip: bool = False):
     """Laplacian (``A_h``, m² s⁻¹) plus biharmonic (``A_4``, m⁴ s⁻¹) friction (m s⁻²).
 
     With ``cos_power = p > 0`` both coefficients are scaled by ``cos^p φ`` (Veros'
-    ``hor_friction_cosPower``), which keeps the grid Reynolds number bounded toward the pole."""
+    ``hor_friction_cosPower``), which keeps the grid Reynolds number bounded toward the pole.
+    ``no_slip`` (static) applies no-slip walls to the Laplacian part
+    (:func:`laplacian_velocity`); the biharmonic part keeps free slip."""
     sT = grid.cosT**cos_power if cos_power else 1.0
     sZ = grid.cosV**cos_power if cos_power else 1.0
-    lu, lv = laplacian_velocity(grid, u, v, laplacian * sT, laplacian * sZ)
+    lu, lv = laplacian_velocity(grid, u, v, laplacian * sT, laplacian * sZ, no_slip)
     bu, bv = laplacian_velocity(grid, u, v)
     bu, bv = laplacian_velocity(grid, bu, bv, biharmonic * sT, biharmonic * sZ)
     return lu - bu, lv - bv

@@ -81,6 +81,8 @@ class BasinMixing(eqx.Module):
             (default) = no convection scheme.
         convective_n2_scale: N²₀ (s⁻², static), the width of the step (1e-8).
         viscosity_cos_power: scale A_h and A_4 by ``cos^p φ`` (static; 0 = off).
+        no_slip: no-slip lateral walls for the Laplacian viscosity (static; default
+            ``False``: free slip); see :func:`~pyclimaocean.models.basin.kernels.laplacian_velocity`.
     """
 
     horizontal_viscosity: Any = 0.0
@@ -91,6 +93,7 @@ class BasinMixing(eqx.Module):
     convective_diffusivity: Any = None
     convective_n2_scale: float = eqx.field(static=True, default=1e-8)
     viscosity_cos_power: int = eqx.field(static=True, default=0)
+    no_slip: bool = eqx.field(static=True, default=False)
 
 
 class BottomDrag(eqx.Module):
@@ -282,7 +285,8 @@ class BasinModel(AbstractModel):
             gv = gv + kv + K.vertical_momentum_advection(g, v, fzv, g.inv_areaV, g.maskV)
         m = self.mixing
         hu, hv = K.horizontal_viscosity(g, u, v, m.horizontal_viscosity,
-                                        m.biharmonic_viscosity, m.viscosity_cos_power)
+                                        m.biharmonic_viscosity, m.viscosity_cos_power,
+                                        m.no_slip)
         gu, gv = gu + hu, gv + hv
         d = self.drag
         bu, bv = K.bottom_indicator(g.maskU), K.bottom_indicator(g.maskV)
