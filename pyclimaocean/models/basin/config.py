@@ -27,7 +27,7 @@ Two configurations (:mod:`~pyclimaocean.models.basin.setups`):
   m² s⁻¹, 0–100; left out = no convection scheme).
 
 Shared keys: ``wind_stress``, ``horizontal_viscosity``, ``linear_drag``, ``n_substeps``,
-``time_stepper``, ``tracer_advection``, ``momentum_advection``.  A key that does not apply to
+``time_stepper``, ``tracer_advection``, ``momentum_advection``, ``no_slip``.  A key that does not apply to
 the chosen configuration is an error.  Calibratable numbers can also be set in
 ``[parameters]`` by their dotted model paths (``mixing.horizontal_viscosity = 500.0``).
 """
@@ -110,6 +110,9 @@ class BasinSection(Section):
     momentum_advection: bool | None = Field(
         None, description="vector-invariant momentum advection (munk_gyre default false: the "
         "linear problem of the theory; acc_sector true)")
+    no_slip: bool | None = Field(
+        None, description="no-slip lateral walls for the Laplacian viscosity (default false: "
+        "free slip)")
 
     @model_validator(mode="after")
     def _keys_of_the_configuration(self):
@@ -130,7 +133,7 @@ class BasinExperiment(ExperimentConfig):
 
 
 _SHARED = ("wind_stress", "linear_drag", "n_substeps", "time_stepper", "tracer_advection",
-           "momentum_advection")
+           "momentum_advection", "no_slip")
 
 
 def build_model(cfg: BasinExperiment) -> BasinModel:

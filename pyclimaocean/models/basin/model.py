@@ -505,6 +505,7 @@ class BasinModel(AbstractModel):
                              f"{self.dt:g} s, {self.n_substeps} barotropic substeps",
             "advection": f"tracers {self.tracer_advection}, momentum "
                          f"{'vector-invariant' if self.momentum_advection else 'off'}",
+            "walls": "no slip" if m.no_slip else "free slip",
             "mixing": f"A_h = {float(m.horizontal_viscosity):g} m2 s-1, A_4 = "
                       f"{float(m.biharmonic_viscosity):g} m4 s-1, nu = "
                       f"{float(m.vertical_viscosity):g}, kappa_h = "

@@ -52,6 +52,7 @@ def munk_gyre(
     reference_density: float = 1000.0,
     momentum_advection: bool = False,
     linear_drag: float = 0.0,
+    no_slip: bool = False,
     **kwargs,
 ) -> BasinModel:
     """Munk (1950) gyre as MITgcm's ``tutorial_barotropic_gyre``: a closed ``L × L`` β-plane
@@ -60,6 +61,7 @@ def munk_gyre(
     Theory: western boundary layer width ``δ_M = (A_h/β)^{1/3}`` (34.2 km for the defaults)
     and Sverdrup transport ``τ₀ π L_x / (ρ₀ β L_y)`` (31.4 Sv with ρ₀ = 1000 kg m⁻³).
     ``momentum_advection=False`` (default) solves the linear problem of the theory.
+    ``no_slip`` selects no-slip walls (default free slip, as the tutorial).
     Extra keyword arguments go to :class:`BasinModel`.
     """
     ny = nx if ny is None else ny
@@ -69,7 +71,7 @@ def munk_gyre(
     return BasinModel(
         grid, dt, n_substeps,
         mixing=BasinMixing(horizontal_viscosity=viscosity, vertical_viscosity=1e-4,
-                           vertical_diffusivity=1e-5),
+                           vertical_diffusivity=1e-5, no_slip=no_slip),
         drag=BottomDrag(linear=linear_drag),
         forcing=SurfaceForcing(wind_stress_amplitude=wind_stress,
                                wind_stress_x_shape=jnp.asarray(shape)),
@@ -93,6 +95,7 @@ def acc_sector(
     vertical_diffusivity: float = 2e-5,
     linear_drag: float = 1e-5,
     convective_diffusivity: float | None = None,
+    no_slip: bool = False,
     **kwargs,
 ) -> BasinModel:
     """Spherical sector 0–60°E × 40°S–44°N with a zonally re-entrant channel south of 20°S and
@@ -111,7 +114,8 @@ def acc_sector(
     20°N); initial ``T = 15 (1 − z / z_b)`` with ``z_b`` the top of the bottom cell, S = 35.
     Laplacian viscosity ``A_h = (2° · a π/180)³ × 2e-11`` m² s⁻¹ scaled by ``cos φ``.
     ``convective_diffusivity`` (m² s⁻¹, e.g. 1) turns on the smooth convection scheme of
-    :class:`BasinMixing` (default off).
+    :class:`BasinMixing` (default off); ``no_slip`` selects no-slip walls (default free
+    slip).
     """
     if z_faces is None:
         z_faces = np.concatenate([[0.0], -np.cumsum(VEROS_ACC_DZ)])[::-1]
@@ -143,7 +147,7 @@ def acc_sector(
                            horizontal_diffusivity=horizontal_diffusivity,
                            vertical_viscosity=vertical_viscosity,
                            vertical_diffusivity=vertical_diffusivity, viscosity_cos_power=1,
-                           convective_diffusivity=convective_diffusivity),
+                           convective_diffusivity=convective_diffusivity, no_slip=no_slip),
         drag=BottomDrag(linear=linear_drag),
         forcing=SurfaceForcing(
             wind_stress_amplitude=wind_stress,
