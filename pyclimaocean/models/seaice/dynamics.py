@@ -462,6 +462,25 @@ class IceDynamics(eqx.Module):
               - m_V * (v - state.v * mV) / dt)
         return rx * mU, ry * mV
 
+    def ice_ocean_stress(self, state: IceDynamicsState, forcing: IceDynamicsForcing):
+        """Stress of the ice on the ocean, ``(x at U, y at V)`` (N m⁻²): minus the water
+        stress on the ice, ``A ρ_o C_w |u − u_o|_ε R(θ) (u − u_o)`` (the momentum flux a
+        coupled ocean receives under the ice fraction)."""
+        g = self.grid
+        mU, mV = g.surface_mask("U"), g.surface_mask("V")
+        z = jnp.zeros((g.ny, g.nx))
+        du = (state.u - forcing.ocean_u - z) * mU
+        dv = (state.v - forcing.ocean_v - z) * mV
+        dv_U = g.ay_minus(g.ax_plus(dv, "V"), "Z")
+        du_V = g.ay_plus(g.ax_minus(du, "U"), "T")
+        rho_cw = self.ocean_density * self.ocean_drag
+        cU = rho_cw * g.ax_plus(state.A, "T") * jnp.sqrt(du**2 + dv_U**2
+                                                         + self.drag_speed_epsilon**2)
+        cV = rho_cw * g.ay_plus(state.A, "T") * jnp.sqrt(dv**2 + du_V**2
+                                                         + self.drag_speed_epsilon**2)
+        ct, st = jnp.cos(self.turning_angle), jnp.sin(self.turning_angle)
+        return cU * (ct * du - st * dv_U) * mU, cV * (st * du_V + ct * dv) * mV
+
     def advect(self, state: IceDynamicsState, dt: float) -> IceDynamicsState:
         """``h``, ``A`` and ``hs`` advected by the state's velocities over ``dt`` (s), then
         ``A`` capped at ``max_concentration`` (ridging)."""
