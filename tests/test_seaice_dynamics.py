@@ -95,16 +95,16 @@ def test_unforced_ice_stays_nearly_at_rest():
     assert float(jnp.abs(forced.u).max()) > 1e-2
 
 
-def _box(n=16, L=800e3, depth=None):
+def _box(n=16, L=800e3, depth=None, t=0.0):
     """A Hunke (2001)-type box: square basin, circulating ocean current, a spatially varying
-    wind (its t = 0 field), ice thickness rising from 0 (west) to 2 m (east), A = 1."""
+    wind (its field at time t, s), ice thickness rising from 0 (west) to 2 m (east), A = 1."""
     g = CGrid.beta_plane(L, L, n, n, nz=1, total_depth=100.0, f0=F0, depth=depth)
     XT, _ = np.meshgrid(np.asarray(g.xT), np.asarray(g.yT))
     XU, YU = np.meshgrid(np.asarray(g.xU), np.asarray(g.yT))
     XV, YV = np.meshgrid(np.asarray(g.xT), np.asarray(g.yV))
 
     def wind(x, y):
-        a = -3.0  # sin(2π t / 4 days) − 3 at t = 0
+        a = math.sin(2 * math.pi * t / (4 * 86400.0)) - 3.0
         return (5 + a * np.sin(2 * np.pi * x / L) * np.sin(np.pi * y / L),
                 5 + a * np.sin(2 * np.pi * y / L) * np.sin(np.pi * x / L))
 
@@ -196,6 +196,34 @@ def test_step_conserves_ice_and_snow_volume_in_closed_basin():
     assert abs(float(jnp.sum(s.hs * g.areaT)) - snow0) < 1e-13 * snow0
     assert float(s.h.min()) >= 0 and float(s.A.max()) <= 1.0 and float(s.A.min()) >= 0
     assert float(jnp.abs(s.h - state.h).max()) > 1e-4
+
+
+@pytest.mark.slow  # 14 s measured (load 15 on 2 cores)
+def test_four_day_box_run_with_moving_wind():
+    """Four days of full steps (aEVP, 120 substeps, Δt = 1 h) with the wind of Hunke's box
+    changing every 6 h: finite, volume and snow conserved, 0 <= A <= 1, h >= 0."""
+    g, state, _ = _box(n=12)
+    state = eqx.tree_at(lambda s: s.hs, state, 0.1 * state.A)
+    model = IceDynamics(grid=g, scheme="aevp", substeps=120)
+    forcings = [_box(n=12, t=6 * 3600.0 * k)[2] for k in range(16)]
+    stacked = jax.tree_util.tree_map(lambda *x: jnp.stack(x), *forcings)
+
+    @jax.jit
+    def run(s):
+        def body(s, f):
+            for _ in range(6):
+                s = model.step(s, f, 3600.0)
+            return s, jnp.abs(s.u).max()
+        return jax.lax.scan(body, s, stacked)
+
+    final, speeds = run(state)
+    vol0, snow0 = float(jnp.sum(state.h * g.areaT)), float(jnp.sum(state.hs * g.areaT))
+    assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree_util.tree_leaves(final))
+    assert 0.02 < float(speeds.max()) < 0.5
+    assert abs(float(jnp.sum(final.h * g.areaT)) - vol0) < 1e-13 * vol0
+    assert abs(float(jnp.sum(final.hs * g.areaT)) - snow0) < 1e-13 * snow0
+    assert float(final.h.min()) >= 0 and 0 <= float(final.A.min()) and float(final.A.max()) <= 1
+    assert float(jnp.abs(final.h - state.h).max()) > 0.05
 
 
 def _loss(model, state, forcing, steps=3, dt=3600.0):
