@@ -354,7 +354,8 @@ class IceDynamics(eqx.Module):
         mU, mV, mT = g.surface_mask("U"), g.surface_mask("V"), g.surface_mask("T")
         z = jnp.zeros((g.ny, g.nx))
         m_T = (self.mass(state) + self.ice_density * self.mass_floor_thickness) * mT
-        m_U = g.ax_plus(m_T, "T") * mU + (1 - mU)
+        m_U = g.ax_plus(m_T, "T") * mU + (1 - mU)  # 1 on land: never divided by 0
+        m_T = m_T + (1 - mT)
         m_V = g.ay_plus(m_T, "T") * mV + (1 - mV)
         A = state.A
         A_U = g.ax_plus(A, "T") * mU
