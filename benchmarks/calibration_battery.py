@@ -8,10 +8,11 @@ Twin kinds (``tiers``):
   draw from their prior (lognormal around the default value, scale 0.2, truncated to the
   bounds); first guess = the default.
 * ``field``: a depth-dependent control field — the initial stratification of a finer column,
-  one factor s_k per interior face (``nz − 1`` controls): the initial temperature below the
-  mixed layer falls by ``s_k · 0.01 K m⁻¹ · Δz`` across face k (s_k = 1 is the default linear
-  profile).  Truth s_k ~ lognormal(0, 0.2) per face, first guess 1.  CATKE parameters at
-  their defaults.  Faces inside the initial mixed layer have zero sensitivity (no gradient to
+  one factor s_k per interior face (``nz − 1`` controls): the initial temperature (20 °C in
+  the top cell) falls by ``s_k · 0.01 K m⁻¹ · Δz`` across every face k deeper than the 8 m
+  initial mixed layer (s_k = 1: a linear profile, the default one shifted down by half a
+  cell).  Truth s_k ~ lognormal(0, 0.2) per face, first guess 1.  CATKE parameters at their
+  defaults.  Faces inside the initial mixed layer have zero sensitivity (no gradient to
   scale) and are reported as not identifiable.
 
 Observations: T, u, v at every cell every ``obs_hours`` with σ = 1e-4 (noise added).  Regimes:
