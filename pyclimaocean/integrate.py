@@ -48,6 +48,7 @@ def integrate(
     save_every: int | None = None,
     observe: Callable[[State], Any] | None = None,
     checkpoint_every: int | None | str = "auto",
+    step_policy: Callable[..., Any] | None = None,
 ) -> tuple[State, Any]:
     """Advance ``state`` by ``n_steps`` applications of ``step``.
 
@@ -63,6 +64,10 @@ def integrate(
         checkpoint_every: segment length for ``jax.checkpoint`` (``"auto"`` = ≈sqrt(n_steps),
             ``None`` = no checkpointing).  Must divide ``save_every`` when both are given,
             otherwise ``n_steps``; ``"auto"`` picks the nearest divisor.
+        step_policy: ``jax.checkpoint`` policy of each checkpointed step (default
+            :data:`STEP_POLICY`: keep the tagged tridiagonal solutions, recompute the rest;
+            ``jax.checkpoint_policies.everything_saveable`` keeps every residual of a step,
+            trading memory for the second recomputation).  Unused without checkpointing.
 
     Returns:
         ``(final_state, outputs)``; ``outputs`` is ``None`` when ``save_every`` is ``None``.
@@ -94,7 +99,8 @@ def integrate(
 
     if checkpoint_every is not None:
         plain_step = step  # (a lambda: jax.checkpoint may hash its function, modules may not)
-        step = jax.checkpoint(lambda c: plain_step(c), policy=STEP_POLICY)
+        step = jax.checkpoint(lambda c: plain_step(c),
+                              policy=STEP_POLICY if step_policy is None else step_policy)
 
     def run_steps(s, k):
         return jax.lax.scan(lambda c, _: (step(c), None), s, None, length=k)[0]
