@@ -1,0 +1,389 @@
+"""Cost of the adjoint of the 3-D basin model (not a test).
+
+    python -m benchmarks.basin_gradient [--size full|small] [--steps 1000] [--repeat 3]
+                                        [--policies names,saveable] [--no-memory]
+
+Prints, for a ``--steps``-step run of the acc-like sector (:func:`acc_sector`):
+
+* forward time and gradient time (``jax.value_and_grad`` of a misfit of the final state
+  w.r.t. the model's 9 parameters: viscosities, diffusivities, drag, wind and restoring) and
+  their ratio (target ≤ 3), with √T segment checkpointing (:func:`pyclimaocean.integrate`),
+  for each step checkpoint policy of ``--policies``:
+
+  - ``names``: the default of :func:`pyclimaocean.integrate` — a checkpointed step keeps only
+    the values tagged ``"tridiagonal_solution"`` and recomputes the rest of the step next to
+    its adjoint;
+  - ``saveable``: a step keeps every residual (no recomputation inside a step; the segment
+    still recomputes its steps once);
+  - ``none``: no checkpointing at all (stores every step; only feasible for short runs).
+
+* the breakdown of the gradient into forward pass, recomputation and reverse sweep: the
+  ``jax.vjp`` forward (with residuals) and the pullback of the whole run timed separately, and
+  per step the forward, the checkpointed step's ``jax.vjp`` forward (what the reverse sweep
+  recomputes per step of a segment) and its pullback (the step's own recomputation plus its
+  transposition), next to the pullback of an un-checkpointed step (transposition alone);
+* memory of the compiled forward and gradient: XLA's buffer accounting
+  (``compiled.memory_analysis()``: arguments + outputs + temporaries) and the peak resident
+  memory of a fresh process running each (target: gradient ≤ 2× forward).
+
+Sizes: ``full`` is a 1° sector, 60 × 84 × 20 = 100 800 cells (0–60°E, 40°S–44°N, 20 levels to
+2080 m), dt = 3600 s; ``small`` is Veros' 2° acc grid, 30 × 42 × 15 = 18 900 cells, for quick
+runs.  Each configuration runs in a fresh process; times are the minimum of ``--repeat`` runs
+after compilation (the minimum, not the median, because the machine may be shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from benchmarks.column_gradient import _release_free_heap, _reset_peak_rss, _rss_kib
+
+SIZES = {
+    # name: (degrees, number of levels, dt in s)
+    "full": (1.0, 20, 3600.0),
+    "small": (2.0, 15, 3600.0),
+}
+POLICIES = ("names", "saveable", "none")
+
+
+def z_faces_to_2080(nz: int) -> np.ndarray:
+    """``nz + 1`` level faces from −2080 m to 0, stretched toward the surface like Veros' acc
+    levels (quadratic in depth: top cell ≈ 2080·0.19/nz m, as 20 m for 15–20 levels)."""
+    if nz == 15:
+        from pyclimaocean.models.basin.setups import VEROS_ACC_DZ
+
+        return np.concatenate([[0.0], -np.cumsum(VEROS_ACC_DZ)])[::-1]
+    s = np.linspace(0.0, 1.0, nz + 1)
+    a = 0.19 * 15 / nz
+    depth = 2080.0 * (a * s + (1 - a) * s**2)
+    return -depth[::-1]
+
+
+def build_model(size: str):
+    """The benchmark's :class:`BasinModel` for ``size`` (``"full"``, ``"small"`` or
+    ``"DEGxNZ"``, e.g. ``"1.5x20"``)."""
+    import pyclimaocean  # noqa: F401  (enables x64)
+    from pyclimaocean.models.basin.setups import acc_sector
+
+    if size in SIZES:
+        deg, nz, dt = SIZES[size]
+    else:
+        d, n = size.split("x")
+        deg, nz, dt = float(d), int(n), 3600.0
+    return acc_sector(dlon=deg, dlat=deg, dt=dt, z_faces=z_faces_to_2080(nz))
+
+
+def _policy(name: str):
+    import jax
+
+    return {"names": None, "saveable": jax.checkpoint_policies.everything_saveable}[name]
+
+
+def build(size: str, steps: int, policy: str):
+    """``(model, forward, gradient, vjp_forward, pullback, v)``: jitted functions of the
+    parameter vector ``v``."""
+    import jax
+    import jax.numpy as jnp
+
+    from pyclimaocean.integrate import STEP_POLICY, integrate
+
+    model = build_model(size)
+    params = model.parameters()
+    g = model.grid
+    wet = g.maskT
+    n_wet = jnp.sum(wet)
+    t_ref = model.initial_temperature
+
+    def loss(vec):
+        m = params.with_values(vec).apply(model)
+        if policy == "none":
+            ckpt, step_policy = None, STEP_POLICY
+        else:
+            ckpt = "auto"
+            step_policy = _policy(policy) or STEP_POLICY
+        final, _ = integrate(lambda s: m.step(s), m.initial_state(), steps,
+                             checkpoint_every=ckpt, step_policy=step_policy)
+        misfit_T = jnp.sum(((final.T - t_ref) * wet) ** 2) / n_wet
+        ke = jnp.sum(final.u**2 + final.v**2) / n_wet
+        return misfit_T + 1e2 * ke
+
+    v = params.vector()
+    forward = jax.jit(loss)
+    gradient = jax.jit(jax.value_and_grad(loss))
+    vjp_forward = jax.jit(lambda v: jax.vjp(loss, v))
+    pullback = jax.jit(lambda pb: pb(jnp.ones(())))
+    return model, forward, gradient, vjp_forward, pullback, v
+
+
+def timed(fn, arg, repeat):
+    """Minimum wall time (s) of ``repeat`` calls after a compiling call."""
+    return timed_together([(fn, arg)], repeat)[0][0]
+
+
+def timed_together(calls, repeat):
+    """``[(wall, cpu), ...]``: minimum wall and process-CPU time (s) of each ``(fn, arg)``,
+    the calls interleaved (``repeat`` rounds of one call each), so that a change of the
+    machine's load affects all of them alike.  With the process pinned to one core the CPU
+    time is the least disturbed by other processes."""
+    import jax
+
+    for fn, arg in calls:
+        jax.block_until_ready(fn(arg))  # compile
+    wall = [np.inf] * len(calls)
+    cpu = [np.inf] * len(calls)
+    for _ in range(repeat):
+        for i, (fn, arg) in enumerate(calls):
+            t0, c0 = time.perf_counter(), time.process_time()
+            jax.block_until_ready(fn(arg))
+            wall[i] = min(wall[i], time.perf_counter() - t0)
+            cpu[i] = min(cpu[i], time.process_time() - c0)
+    return [(float(w), float(c)) for w, c in zip(wall, cpu, strict=True)]
+
+
+def step_breakdown(model, repeat: int, policy: str) -> dict:
+    """Per-step times (s): forward; checkpointed step's vjp forward and pullback; the
+    un-checkpointed step's vjp forward and pullback."""
+    import jax
+
+    from pyclimaocean.integrate import STEP_POLICY
+
+    state = model.initial_state()
+    state = jax.jit(lambda s: jax.lax.scan(lambda c, _: (model.step(c), None), s, None,
+                                           length=3)[0])(state)
+    step = lambda s: model.step(s)  # noqa: E731
+    ck = jax.checkpoint(step, policy=_policy(policy) or STEP_POLICY)
+    cot = _ones_cotangent(state)
+    calls = [(jax.jit(step), state)]
+    out = {}
+    for name, f in (("checkpointed", ck), ("plain", step)):
+        vf = jax.jit(lambda s, f=f: jax.vjp(f, s))
+        _, pb = vf(state)
+        calls += [(vf, state), (jax.jit(lambda pb: pb(cot)), pb)]
+        out[f"{name}_residual_bytes"] = int(sum(x.size * x.dtype.itemsize
+                                                for x in jax.tree_util.tree_leaves(pb)))
+    times = timed_together(calls, repeat)
+    keys = ["step", "checkpointed_vjp_forward", "checkpointed_pullback", "plain_vjp_forward",
+            "plain_pullback"]
+    for k, (wall, cpu) in zip(keys, times, strict=True):
+        out[k], out[k + "_cpu"] = wall, cpu
+    out["state_bytes"] = int(sum(x.size * x.dtype.itemsize
+                                 for x in jax.tree_util.tree_leaves(state)))
+    return out
+
+
+def _ones_cotangent(tree):
+    """Cotangent pytree: ones on floating leaves, float0 zeros on integer ones."""
+    import jax
+    import jax.numpy as jnp
+
+    def one(x):
+        if jnp.issubdtype(x.dtype, jnp.inexact):
+            return jnp.ones_like(x)
+        return np.zeros(x.shape, dtype=jax.dtypes.float0)
+
+    return jax.tree_util.tree_map(one, tree)
+
+
+def kernel_breakdown(model, repeat: int) -> dict:
+    """Forward and pullback (transposition alone: no checkpointing) times (s) of the pieces
+    of a step: the explicit tendencies (all; momentum alone; its horizontal viscosity) and
+    the barotropic substeps."""
+    import jax
+    import jax.numpy as jnp
+
+    from pyclimaocean.models.basin import kernels as K
+    from pyclimaocean.models.basin.timestepping import barotropic_substeps
+
+    g, mix = model.grid, model.mixing
+    s = model.initial_state()
+    s = jax.jit(lambda s: jax.lax.scan(lambda c, _: (model.step(c), None), s, None,
+                                       length=3)[0])(s)
+    dz = g.dz[:, None, None]
+    GU, GV = jnp.sum(s.u * dz, axis=0) * 1e-6, jnp.sum(s.v * dz, axis=0) * 1e-6
+    pieces = {
+        "tendencies (u, v, T, S)": (lambda a: model.tendencies(*a), (s.u, s.v, s.T, s.S)),
+        "momentum tendency": (lambda a: model.momentum_tendency(
+            a[0], a[1], a[2], a[3], K.vertical_transport(g, a[0], a[1])),
+            (s.u, s.v, s.T, s.S)),
+        "horizontal viscosity": (lambda a: K.horizontal_viscosity(
+            g, a[0], a[1], mix.horizontal_viscosity, mix.biharmonic_viscosity,
+            mix.viscosity_cos_power), (s.u, s.v)),
+        "barotropic substeps": (lambda a: barotropic_substeps(
+            g, a[0], a[1], a[2], GU, GV, model.gravity, model.dt, model.n_substeps),
+            (s.eta, s.U, s.V)),
+        "whole step": (lambda a: model.step(a), s),
+    }
+    out = {}
+    for name, (f, arg) in pieces.items():
+        vf = jax.jit(lambda a, f=f: jax.vjp(f, a))
+        y, pb = vf(arg)
+        cot = _ones_cotangent(y)
+        (fw, fwc), (bw, bwc) = timed_together(
+            [(jax.jit(f), arg), (jax.jit(lambda pb, cot=cot: pb(cot)), pb)], repeat)
+        out[name] = {"forward": fw, "pullback": bw, "forward_cpu": fwc, "pullback_cpu": bwc}
+    return out
+
+
+def timing_child(size: str, steps: int, repeat: int, policy: str) -> None:
+    """Time one configuration in this (fresh) process; print JSON."""
+    model, forward, gradient, vjp_forward, pullback, v = build(size, steps, policy)
+    _, pb = vjp_forward(v)
+    (tf, cf), (tg, cg), (tvf, _), (tpb, _) = timed_together(
+        [(forward, v), (gradient, v), (vjp_forward, v), (pullback, pb)], repeat)
+    del pb
+    value, grad = gradient(v)
+    out = {"forward": tf, "gradient": tg, "vjp_forward": tvf, "pullback": tpb,
+           "forward_cpu": cf, "gradient_cpu": cg,
+           "loss": float(value), "grad_finite": bool(np.all(np.isfinite(np.asarray(grad)))),
+           "cells": int(np.prod(model.grid.shape)), "shape": list(model.grid.shape),
+           "n_substeps": model.n_substeps}
+    if policy != "none":
+        out["per_step"] = step_breakdown(model, repeat, policy)
+    if policy == "names":
+        out["kernels"] = kernel_breakdown(model, repeat)
+    print(json.dumps(out))
+
+
+def memory_child(kind: str, size: str, steps: int, policy: str) -> None:
+    """Compile and run one configuration in this (fresh) process; print JSON with memory."""
+    import jax
+
+    _, forward, gradient, _, _, v = build(size, steps, policy)
+    fn = forward if kind == "forward" else gradient
+    compiled = fn.lower(v).compile()
+    analysis = compiled.memory_analysis()
+    xla = None
+    if analysis is not None:
+        xla = int(analysis.argument_size_in_bytes + analysis.output_size_in_bytes
+                  + analysis.temp_size_in_bytes)
+    compiled_rss = _rss_kib("VmRSS")
+    _release_free_heap()
+    base = _rss_kib("VmRSS")
+    _reset_peak_rss()
+    jax.block_until_ready(compiled(v))
+    peak = _rss_kib("VmHWM")
+    print(json.dumps({"xla_bytes": xla, "rss_increase_kib": peak - base, "rss_peak_kib": peak,
+                      "rss_base_kib": base, "rss_after_compile_kib": compiled_rss}))
+
+
+def _child(args: list[str], one_core: bool = False) -> dict:
+    env = dict(os.environ)
+    if one_core:
+        env["PYCLIMAOCEAN_BENCH_ONE_CORE"] = "1"
+    out = subprocess.run([sys.executable, "-m", "benchmarks.basin_gradient", *args],
+                         capture_output=True, text=True, env=env)
+    if out.returncode:
+        raise RuntimeError(f"child {args} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="full",
+                        help="full (1°, 60×84×20), small (2°, 30×42×15) or DEGxNZ")
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--policies", default="names,saveable",
+                        help=f"comma-separated step checkpoint policies from {POLICIES}")
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory rows")
+    parser.add_argument("--one-core", action="store_true",
+                        help="restrict every child process to one core")
+    parser.add_argument("--timing-child", choices=POLICIES)
+    parser.add_argument("--memory-child", nargs=2, metavar=("KIND", "POLICY"))
+    args = parser.parse_args(argv)
+    if os.environ.get("PYCLIMAOCEAN_BENCH_ONE_CORE") and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # before JAX starts
+    if args.timing_child:
+        return timing_child(args.size, args.steps, args.repeat, args.timing_child)
+    if args.memory_child:
+        return memory_child(args.memory_child[0], args.size, args.steps, args.memory_child[1])
+
+    import jax
+
+    policies = [p for p in args.policies.split(",") if p]
+    for p in policies:
+        if p not in POLICIES:
+            parser.error(f"unknown policy {p!r}; choose from {', '.join(POLICIES)}")
+    common = ["--size", args.size, "--steps", str(args.steps)]
+    model = build_model(args.size)
+    nz, ny, nx = model.grid.shape
+    print(f"device: {jax.devices()[0].device_kind} ({jax.default_backend()}, "
+          f"{os.cpu_count()} cores{', one core per run' if args.one_core else ''}); "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"acc-like sector {nx} x {ny} x {nz} = {nx * ny * nz} cells, dt = {model.dt:g} s, "
+          f"{model.n_substeps} barotropic substeps, {args.steps} steps, "
+          f"{len(model.parameters())} parameters")
+
+    results = {}
+    print(f"\n{'step checkpoint policy':24s} {'forward (s)':>12s} {'gradient (s)':>13s} "
+          f"{'ratio':>7s} {'CPU-time ratio':>15s} {'vjp fwd (s)':>12s} {'pullback (s)':>13s}")
+    for p in policies:
+        t = _child(["--timing-child", p, "--repeat", str(args.repeat), *common], args.one_core)
+        results[p] = t
+        print(f"{p:24s} {t['forward']:12.3f} {t['gradient']:13.3f} "
+              f"{t['gradient'] / t['forward']:7.2f} "
+              f"{t['gradient_cpu'] / t['forward_cpu']:15.2f} {t['vjp_forward']:12.3f} "
+              f"{t['pullback']:13.3f}", flush=True)
+        if not t["grad_finite"]:
+            print("  (gradient not finite)")
+    print("(times: minimum over --repeat interleaved calls; CPU time: of the whole process)")
+
+    for p, t in results.items():
+        s = t.get("per_step")
+        if not s:
+            continue
+        print(f"\nper step, policy {p!r}: {'wall (ms)':>9s} {'x fwd':>6s} {'CPU x fwd':>9s}")
+        rows = [("forward step", "step"),
+                ("checkpointed step: vjp forward (= recompute in the sweep)",
+                 "checkpointed_vjp_forward"),
+                ("checkpointed step: pullback (own recompute + transpose)",
+                 "checkpointed_pullback"),
+                ("plain step: vjp forward (all residuals)", "plain_vjp_forward"),
+                ("plain step: pullback (transpose alone)", "plain_pullback")]
+        for label, k in rows:
+            print(f"  {label:60s} {s[k] * 1e3:9.2f} {s[k] / s['step']:6.2f} "
+                  f"{s[k + '_cpu'] / s['step_cpu']:9.2f}")
+        model_ratio = sum(s[k + "_cpu"] for k in ("step", "checkpointed_vjp_forward",
+                                                   "checkpointed_pullback")) / s["step_cpu"]
+        print(f"  {'model (CPU): forward + recompute + pullback':60s} {'':9s} {'':6s} "
+              f"{model_ratio:9.2f}")
+        print(f"  residuals per step (MiB): checkpointed "
+              f"{s['checkpointed_residual_bytes'] / 2**20:.2f}, plain "
+              f"{s['plain_residual_bytes'] / 2**20:.2f}; state "
+              f"{s['state_bytes'] / 2**20:.2f}")
+    kern = results.get("names", {}).get("kernels")
+    if kern:
+        print(f"\npieces of a step (CPU ms): {'forward':>9s} {'pullback':>9s} {'ratio':>6s}")
+        for name, k in kern.items():
+            print(f"  {name:28s} {k['forward_cpu'] * 1e3:9.2f} {k['pullback_cpu'] * 1e3:9.2f} "
+                  f"{k['pullback_cpu'] / k['forward_cpu']:6.2f}")
+
+    if args.no_memory:
+        return
+    mem = {"forward": _child(["--memory-child", "forward", policies[0], *common])}
+    for p in policies:
+        mem[p] = _child(["--memory-child", "gradient", p, *common])
+    print(f"\n{'memory (MiB)':30s} {'XLA buffers':>12s} {'RSS after':>10s} {'peak RSS':>9s} "
+          f"{'RSS increase':>13s}")
+    for kind, m in mem.items():
+        label = "forward" if kind == "forward" else f"gradient, policy {kind!r}"
+        xla = "n/a" if m["xla_bytes"] is None else f"{m['xla_bytes'] / 2**20:.1f}"
+        print(f"{label:30s} {xla:>12s} {m['rss_after_compile_kib'] / 1024:10.1f} "
+              f"{m['rss_peak_kib'] / 1024:9.1f} {m['rss_increase_kib'] / 1024:13.1f}")
+    f = mem["forward"]
+    for p in policies:
+        line = f"ratio to forward, policy {p!r}: peak RSS {mem[p]['rss_peak_kib'] / f['rss_peak_kib']:.2f}"
+        if f["xla_bytes"] and mem[p]["xla_bytes"]:
+            line += f", XLA buffers {mem[p]['xla_bytes'] / f['xla_bytes']:.1f}"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
