@@ -137,8 +137,8 @@ def test_evp_converges_to_viscous_plastic_solution():
             / (2 * g.nx * g.ny))))(us, vs)
         tables[scheme] = {n: float(resid[n - 1]) for n in (10, 50, 100, 200, 500, 1000, n_sub)}
         finals[scheme] = final
-    # measured (residual, N m⁻²): mEVP 4.7e-3 (N = 10), 3.6e-4 (500), 4.8e-6 (1500);
-    # aEVP 6.9e-3, 1.4e-5, 1.4e-8 (the rms air stress is 6.5e-2)
+    # measured (residual, N m⁻², no-slip walls): mEVP 3.8e-3 (N = 10), 2.5e-4 (500),
+    # 3.2e-6 (1500); aEVP 3.1e-3, 8.6e-6, 1.3e-8 (the rms air stress is 6.5e-2)
     for scheme, drop in (("mevp", 1e-2), ("aevp", 1e-4)):
         values = list(tables[scheme].values())
         assert all(b < a for a, b in zip(values[2:], values[3:], strict=False)), (scheme, tables[scheme])
@@ -151,6 +151,25 @@ def test_evp_converges_to_viscous_plastic_solution():
     # the ice is not in free drift: the internal stress matters
     drift = IceDynamics(grid=g, free_drift=True, substeps=n_sub).momentum(start, forcing, dt)
     assert float(jnp.abs(drift.u - finals["aevp"].u).max()) > 0.1 * speed
+
+
+@pytest.mark.slow  # 7 s measured (load 15 on 2 cores)
+def test_no_slip_walls_carry_shear_stress_and_slow_the_ice():
+    """No slip: ζ points on the walls (including the south row and west column the grid does
+    not store) carry shear stress; free slip: none; the wall-parallel ice is slower."""
+    g, state, forcing = _box(n=8)
+    out = {}
+    for walls in ("no_slip", "free_slip"):
+        model = IceDynamics(grid=g, scheme="aevp", substeps=200, walls=walls)
+        out[walls] = eqx.filter_jit(model.momentum)(state, forcing, 1800.0)
+    edge = lambda a: jnp.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])  # noqa: E731
+    assert float(jnp.abs(edge(out["free_slip"].sigma12)).max()) == 0.0
+    assert float(jnp.abs(out["no_slip"].sigma12[0]).max()) > 0  # south wall row
+    assert float(jnp.abs(out["no_slip"].sigma12[:, 0]).max()) > 0  # west wall column
+    wall_u = lambda s: float(jnp.abs(s.u[jnp.array([0, -1])]).mean())  # noqa: E731
+    assert wall_u(out["no_slip"]) < 0.9 * wall_u(out["free_slip"])
+    with pytest.raises(ValueError, match="walls"):
+        IceDynamics(grid=g, walls="slip")
 
 
 def _island_grid(n=10):

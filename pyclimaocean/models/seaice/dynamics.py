@@ -37,9 +37,13 @@ bounded by ``dΔ/du`` and is 0 at rest, so gradients are finite and well conditi
 ``P_r = P δ/Δ_min = 10⁻⁶ P``: the rheology is then rigid (ζ = P/(2Δ_min)), so unforced ice of
 varying strength creeps at ~1e-9 m s⁻¹ (measured on the box test: 8e-10 m s⁻¹).
 ``D_S²`` at T points is the mean of the four surrounding ζ values; ``η`` at ζ points the mean of the four surrounding T values.
-Walls: ``σ₁₂`` vanishes at ζ points that are not surrounded by four wet T cells (the grid's
-free-slip corner convention, ``maskZ``); velocities on closed faces are 0 (``maskU``,
-``maskV``).  Metric (curvature) terms of the spherical grid are neglected.
+Walls: velocities on closed faces are 0 (``maskU``, ``maskV``).  The shear lives on an
+extended ``(ny + 1, nx + 1)`` ζ grid that adds the south-row and west-column wall corners the
+C-grid does not store.  ``walls="no_slip"`` (default; Hunke 2001, CICE): across a closed face
+the tangential velocity has the ghost value −u of its wet neighbour, and every ζ point with at
+least one wet T cell around it carries shear stress.  ``walls="free_slip"``: ``σ₁₂ = 0`` at ζ
+points not surrounded by four wet T cells (the grid's ``maskZ`` convention).  The wall-row
+ζ metrics are copied from the first stored row.  Metric (curvature) terms of the spherical grid are neglected.
 
 Time stepping: backward Euler in time, solved by the modified EVP iteration (Bouillon et al.
 2013; Kimmritz et al. 2015, 2016, 2017) with a STATIC number of substeps N (a fixed-length
@@ -96,10 +100,13 @@ __all__ = [
     "free_drift_velocity",
     "quadratic_air_stress",
     "SCHEMES",
+    "WALLS",
 ]
 
 #: EVP substepping schemes: constant (modified EVP) or adaptive α, β
 SCHEMES = ("mevp", "aevp")
+#: wall conditions for the shear: ghost velocity −u (no slip) or zero shear stress (free slip)
+WALLS = ("no_slip", "free_slip")
 
 GRAVITY = 9.81
 
@@ -126,7 +133,10 @@ class IceDynamicsState(eqx.Module):
         A: ice concentration at T points (1).
         hs: mean snow thickness (snow volume per unit area) at T points (m).
         sigma1: σ₁₁ + σ₂₂ at T points (N m⁻¹).  sigma2: σ₁₁ − σ₂₂ at T points (N m⁻¹).
-        sigma12: σ₁₂ at ζ points (N m⁻¹).  (Carried from step to step by the EVP iteration.)
+        sigma12: σ₁₂ at ζ points (N m⁻¹), ``(ny + 1, nx + 1)``: the ζ points of the grid
+            plus the (not stored by the grid) south row and west column on the walls, so that
+            entry ``[j + 1, i + 1]`` is ζ point ``(j, i)``.  (Carried from step to step by the
+            EVP iteration.)
     """
 
     u: jnp.ndarray
@@ -145,7 +155,7 @@ class IceDynamicsState(eqx.Module):
         mT = grid.surface_mask("T")
         z = jnp.zeros((grid.ny, grid.nx))
         return cls(u=z, v=z, h=(z + h) * mT, A=(z + A) * mT, hs=(z + hs) * mT,
-                   sigma1=z, sigma2=z, sigma12=z)
+                   sigma1=z, sigma2=z, sigma12=jnp.zeros((grid.ny + 1, grid.nx + 1)))
 
 
 class IceDynamicsForcing(eqx.Module):
@@ -242,6 +252,7 @@ class IceDynamics(eqx.Module):
         alpha, beta: constant mEVP relaxation α, β (static; ``"mevp"``).
         alpha_min, alpha_max, c_alpha: bounds and constant of the adaptive α (static).
         free_drift: drop the internal stress (static).
+        walls: ``"no_slip"`` (default) or ``"free_slip"`` (static; module docstring).
         max_concentration: cap of A after advection (1).
     """
 
@@ -269,8 +280,11 @@ class IceDynamics(eqx.Module):
     alpha_max: float = eqx.field(static=True, default=300.0)
     c_alpha: float = eqx.field(static=True, default=math.pi**2)
     free_drift: bool = eqx.field(static=True, default=False)
+    walls: str = eqx.field(static=True, default="no_slip")
 
     def __check_init__(self):
+        if self.walls not in WALLS:
+            raise ValueError(f"walls = {self.walls!r}; accepted: {', '.join(WALLS)}")
         if self.scheme not in SCHEMES:
             raise ValueError(f"scheme = {self.scheme!r}; accepted: {', '.join(SCHEMES)}")
         if not (isinstance(self.substeps, int) and self.substeps >= 1):
@@ -308,15 +322,52 @@ class IceDynamics(eqx.Module):
         """Ice + snow mass per unit area at T points (kg m⁻²)."""
         return self.ice_density * state.h + self.snow_density * state.hs
 
-    def strain_rates(self, u, v):
-        """``(D_D, D_T, D_S)``: divergence and tension at T, shear ``2 ε̇₁₂`` at ζ (s⁻¹)."""
+    def _to_z(self, a_T):
+        """``(mean, count)`` of a T-point field over the wet T cells around each ζ point of
+        the extended ``(ny + 1, nx + 1)`` ζ grid (mean 0 where no cell is wet)."""
         g = self.grid
-        u = u * g.surface_mask("U")
-        v = v * g.surface_mask("V")
-        mT, mZ = g.surface_mask("T"), g.surface_mask("Z")
+        pm = g.fill_halo(g.surface_mask("T"), 1, "T")
+        pa = g.fill_halo(a_T, 1, "T") * pm
+        ny, nx = g.ny, g.nx
+
+        def corners(p):
+            return (p[0:ny + 1, 0:nx + 1] + p[1:ny + 2, 0:nx + 1] + p[0:ny + 1, 1:nx + 2]
+                    + p[1:ny + 2, 1:nx + 2])
+
+        count = corners(pm)
+        return corners(pa) / jnp.maximum(count, 1.0), count
+
+    def _z_active(self):
+        """``(ny + 1, nx + 1)`` 0/1: ζ points that carry shear stress: all four T cells wet
+        (free slip) or at least one (no slip)."""
+        _, count = self._to_z(jnp.zeros((self.grid.ny, self.grid.nx)))
+        return (count > 3.5 if self.walls == "free_slip" else count > 0.5).astype(float)
+
+    def strain_rates(self, u, v):
+        """``(D_D, D_T, D_S)``: divergence and tension at T, shear ``2 ε̇₁₂`` at the ζ points
+        of the extended ``(ny + 1, nx + 1)`` grid (s⁻¹).  No slip: across a closed face the
+        velocity has the ghost value −u of the wet neighbour (u = 0 on the wall)."""
+        g = self.grid
+        mU, mV = g.surface_mask("U"), g.surface_mask("V")
+        u = u * mU
+        v = v * mV
+        mT = g.surface_mask("T")
         e11 = g.dx_minus(u, "U") * g.inv_dxT
         e22 = g.dy_minus(v, "V") * g.inv_dyT
-        shear = (g.dy_plus(u, "U") * g.inv_dyZ + g.dx_plus(v, "V") * g.inv_dxZ) * mZ
+        ny, nx = g.ny, g.nx
+        pu, pmu = g.fill_halo(u, 1, "U"), g.fill_halo(mU, 1, "U")
+        pv, pmv = g.fill_halo(v, 1, "V"), g.fill_halo(mV, 1, "V")
+        # ∂u/∂y: U(j, i) and U(j + 1, i) around ζ(j, i); ∂v/∂x: V(j, i) and V(j, i + 1)
+        a, b = pu[0:ny + 1, 0:nx + 1], pu[1:ny + 2, 0:nx + 1]
+        ma, mb = pmu[0:ny + 1, 0:nx + 1], pmu[1:ny + 2, 0:nx + 1]
+        c, d = pv[0:ny + 1, 0:nx + 1], pv[0:ny + 1, 1:nx + 2]
+        mc, md = pmv[0:ny + 1, 0:nx + 1], pmv[0:ny + 1, 1:nx + 2]
+        if self.walls == "no_slip":
+            a, b = a - (1 - ma) * b, b - (1 - mb) * a
+            c, d = c - (1 - mc) * d, d - (1 - md) * c
+        dy = jnp.pad(g.dyZ, ((1, 0), (1, 0)), mode="edge")
+        dx = jnp.pad(g.dxZ, ((1, 0), (1, 0)), mode="edge")
+        shear = ((b - a) / dy + (d - c) / dx) * self._z_active()
         return (e11 + e22) * mT, (e11 - e22) * mT, shear
 
     def viscosities(self, u, v, P):
@@ -324,14 +375,15 @@ class IceDynamics(eqx.Module):
         (module docstring; ζ, η in kg s⁻¹, P_r in N m⁻¹)."""
         g = self.grid
         dd, dt_, ds = self.strain_rates(u, v)
-        ds2_T = g.ay_minus(g.ax_minus(ds * ds, "Z"), "U")  # mean of the 4 corners
+        s2 = ds * ds
+        ds2_T = 0.25 * (s2[1:, 1:] + s2[:-1, 1:] + s2[1:, :-1] + s2[:-1, :-1])  # 4 corners
         e2 = self.ellipse_ratio**2
         delta2 = dd * dd + (dt_ * dt_ + ds2_T) / e2
         delta_r2 = delta2 + self.delta_min**2
         zeta = P / (2.0 * jnp.sqrt(delta_r2))
         eta_T = zeta / e2
-        mT, mZ = g.surface_mask("T"), g.surface_mask("Z")
-        eta_Z = g.ay_plus(g.ax_plus(eta_T * mT, "T"), "U") * mZ
+        mT = g.surface_mask("T")
+        eta_Z = self._to_z(eta_T * mT)[0] * self._z_active()
         p_r = P * jnp.sqrt((delta2 + self.delta_rest**2) / delta_r2)
         return zeta, eta_T, eta_Z, p_r, (dd, dt_, ds)
 
@@ -340,8 +392,9 @@ class IceDynamics(eqx.Module):
         g = self.grid
         s11 = 0.5 * (sigma1 + sigma2)
         s22 = 0.5 * (sigma1 - sigma2)
-        fx = (g.dx_plus(s11, "T") * g.inv_dxU + g.dy_minus(sigma12, "Z") * g.inv_dyU)
-        fy = (g.dx_minus(sigma12, "Z") * g.inv_dxV + g.dy_plus(s22, "T") * g.inv_dyV)
+        s12 = sigma12
+        fx = (g.dx_plus(s11, "T") * g.inv_dxU + (s12[1:, 1:] - s12[:-1, 1:]) * g.inv_dyU)
+        fy = ((s12[1:, 1:] - s12[1:, :-1]) * g.inv_dxV + g.dy_plus(s22, "T") * g.inv_dyV)
         return fx * g.surface_mask("U"), fy * g.surface_mask("V")
 
     # -- time stepping --------------------------------------------------------------------------
@@ -389,7 +442,8 @@ class IceDynamics(eqx.Module):
                 if self.scheme == "aevp":
                     gamma = self.c_alpha * zeta * dt / (m_T * cell)
                     alpha_T = jnp.clip(jnp.sqrt(gamma), self.alpha_min, self.alpha_max)
-                    alpha_Z = g.ay_plus(g.ax_plus(alpha_T, "T"), "U")
+                    a_z, count = self._to_z(alpha_T)
+                    alpha_Z = jnp.where(count > 0.5, a_z, self.alpha_max)
                     beta_U = g.ax_plus(alpha_T, "T")
                     beta_V = g.ay_plus(alpha_T, "T")
                 else:
@@ -397,7 +451,7 @@ class IceDynamics(eqx.Module):
                     beta_U = beta_V = self.beta
                 s1n = (s1 + (2 * zeta * dd - p_r - s1) / alpha_T) * mT
                 s2n = (s2 + (2 * eta_T * dtn - s2) / alpha_T) * mT
-                s12n = (s12 + (eta_Z * ds - s12) / alpha_Z) * g.surface_mask("Z")
+                s12n = (s12 + (eta_Z * ds - s12) / alpha_Z) * self._z_active()
             if self.free_drift:
                 div_x = div_y = z
             else:
@@ -444,7 +498,7 @@ class IceDynamics(eqx.Module):
             zeta, eta_T, eta_Z, p_r, (dd, dtn, ds) = self.viscosities(u, v, P)
             div_x, div_y = self.stress_divergence((2 * zeta * dd - p_r) * mT,
                                                   2 * eta_T * dtn * mT,
-                                                  eta_Z * ds * g.surface_mask("Z"))
+                                                  eta_Z * ds)
         uo, vo = (z + forcing.ocean_u) * mU, (z + forcing.ocean_v) * mV
         du, dv = uo - u, vo - v
         dv_U = g.ay_minus(g.ax_plus(dv, "V"), "Z")
