@@ -35,7 +35,7 @@ bounded by ``dΔ/du`` and is 0 at rest, so gradients are finite and well conditi
 ``(σ₁ + P)² + e² (σ₂² + 4 σ₁₂²) ≤ P²`` (the normalised deviation from ``−P_r`` has length
 ``Δ/Δ_r ≤ P_r/P``), and it lies on the curve in the plastic regime ``Δ ≫ Δ_min``.  At rest
 ``P_r = P δ/Δ_min = 10⁻⁶ P``: the rheology is then rigid (ζ = P/(2Δ_min)), so unforced ice of
-varying strength creeps at ~1e-9 m s⁻¹ (measured on the box test: 8e-10 m s⁻¹).
+varying strength creeps at ~1e-9 m s⁻¹ (measured on the box test: 6e-10 m s⁻¹).
 ``D_S²`` at T points is the mean of the four surrounding ζ values; ``η`` at ζ points the mean of the four surrounding T values.
 Walls: velocities on closed faces are 0 (``maskU``, ``maskV``).  The shear lives on an
 extended ``(ny + 1, nx + 1)`` ζ grid that adds the south-row and west-column wall corners the
