@@ -62,17 +62,17 @@ def time_series(grid: CGrid, ds, reference_density: float = 1026.0) -> dict[str,
     transport through U column 0; re-entrant grids only), ``max_overturning`` (Sv, below the
     top level), ``mean_sst`` (°C)."""
     u, v, T = _field(ds, "u"), _field(ds, "v"), _field(ds, "T")
-    psi = A.barotropic_streamfunction(grid, _transport_U(grid, ds)) / A.SVERDRUP
+    U = _transport_U(grid, ds)
+    psi = A.barotropic_streamfunction(grid, U) / A.SVERDRUP
     if grid.periodic_x:  # relative to the northern wall, as shown (_display_psi)
         psi = psi - jnp.mean(psi[..., -1:, :], axis=(-2, -1), keepdims=True)
-    moc = A.overturning_streamfunction(grid, v) / A.SVERDRUP
     out = {
         "days": seconds_since_start(ds["time"]) / _DAY,
         "kinetic_energy": np.asarray(A.kinetic_energy(grid, u, v, reference_density)),
         "mean_kinetic_energy": np.asarray(A.mean_kinetic_energy(grid, u, v)),
-        "max_psi": np.asarray(jnp.max(psi, axis=(-2, -1))),
+        "max_psi": np.asarray(A.max_barotropic_streamfunction(grid, U)) / A.SVERDRUP,
         "min_psi": np.asarray(jnp.min(psi, axis=(-2, -1))),
-        "max_overturning": np.asarray(jnp.max(moc[..., :-1, :], axis=(-2, -1)))
+        "max_overturning": np.asarray(A.max_overturning(grid, v)) / A.SVERDRUP
         if grid.nz > 1 else np.zeros(u.shape[0]),
         "mean_sst": np.asarray(A.mean_sst(grid, T)),
     }
