@@ -233,7 +233,7 @@ def run_twin(problem, truth, *, r: float, eki_iterations: int, uki_iterations: i
                 return float(cost_per_row[i])
         return None
 
-    def record(name, theta, u, total_cost, history=None, cost_per_row=None, note=""):
+    def record(name, theta, u, total_cost, history=None, cost_per_row=None, note="", n_forward=0, evals=None):
         misfit = float(problem.data_misfit(jnp.asarray(u)))
         ok_p, err = params_ok(theta)
         success = ok_p and misfit <= misfit_true + tol
@@ -244,7 +244,9 @@ def run_twin(problem, truth, *, r: float, eki_iterations: int, uki_iterations: i
             cost_success = float(total_cost)
         out["methods"][name] = {"success": bool(success), "misfit": misfit, "max_rel_error_identifiable": err,
                                 "cost": float(total_cost), "cost_to_success": cost_success,
-                                "reached_success": cost_success is not None, "note": note}
+                                "reached_success": cost_success is not None, "note": note,
+                                # the split of the cost: forward runs + loss+gradient evaluations (x r)
+                                "n_forward": int(n_forward), "n_evaluations": None if evals is None else int(evals)}
 
     j_small, j_large = ensemble_sizes(n)
     out["ensemble_sizes"] = [j_small, j_large]
@@ -253,20 +255,21 @@ def run_twin(problem, truth, *, r: float, eki_iterations: int, uki_iterations: i
         if name == "lbfgsb":
             h = fit.history
             record(name, fit.theta, fit.u, fit.n_evaluations * r, h, h["n_evaluations"].values * r,
-                   fit.message[:80])
+                   fit.message[:80], evals=fit.n_evaluations)
         elif name == "hybrid":
             res = calibrate_hybrid(problem, ensemble_method="eki", ensemble_iterations=3, ensemble_size=j_small,
                                    progress=False)
             nf = res.extra["n_forward"]
             h = res.history
-            record(name, res.theta, res.u, nf + res.n_evaluations * r, h, nf + h["n_evaluations"].values * r)
+            record(name, res.theta, res.u, nf + res.n_evaluations * r, h, nf + h["n_evaluations"].values * r,
+                   n_forward=nf, evals=res.n_evaluations)
         elif name.startswith("eki"):
             J = j_small if name == "eki_small" else j_large
             e = ensemble_kalman_inversion(problem, ensemble_size=J, max_iterations=eki_iterations, progress=False)
-            record(name, e.theta, e.u, e.n_forward, e.history, e.history["n_forward"].values)
+            record(name, e.theta, e.u, e.n_forward, e.history, e.history["n_forward"].values, n_forward=e.n_forward)
         elif name == "uki":
             k = unscented_kalman_inversion(problem, max_iterations=uki_iterations, progress=False)
-            record(name, k.theta, k.u, k.n_forward, k.history, k.history["n_forward"].values)
+            record(name, k.theta, k.u, k.n_forward, k.history, k.history["n_forward"].values, n_forward=k.n_forward)
         out["methods"][name]["wall_s"] = time.perf_counter() - t1
     return out
 
@@ -351,11 +354,29 @@ def read_rows(path):
     return rows
 
 
+def costs(row, name, r=None):
+    """``(cost, cost_to_success or None)`` of a method on a twin, in forward-run equivalents; with
+    ``r`` given, the loss+gradient evaluations of L-BFGS-B and the hybrid are priced at ``r``
+    instead of the r measured with the twin (timing ratios are noise on an overloaded machine)."""
+    v = row["methods"][name]
+    cost, success = v["cost"], v.get("cost_to_success")
+    if r is None or name not in ("lbfgsb", "hybrid"):
+        return cost, success
+    r_row = row["r"]
+    nf = v.get("n_forward")
+    if nf is None or "n_evaluations" not in v:  # rows written before the split was stored
+        nf = 0 if name == "lbfgsb" else 1 + 3 * (row["ensemble_sizes"][0] + 1)
+    def rescale(c):
+        return nf + (c - nf) / r_row * r
+
+    return rescale(cost), (None if success is None else rescale(success))
+
+
 def _groups(rows):
     return sorted({(r.get("kind", "catke"), r["n_controls"]) for r in rows}, key=lambda g: (g[0] != "catke", g[1]))
 
 
-def table(rows, methods=METHODS) -> str:
+def table(rows, methods=METHODS, r=None) -> str:
     lines = ["| controls | twins | method | success | reached success | median cost to success (fwd-run equiv.) "
              "| median cost of the run | Laplace / SVI 95 % coverage |",
              "|---|---|---|---|---|---|---|---|"]
@@ -365,13 +386,14 @@ def table(rows, methods=METHODS) -> str:
         svi = [c for r in sub for c in r.get("svi_covered", [])]
         label = f"{n}" + (" (field)" if kind == "field" else "")
         for k, name in enumerate(methods):
-            res = [r["methods"][name] for r in sub if name in r["methods"]]
+            res = [row["methods"][name] for row in sub if name in row["methods"]]
             if not res:
                 continue
+            priced = [costs(row, name, r) for row in sub if name in row["methods"]]
             ok = sum(x["success"] for x in res)
-            reached = [x["cost_to_success"] for x in res if x.get("cost_to_success") is not None]
+            reached = [c for _, c in priced if c is not None]
             med_s = f"{np.median(reached):.0f}" if reached else "—"
-            cost = np.median([x["cost"] for x in res])
+            cost = np.median([c for c, _ in priced])
             js = sub[0].get("ensemble_sizes")
             mname = {"eki_small": f"EKI J = {js[0]}" if js else "EKI small",
                      "eki_large": f"EKI J = {js[1]}" if js else "EKI large"}.get(name, name)
@@ -382,7 +404,7 @@ def table(rows, methods=METHODS) -> str:
     return "\n".join(lines)
 
 
-def plot(rows, path, methods=METHODS):
+def plot(rows, path, methods=METHODS, r=None):
     """Median cost to success (fwd-run equivalents) vs number of controls, per method."""
     import matplotlib
 
@@ -395,15 +417,15 @@ def plot(rows, path, methods=METHODS):
     for name, marker in zip(methods, "osv^D", strict=True):
         xs, ys, fails_x, fails_y = [], [], [], []
         for kind, n in _groups(rows):
-            sub = [r["methods"][name] for r in rows if r.get("kind", "catke") == kind and r["n_controls"] == n
-                   and name in r["methods"]]
-            reached = [x["cost_to_success"] for x in sub if x.get("cost_to_success") is not None]
+            priced = [costs(row, name, r) for row in rows if row.get("kind", "catke") == kind
+                      and row["n_controls"] == n and name in row["methods"]]
+            reached = [c for _, c in priced if c is not None]
             if reached:
                 xs.append(n)
                 ys.append(np.median(reached))
-            elif sub:
+            elif priced:
                 fails_x.append(n)
-                fails_y.append(np.median([x["cost"] for x in sub]))
+                fails_y.append(np.median([c for c, _ in priced]))
         line, = ax.plot(xs, ys, marker=marker, label=labels[name])
         if fails_x:
             ax.plot(fails_x, fails_y, marker=marker, ls="none", mfc="none", color=line.get_color())
@@ -434,9 +456,12 @@ def main(argv=None):
                     help="regimes, in the order the round-robin visits them")
     ap.add_argument("--table-only", action="store_true", help="print the table (and --plot) from --jsonl")
     ap.add_argument("--plot", default=None, help="write the cost-vs-controls figure here")
+    ap.add_argument("--r", type=float, default=None,
+                    help="price a loss+gradient evaluation at R forward runs in the table and plot "
+                         "(default: the r measured with each twin)")
     args = ap.parse_args(argv)
     if args.table_only:
-        rows = [r for path in args.jsonl.split(",") for r in read_rows(path)]
+        rows = [row for path in args.jsonl.split(",") for row in read_rows(path)]
     else:
         t0 = time.perf_counter()
         rows = run_battery(full=args.full, twins=args.twins_per_regime, jsonl=args.jsonl, resume=args.resume,
@@ -445,9 +470,9 @@ def main(argv=None):
         print(f"\ntotal wall time {time.perf_counter() - t0:.0f} s")
         if args.jsonl and args.resume:
             rows = read_rows(args.jsonl)
-    print(table(rows))
+    print(table(rows, r=args.r))
     if args.plot:
-        plot(rows, args.plot)
+        plot(rows, args.plot, r=args.r)
     return rows
 
 
