@@ -1,5 +1,7 @@
-"""Sea-ice thermodynamics (zero-layer Semtner 1976 slab with snow over a mixed layer) and the
-Arctic column model (``seaice_column``) driven by the Maykut & Untersteiner (1971) climatology.
+"""Sea-ice thermodynamics (zero-layer Semtner 1976 slab with snow over a mixed layer), the
+Arctic column model (``seaice_column``) driven by the Maykut & Untersteiner (1971) climatology,
+and the 2-D sea-ice dynamics on the basin C-grid (:class:`IceDynamics`: EVP/mEVP rheology, free
+drift, advection of thickness, concentration and snow).
 
 Example::
 
@@ -9,6 +11,14 @@ Example::
     ds = m.to_xarray(states)
 """
 
+from .dynamics import (
+    IceDynamics,
+    IceDynamicsForcing,
+    IceDynamicsState,
+    advect_ice,
+    free_drift_velocity,
+    quadratic_air_stress,
+)
 from .forcing import MonthlyClimatology, arctic_climatology
 from .model import ArcticColumn, annual_mean_thickness
 from .thermodynamics import (
@@ -23,13 +33,19 @@ from .thermodynamics import (
 
 __all__ = [
     "ArcticColumn",
+    "IceDynamics",
+    "IceDynamicsForcing",
+    "IceDynamicsState",
     "MonthlyClimatology",
     "SeaIceForcing",
     "SeaIceState",
     "SlabSeaIceThermodynamics",
+    "advect_ice",
     "annual_mean_thickness",
     "arctic_climatology",
     "budgets",
+    "free_drift_velocity",
+    "quadratic_air_stress",
     "surface_albedo",
     "surface_temperature",
     "thermodynamic_step",
