@@ -231,13 +231,17 @@ def kernel_breakdown(model, repeat: int) -> dict:
     return out
 
 
-def timing_child(size: str, steps: int, repeat: int, policy: str) -> None:
+def timing_child(size: str, steps: int, repeat: int, policy: str, split: bool) -> None:
     """Time one configuration in this (fresh) process; print JSON."""
     model, forward, gradient, vjp_forward, pullback, v = build(size, steps, policy)
-    _, pb = vjp_forward(v)
-    (tf, cf), (tg, cg), (tvf, _), (tpb, _) = timed_together(
-        [(forward, v), (gradient, v), (vjp_forward, v), (pullback, pb)], repeat)
-    del pb
+    if split:
+        _, pb = vjp_forward(v)
+        (tf, cf), (tg, cg), (tvf, _), (tpb, _) = timed_together(
+            [(forward, v), (gradient, v), (vjp_forward, v), (pullback, pb)], repeat)
+        del pb
+    else:
+        (tf, cf), (tg, cg) = timed_together([(forward, v), (gradient, v)], repeat)
+        tvf = tpb = float("nan")
     value, grad = gradient(v)
     out = {"forward": tf, "gradient": tg, "vjp_forward": tvf, "pullback": tpb,
            "forward_cpu": cf, "gradient_cpu": cg,
@@ -293,6 +297,8 @@ def main(argv=None):
     parser.add_argument("--policies", default="names,saveable",
                         help=f"comma-separated step checkpoint policies from {POLICIES}")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory rows")
+    parser.add_argument("--split", action="store_true",
+                        help="also time the whole run's jax.vjp forward and pullback apart")
     parser.add_argument("--one-core", action="store_true",
                         help="restrict every child process to one core")
     parser.add_argument("--timing-child", choices=POLICIES)
@@ -301,7 +307,7 @@ def main(argv=None):
     if os.environ.get("PYCLIMAOCEAN_BENCH_ONE_CORE") and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # before JAX starts
     if args.timing_child:
-        return timing_child(args.size, args.steps, args.repeat, args.timing_child)
+        return timing_child(args.size, args.steps, args.repeat, args.timing_child, args.split)
     if args.memory_child:
         return memory_child(args.memory_child[0], args.size, args.steps, args.memory_child[1])
 
@@ -325,7 +331,8 @@ def main(argv=None):
     print(f"\n{'step checkpoint policy':24s} {'forward (s)':>12s} {'gradient (s)':>13s} "
           f"{'ratio':>7s} {'CPU-time ratio':>15s} {'vjp fwd (s)':>12s} {'pullback (s)':>13s}")
     for p in policies:
-        t = _child(["--timing-child", p, "--repeat", str(args.repeat), *common], args.one_core)
+        t = _child(["--timing-child", p, "--repeat", str(args.repeat), *common,
+                    *(["--split"] if args.split else [])], args.one_core)
         results[p] = t
         print(f"{p:24s} {t['forward']:12.3f} {t['gradient']:13.3f} "
               f"{t['gradient'] / t['forward']:7.2f} "
