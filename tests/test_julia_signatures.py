@@ -42,6 +42,7 @@ RUNTESTS = ROOT / "julia_ext" / "test" / "runtests.jl"
 PY_JULIA_TESTS = [
     ROOT / "tests" / "test_julia_conformance.py",
     ROOT / "tests" / "test_julia_backend.py",
+    ROOT / "tests" / "test_julia_basin.py",
 ]
 PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_julia.language()))
 
@@ -145,6 +146,24 @@ UPSTREAM_KEYWORDS: dict[str, tuple[frozenset[str], str, bool]] = {
         ),
         f"{OCEANANIGANS} src/Models/HydrostaticFreeSurfaceModels/SplitExplicitFreeSurfaces/"
         "split_explicit_free_surface.jl",
+        False,
+    ),
+    "ConvectiveAdjustmentVerticalDiffusivity": (
+        frozenset({"convective_κz", "convective_νz", "background_κz", "background_νz"}),
+        f"{OCEANANIGANS} src/TurbulenceClosures/turbulence_closure_implementations/"
+        "convective_adjustment_vertical_diffusivity.jl",
+        False,
+    ),
+    "UpwindBiased": (
+        frozenset(
+            {"order", "time_discretization", "buffer_scheme", "minimum_buffer_upwind_order"}
+        ),
+        f"{OCEANANIGANS} src/Advection/upwind_biased_reconstruction.jl",
+        False,
+    ),
+    "Centered": (
+        frozenset({"order", "time_discretization", "buffer_scheme"}),
+        f"{OCEANANIGANS} src/Advection/centered_reconstruction.jl",
         False,
     ),
     "WENO": (

@@ -7,7 +7,9 @@ Julia side of pyclimaocean's Julia backend (called from Python through juliacall
   whose parameters are set by their pyclimaocean (ASCII) or Oceananigans names
   ([`CATKE_PARAMETERS`](@ref), [`catke_closure`](@ref), [`column_model`](@ref),
   [`run_column`](@ref)).
-* A hydrostatic single-basin ocean ([`basin_model`](@ref), [`run_basin!`](@ref)).
+* A hydrostatic single-basin ocean ([`basin_model`](@ref), [`run_basin!`](@ref)), and the
+  basin of pyclimaocean's model contract ([`contract_basin_model`](@ref),
+  [`run_basin_state`](@ref)).
 * SpeedyWeather atmospheres ([`speedy_model`](@ref), [`run_speedy`](@ref)).
 * A ClimaOcean ocean–sea-ice model ([`ocean_sea_ice_model`](@ref),
   [`run_ocean_sea_ice!`](@ref)).
@@ -47,6 +49,7 @@ export CATKE_PARAMETERS, CATKE_PARAMETER_NAMES,
        EnzymeGradientError, is_enzyme_error,
        configure_enzyme!, column_cotangent_loss, column_vjp, column_mse_gradient,
        basin_model, run_basin!,
+       contract_basin_model, set_basin_state!, basin_fields, run_basin_state,
        SPEEDY_MODELS, SPEEDY_OROGRAPHIES, speedy_model, run_speedy,
        ocean_sea_ice_model, run_ocean_sea_ice!
 

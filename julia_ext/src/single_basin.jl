@@ -118,3 +118,184 @@ function run_basin!(model, Δt, n_steps::Integer)
               latitude = collect(Float64, φnodes(model.grid, Center())),
               time = Float64(model.clock.time))
 end
+
+#####
+##### The basin of pyclimaocean's model contract (`JuliaBasinModel`): geometry, forcing and
+##### coefficients come from the Python `BasinModel`, fields go in and out in Oceananigans'
+##### interior layout (Nx[+1], Ny[+1], Nz), k = 1 at the bottom.
+#####
+
+"""
+    contract_basin_model(; longitude, latitude, z_faces, periodic_x, bottom_height,
+                           wind_u_flux, restoring_flux_rate, restoring_temperature,
+                           horizontal_viscosity, viscosity_cos_power, horizontal_diffusivity,
+                           vertical_viscosity, vertical_diffusivity, linear_drag,
+                           thermal_expansion, haline_contraction, gravitational_acceleration,
+                           rotation_rate, radius, substeps, tracer_advection = "upwind3",
+                           momentum_advection = true, convective_diffusivity = nothing,
+                           architecture = "CPU",
+                           float_type = "Float64")
+
+The hydrostatic basin of a pyclimaocean `BasinModel` on a `LatitudeLongitudeGrid`
+(`Periodic` in x when `periodic_x`, else `Bounded`; `Bounded` in y and z), with land given by
+`bottom_height` (`(Nx, Ny)`, m: `z_faces[1]` in the ocean, `0` on land) through an
+`ImmersedBoundaryGrid` with `GridFittedBottom`.
+
+Physics, matching the Python model term by term:
+
+* momentum: `VectorInvariant()` (or none when `momentum_advection = false`),
+  `HydrostaticSphericalCoriolis(rotation_rate)`, `SplitExplicitFreeSurface(grid; substeps,
+  gravitational_acceleration)`, quasi-AB2 (Oceananigans' default, χ = 0.1);
+* closures: `HorizontalScalarDiffusivity` (ν = `horizontal_viscosity` × cos^p φ, κ =
+  `horizontal_diffusivity`) and a vertically implicit `VerticalScalarDiffusivity`; with a
+  `convective_diffusivity` κ_c, a `ConvectiveAdjustmentVerticalDiffusivity` instead (κ =
+  `vertical_diffusivity` + κ_c where ∂b/∂z < 0: the step the Python model smooths into
+  κ_c σ(-N²/N²₀));
+* tracers `T`, `S`: `UpwindBiased(order = 3)` (`"upwind3"`) or `Centered(order = 2)`
+  (`"centered2"`); linear `SeawaterBuoyancy`;
+* surface: zonal kinematic momentum flux `wind_u_flux` (`(Nx, Ny)` on u points for
+  periodic x, `(Nx + 1, Ny)` when bounded; m² s⁻², upward positive, i.e. `-τₓ/ρ₀`) and the
+  temperature restoring flux `restoring_flux_rate × (T_top - restoring_temperature)`
+  (`restoring_flux_rate` = γ Δz_top, m s⁻¹; `restoring_temperature` `(Nx, Ny)`, °C);
+* bottom: linear drag `-r u` on the bottom cell, as the flux `-r Δz_bottom u`.
+
+Returns the model (at rest, T = S = 0: set the state with [`set_basin_state!`](@ref)).
+"""
+function contract_basin_model(; longitude, latitude, z_faces, periodic_x::Bool, bottom_height,
+                                wind_u_flux, restoring_flux_rate, restoring_temperature,
+                                horizontal_viscosity, viscosity_cos_power::Integer,
+                                horizontal_diffusivity, vertical_viscosity, vertical_diffusivity,
+                                linear_drag, thermal_expansion, haline_contraction,
+                                gravitational_acceleration, rotation_rate, radius,
+                                substeps::Integer, tracer_advection = "upwind3",
+                                momentum_advection = true, convective_diffusivity = nothing,
+                                architecture = "CPU", float_type = "Float64")
+
+    FT = model_float_type(string(float_type))
+    arch = model_architecture(string(architecture))
+    Nx, Ny = size(bottom_height)
+    zf = collect(FT, z_faces)
+    Nz = length(zf) - 1
+    min(Nx, Ny) >= BASIN_HALO ||
+        throw(ArgumentError("contract_basin_model needs Nx, Ny >= $BASIN_HALO (Oceananigans requires " *
+                            "halo ≤ size); got Nx = $Nx, Ny = $Ny"))
+    TX = periodic_x ? Periodic : Bounded
+    underlying = LatitudeLongitudeGrid(arch, FT;
+                                       size = (Nx, Ny, Nz),
+                                       longitude = (longitude[1], longitude[2]),
+                                       latitude = (latitude[1], latitude[2]),
+                                       z = zf,
+                                       radius,
+                                       halo = (BASIN_HALO, BASIN_HALO, BASIN_HALO),
+                                       topology = (TX, Bounded, Bounded))
+    bottom = Oceananigans.Architectures.on_architecture(arch, collect(FT, bottom_height))
+    grid = ImmersedBoundaryGrid(underlying, GridFittedBottom(bottom))
+
+    Δz_bottom = zf[2] - zf[1]
+    wind = (; Q = Oceananigans.Architectures.on_architecture(arch, collect(FT, wind_u_flux)))
+    restoring = (; λ = FT(restoring_flux_rate),
+                   T★ = Oceananigans.Architectures.on_architecture(arch, collect(FT, restoring_temperature)))
+    drag = (; μ = FT(linear_drag * Δz_bottom))
+
+    u_bcs = FieldBoundaryConditions(top = FluxBoundaryCondition(contract_basin_wind; discrete_form = true,
+                                                                parameters = wind),
+                                    bottom = FluxBoundaryCondition(contract_basin_u_drag; discrete_form = true,
+                                                                   parameters = drag))
+    v_bcs = FieldBoundaryConditions(bottom = FluxBoundaryCondition(contract_basin_v_drag; discrete_form = true,
+                                                                   parameters = drag))
+    T_bcs = FieldBoundaryConditions(top = FluxBoundaryCondition(contract_basin_restoring; discrete_form = true,
+                                                                parameters = restoring))
+
+    equation_of_state = LinearEquationOfState(FT; thermal_expansion, haline_contraction)
+    buoyancy = SeawaterBuoyancy(FT; gravitational_acceleration, equation_of_state)
+
+    horizontal = HorizontalScalarDiffusivity(ν = contract_basin_viscosity, κ = FT(horizontal_diffusivity),
+                                             discrete_form = true,
+                                             parameters = (; A = FT(horizontal_viscosity),
+                                                             p = Int(viscosity_cos_power)))
+    vertical = isnothing(convective_diffusivity) ?
+        VerticalScalarDiffusivity(VerticallyImplicitTimeDiscretization();
+                                  ν = FT(vertical_viscosity), κ = FT(vertical_diffusivity)) :
+        ConvectiveAdjustmentVerticalDiffusivity(VerticallyImplicitTimeDiscretization(), FT;
+                                                convective_κz = vertical_diffusivity + convective_diffusivity,
+                                                background_κz = vertical_diffusivity,
+                                                convective_νz = vertical_viscosity,
+                                                background_νz = vertical_viscosity)
+
+    advection = tracer_advection == "upwind3" ? UpwindBiased(FT; order = 3) :
+                tracer_advection == "centered2" ? Centered(FT; order = 2) :
+                throw(ArgumentError("tracer_advection = $tracer_advection is not supported; " *
+                                    "supported: upwind3, centered2"))
+
+    free_surface = SplitExplicitFreeSurface(grid; substeps = Int(substeps), gravitational_acceleration)
+
+    return HydrostaticFreeSurfaceModel(grid;
+                                       momentum_advection = momentum_advection ? VectorInvariant() : nothing,
+                                       tracer_advection = advection,
+                                       buoyancy,
+                                       coriolis = HydrostaticSphericalCoriolis(; rotation_rate),
+                                       free_surface,
+                                       closure = (horizontal, vertical),
+                                       tracers = (:T, :S),
+                                       boundary_conditions = (u = u_bcs, v = v_bcs, T = T_bcs))
+end
+
+# discrete-form callbacks (i, j, grid, clock, fields, p) of the contract basin
+@inline contract_basin_wind(i, j, grid, clock, fields, p) = @inbounds p.Q[i, j]
+@inline contract_basin_u_drag(i, j, grid, clock, fields, p) = @inbounds -p.μ * fields.u[i, j, 1]
+@inline contract_basin_v_drag(i, j, grid, clock, fields, p) = @inbounds -p.μ * fields.v[i, j, 1]
+@inline contract_basin_restoring(i, j, grid, clock, fields, p) =
+    @inbounds p.λ * (fields.T[i, j, grid.Nz] - p.T★[i, j])
+
+# ν(i, j, k, grid, ℓx, ℓy, ℓz, clock, fields, p) = A cos^p φ at the point where it is used
+@inline contract_basin_viscosity(i, j, k, grid, ℓx, ℓy, ℓz, clock, fields, p) =
+    p.A * cosd(φnode(i, j, k, grid, ℓx, ℓy, ℓz))^p.p
+
+"""
+    set_basin_state!(model, T, S, u, v, η)
+
+Set the prognostic fields from arrays in Oceananigans' interior layout: `T`, `S`
+`(Nx, Ny, Nz)`, `u` `(Nx, Ny, Nz)` (periodic x) or `(Nx + 1, Ny, Nz)`, `v` `(Nx, Ny + 1, Nz)`,
+`η` `(Nx, Ny)`; resets the clock to iteration 0, so the next step is forward Euler, as the
+Python model's first step (the AB2 history is not carried across calls).
+"""
+function set_basin_state!(model, T, S, u, v, η)
+    set!(model; T = Array(T), S = Array(S), u = Array(u), v = Array(v),
+         η = reshape(Array(η), size(η, 1), size(η, 2), 1))
+    reset!(model.clock)   # iteration 0: Oceananigans' quasi-AB2 takes a forward-Euler step
+    return model
+end
+
+"""
+    basin_fields(model) -> NamedTuple
+
+Interior `T`, `S`, `u`, `v` (3-D) and `η` (2-D) of the basin as `Float64` CPU arrays in
+Oceananigans' layout (see [`set_basin_state!`](@ref)).
+"""
+function basin_fields(model)
+    interior64(f) = Float64.(Array(interior(f)))
+    return (; T = interior64(model.tracers.T), S = interior64(model.tracers.S),
+              u = interior64(model.velocities.u), v = interior64(model.velocities.v),
+              η = interior64(model.free_surface.displacement)[:, :, 1])
+end
+
+"""
+    run_basin_state(model, Δt, T, S, u, v, η, n_steps, save_every) -> NamedTuple
+
+Set the state ([`set_basin_state!`](@ref)), take `n_steps` steps of `Δt` s and return the
+fields of every `save_every`-th step stacked along a last axis: `T`, `S`, `u`, `v`
+`(…, Nz, n_saved)` and `η` `(Nx, Ny, n_saved)` (Float64, Oceananigans' layout).
+"""
+function run_basin_state(model, Δt, T, S, u, v, η, n_steps::Integer, save_every::Integer)
+    (n_steps >= 1 && save_every >= 1 && n_steps % save_every == 0) ||
+        throw(ArgumentError("save_every = $save_every must be a positive divisor of n_steps = $n_steps"))
+    set_basin_state!(model, T, S, u, v, η)
+    saved = []
+    for n in 1:n_steps
+        time_step!(model, Δt)
+        n % save_every == 0 && push!(saved, basin_fields(model))
+    end
+    stack_last(name) = cat((getproperty(s, name) for s in saved)...; dims = ndims(getproperty(saved[1], name)) + 1)
+    return (; T = stack_last(:T), S = stack_last(:S), u = stack_last(:u), v = stack_last(:v),
+              η = stack_last(:η))
+end

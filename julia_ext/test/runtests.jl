@@ -169,6 +169,39 @@ end
     @test_throws ArgumentError basin_model(Nx = 2, Ny = 8, Nz = 4)
 end
 
+@testset "Contract basin (JuliaBasinModel)" begin
+    Nx, Ny = 6, 5
+    z_faces = [-1000.0, -600.0, -300.0, -100.0, 0.0]
+    Nz = length(z_faces) - 1
+    bottom_height = fill(-1000.0, Nx, Ny)
+    bottom_height[1, 3:end] .= 0          # a land wall north of a re-entrant channel
+    model = contract_basin_model(; longitude = (0, 12), latitude = (-40, -30), z_faces,
+                                  periodic_x = true, bottom_height,
+                                  wind_u_flux = fill(-1e-4, Nx, Ny),
+                                  restoring_flux_rate = 100 / 30 / 86400,
+                                  restoring_temperature = fill(10.0, Nx, Ny),
+                                  horizontal_viscosity = 1e4, viscosity_cos_power = 1,
+                                  horizontal_diffusivity = 1e3, vertical_viscosity = 1e-3,
+                                  vertical_diffusivity = 2e-5, linear_drag = 1e-5,
+                                  thermal_expansion = 2e-4, haline_contraction = 8e-4,
+                                  gravitational_acceleration = 9.81, rotation_rate = 7.2921e-5,
+                                  radius = 6.371e6, substeps = 20)
+    T = [5.0 + 10 * (k / Nz) for i in 1:Nx, j in 1:Ny, k in 1:Nz]
+    out = run_basin_state(model, 600.0, T, fill(35.0, Nx, Ny, Nz), zeros(Nx, Ny, Nz),
+                          zeros(Nx, Ny + 1, Nz), zeros(Nx, Ny), 4, 2)
+    @test size(out.T) == (Nx, Ny, Nz, 2)
+    @test size(out.u) == (Nx, Ny, Nz, 2)          # periodic x: Nx u faces
+    @test size(out.v) == (Nx, Ny + 1, Nz, 2)
+    @test size(out.η) == (Nx, Ny, 2)
+    @test all(isfinite, out.T) && all(isfinite, out.u)
+    @test maximum(abs, out.u[2:end, :, Nz, end]) > 0   # the wind spins up the surface flow
+    fields = basin_fields(model)
+    @test fields.T ≈ out.T[:, :, :, end]
+    set_basin_state!(model, T, fill(35.0, Nx, Ny, Nz), zeros(Nx, Ny, Nz), zeros(Nx, Ny + 1, Nz),
+                     zeros(Nx, Ny))
+    @test model.clock.iteration == 0
+end
+
 @testset "SpeedyWeather" begin
     @test "shallow_water" in SPEEDY_MODELS
     @test "flat" in SPEEDY_OROGRAPHIES
