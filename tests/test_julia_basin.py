@@ -11,6 +11,7 @@ import importlib.util
 from pathlib import Path
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -66,6 +67,27 @@ def test_the_julia_basin_has_the_jax_basin_metadata():
     assert "forward only" in model.gradient_limitation()
     with pytest.raises(ValueError, match="precision 'float16'"):
         JuliaBasinModel(spec, "CPU", "float16")
+
+
+def test_the_julia_setup_is_static_and_survives_jit_and_tree_maps():
+    """The host callback reads the grid only through ``model.setup`` (computed at build from
+    concrete values), so tracing the model under ``jit`` leaves the Julia arguments concrete."""
+    spec = acc_sector(dlon=6.0, dlat=6.0)
+    model = JuliaBasinModel(spec)
+    kw = model.setup.kwargs
+    np.testing.assert_array_equal(kw["bottom_height"], basin_setup_kwargs(spec)["bottom_height"])
+    assert model.setup.dz_top == pytest.approx(50.0 / 2.5)
+    hash(jax.tree_util.tree_structure(model))  # jit needs hashable static fields
+    mapped = jax.tree_util.tree_map(lambda x: jnp.asarray(x) * 1.0, model)
+    assert mapped.setup is model.setup
+
+    @eqx.filter_jit
+    def coefficients(m):
+        assert isinstance(m.setup.kwargs["z_faces"], np.ndarray)  # concrete while tracing
+        return m._coefficients()
+
+    c = coefficients(model)
+    assert c.shape == (8,) and float(c[0]) == pytest.approx(float(spec.mixing.horizontal_viscosity))
 
 
 def test_settings_the_julia_basin_does_not_reproduce_are_named():

@@ -209,12 +209,13 @@ function contract_basin_model(; longitude, latitude, z_faces, periodic_x::Bool, 
     equation_of_state = LinearEquationOfState(FT; thermal_expansion, haline_contraction)
     buoyancy = SeawaterBuoyancy(FT; gravitational_acceleration, equation_of_state)
 
-    horizontal = HorizontalScalarDiffusivity(ν = contract_basin_viscosity, κ = FT(horizontal_diffusivity),
+    horizontal = HorizontalScalarDiffusivity(ExplicitTimeDiscretization(), FT;
+                                             ν = contract_basin_viscosity, κ = FT(horizontal_diffusivity),
                                              discrete_form = true,
                                              parameters = (; A = FT(horizontal_viscosity),
                                                              p = Int(viscosity_cos_power)))
     vertical = isnothing(convective_diffusivity) ?
-        VerticalScalarDiffusivity(VerticallyImplicitTimeDiscretization();
+        VerticalScalarDiffusivity(VerticallyImplicitTimeDiscretization(), FT;
                                   ν = FT(vertical_viscosity), κ = FT(vertical_diffusivity)) :
         ConvectiveAdjustmentVerticalDiffusivity(VerticallyImplicitTimeDiscretization(), FT;
                                                 convective_κz = vertical_diffusivity + convective_diffusivity,

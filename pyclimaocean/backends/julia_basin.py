@@ -160,6 +160,19 @@ def basin_setup_kwargs(model: BasinModel) -> dict[str, Any]:
     )
 
 
+class _Setup:
+    """The fixed ``contract_basin_model`` arguments, computed once from concrete values.
+
+    Held in a static field: hashed by identity, so ``jit`` and ``tree_map`` carry the same
+    object, and the host callback never reads (possibly traced) grid leaves.
+    """
+
+    def __init__(self, model: BasinModel):
+        self.kwargs = basin_setup_kwargs(model)
+        self.dz_top = float(np.asarray(model.grid.dz)[-1])
+        self.periodic_x = bool(model.grid.periodic_x)
+
+
 class JuliaBasinModel(BasinModel):
     """The basin model computed by Oceananigans (see the module docstring).
 
@@ -171,6 +184,7 @@ class JuliaBasinModel(BasinModel):
 
     architecture: str = eqx.field(static=True, default="CPU")
     precision: str = eqx.field(static=True, default="float64")
+    setup: _Setup = eqx.field(static=True, default=None)
 
     def __init__(self, spec: BasinModel, architecture: str = "CPU",
                  precision: str = "float64"):
@@ -179,7 +193,7 @@ class JuliaBasinModel(BasinModel):
             setattr(self, f.name, getattr(spec, f.name))
         self.architecture = architecture
         self.precision = precision
-        basin_setup_kwargs(self)  # fail at build for settings Julia does not reproduce
+        self.setup = _Setup(spec)  # fails at build for settings Julia does not reproduce
 
     @classmethod
     def from_config(cls, config, spec: BasinModel) -> JuliaBasinModel:
@@ -210,17 +224,16 @@ class JuliaBasinModel(BasinModel):
     def _julia_model(self, coefficients, wind_shape, target):
         """Build (or reuse) the Oceananigans model for concrete coefficients and arrays."""
         c = dict(zip(_COEFFICIENTS, (float(x) for x in np.asarray(coefficients)), strict=True))
-        key = (id(self), tuple(c.values()), np.asarray(wind_shape).tobytes(),
+        key = (id(self.setup), tuple(c.values()), np.asarray(wind_shape).tobytes(),
                np.asarray(target).tobytes())
         if key in _CACHE:
             return _CACHE[key][1]
         main = load_julia(self.architecture)
-        g = self.grid
-        periodic = bool(g.periodic_x)
-        dz_top = float(np.asarray(g.dz)[-1])
+        periodic = self.setup.periodic_x
+        dz_top = self.setup.dz_top
         wind_flux = -c["wind_stress_amplitude"] * np.asarray(wind_shape) / self.reference_density
         jl_model = main.PyClimaOceanBridge.contract_basin_model(
-            **basin_setup_kwargs(self),
+            **self.setup.kwargs,
             wind_u_flux=to_oceananigans(wind_flux, "u", periodic),
             restoring_flux_rate=c["restoring_rate"] * dz_top,
             restoring_temperature=to_oceananigans(target, "T", periodic),
@@ -236,7 +249,7 @@ class JuliaBasinModel(BasinModel):
         )
         while len(_CACHE) >= _CACHE_SIZE:
             _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = (self, jl_model)  # keeps self alive so that id(self) is not reused
+        _CACHE[key] = (self.setup, jl_model)  # keeps the setup alive: its id is not reused
         return jl_model
 
     def step(self, state: BasinState) -> BasinState:
@@ -263,7 +276,7 @@ class JuliaBasinModel(BasinModel):
         load_julia(self.architecture)  # here, not in the callback: a clear error without Julia
         g = self.grid
         n_saved = n_steps // every
-        periodic = bool(g.periodic_x)
+        periodic = self.setup.periodic_x
         shapes = (jax.ShapeDtypeStruct((n_saved, *g.shape), jnp.float64),) * 4 + (
             jax.ShapeDtypeStruct((n_saved, g.ny, g.nx), jnp.float64),)
 
