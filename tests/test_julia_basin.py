@@ -46,6 +46,9 @@ def _no_julia_here():
 def test_a_julia_basin_config_validates_and_names_the_julia_builder():
     cfg = load_config(ACC, BasinExperiment, JULIA_SETS)
     assert cfg.experiment.backend == "julia" and cfg.basin.configuration == "acc_sector"
+    munk = load_config(ROOT / "examples" / "basin_munk_gyre.toml", BasinExperiment,
+                       ["experiment.backend=julia", "basin.nx=8"])
+    assert munk.experiment.backend == "julia" and munk.basin.configuration == "munk_gyre"
     entry = get_model_entry("basin")
     assert entry.builders["julia"] == "pyclimaocean.backends.builders:julia_basin"
     assert entry.builder("julia").__name__ == "julia_basin"
@@ -91,8 +94,8 @@ def test_the_julia_setup_is_static_and_survives_jit_and_tree_maps():
 
 
 def test_settings_the_julia_basin_does_not_reproduce_are_named():
-    with pytest.raises(ValueError, match="'grid': 'cartesian'"):
-        JuliaBasinModel(munk_gyre(nx=8))
+    with pytest.raises(ValueError, match="'time_stepper': 'rk3'"):
+        JuliaBasinModel(munk_gyre(nx=8, time_stepper="rk3"))
     with pytest.raises(ValueError, match="drag.quadratic"):
         JuliaBasinModel(eqx.tree_at(lambda m: m.drag.quadratic, acc_sector(dlon=6.0, dlat=6.0),
                                     1e-3))
@@ -114,6 +117,22 @@ def test_setup_arguments_describe_the_acc_geometry():
     np.testing.assert_array_equal(kw["bottom_height"][0, lat >= -20], 0.0)
     np.testing.assert_allclose(kw["bottom_height"][1:, :], kw["z_faces"][0])
     assert kw["z_faces"][0] == pytest.approx(-2080.0) and kw["z_faces"][-1] == 0.0
+
+
+def test_setup_arguments_describe_the_munk_beta_plane():
+    spec = munk_gyre(nx=8, L=1.2e6, f0=1e-4, beta=1e-11)
+    model = JuliaBasinModel(spec)
+    assert model.variables() == spec.variables()
+    kw = model.setup.kwargs
+    assert "longitude" not in kw and "rotation_rate" not in kw
+    assert kw["x"] == pytest.approx((0.0, 1.2e6)) and kw["y"] == pytest.approx((0.0, 1.2e6))
+    assert kw["periodic_x"] is False and kw["viscosity_cos_power"] == 0
+    # Oceananigans' BetaPlane: f = f0 + beta y at the grid's T points
+    yT = np.asarray(spec.grid.yT)
+    f = kw["coriolis_f0"] + kw["coriolis_beta"] * yT
+    np.testing.assert_allclose(f, np.asarray(spec.grid.fT)[:, 0], rtol=1e-12)
+    assert kw["coriolis_beta"] == pytest.approx(1e-11, rel=1e-9)
+    np.testing.assert_array_equal(kw["bottom_height"], -5000.0)  # a flat closed box
 
 
 @pytest.mark.parametrize("periodic", [True, False])

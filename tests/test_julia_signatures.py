@@ -124,6 +124,11 @@ UPSTREAM_KEYWORDS: dict[str, tuple[frozenset[str], str, bool]] = {
         f"{OCEANANIGANS} src/Coriolis/f_plane.jl",
         False,
     ),
+    "BetaPlane": (
+        frozenset({"scheme", "f₀", "β", "rotation_rate", "latitude", "radius"}),
+        f"{OCEANANIGANS} src/Coriolis/beta_plane.jl",
+        False,
+    ),
     "HydrostaticSphericalCoriolis": (
         frozenset({"rotation_rate", "scheme"}),
         f"{OCEANANIGANS} src/Coriolis/spherical_coriolis.jl",

@@ -126,7 +126,8 @@ end
 #####
 
 """
-    contract_basin_model(; longitude, latitude, z_faces, periodic_x, bottom_height,
+    contract_basin_model(; longitude, latitude | x, y, coriolis_f0, coriolis_beta,
+                           z_faces, periodic_x, bottom_height,
                            wind_u_flux, restoring_flux_rate, restoring_temperature,
                            horizontal_viscosity, viscosity_cos_power, horizontal_diffusivity,
                            vertical_viscosity, vertical_diffusivity, linear_drag,
@@ -136,18 +137,21 @@ end
                            architecture = "CPU",
                            float_type = "Float64")
 
-The hydrostatic basin of a pyclimaocean `BasinModel` on a `LatitudeLongitudeGrid`
-(`Periodic` in x when `periodic_x`, else `Bounded`; `Bounded` in y and z), with land given by
+The hydrostatic basin of a pyclimaocean `BasinModel` on a `LatitudeLongitudeGrid` (given
+`longitude`, `latitude` in degrees, `radius` in m, with `HydrostaticSphericalCoriolis`) or on a
+β-plane `RectilinearGrid` (given `x`, `y` extents in m, with `BetaPlane(f₀ = coriolis_f0,
+β = coriolis_beta)`: f = f₀ + β y), `Periodic` in x when `periodic_x`, else `Bounded`;
+`Bounded` in y and z; land given by
 `bottom_height` (`(Nx, Ny)`, m: `z_faces[1]` in the ocean, `0` on land) through an
 `ImmersedBoundaryGrid` with `GridFittedBottom`.
 
 Physics, matching the Python model term by term:
 
 * momentum: `VectorInvariant()` (or none when `momentum_advection = false`),
-  `HydrostaticSphericalCoriolis(rotation_rate)`, `SplitExplicitFreeSurface(grid; substeps,
+  the Coriolis term above, `SplitExplicitFreeSurface(grid; substeps,
   gravitational_acceleration)`, quasi-AB2 (Oceananigans' default, χ = 0.1);
 * closures: `HorizontalScalarDiffusivity` (ν = `horizontal_viscosity` × cos^p φ, κ =
-  `horizontal_diffusivity`) and a vertically implicit `VerticalScalarDiffusivity`; with a
+  `horizontal_diffusivity`; p = 0 on the β-plane) and a vertically implicit `VerticalScalarDiffusivity`; with a
   `convective_diffusivity` κ_c, a `ConvectiveAdjustmentVerticalDiffusivity` instead (κ =
   `vertical_diffusivity` + κ_c where ∂b/∂z < 0: the step the Python model smooths into
   κ_c σ(-N²/N²₀));
@@ -161,13 +165,15 @@ Physics, matching the Python model term by term:
 
 Returns the model (at rest, T = S = 0: set the state with [`set_basin_state!`](@ref)).
 """
-function contract_basin_model(; longitude, latitude, z_faces, periodic_x::Bool, bottom_height,
+function contract_basin_model(; longitude = nothing, latitude = nothing, x = nothing, y = nothing,
+                                coriolis_f0 = nothing, coriolis_beta = nothing,
+                                z_faces, periodic_x::Bool, bottom_height,
                                 wind_u_flux, restoring_flux_rate, restoring_temperature,
                                 horizontal_viscosity, viscosity_cos_power::Integer,
                                 horizontal_diffusivity, vertical_viscosity, vertical_diffusivity,
                                 linear_drag, thermal_expansion, haline_contraction,
-                                gravitational_acceleration, rotation_rate, radius,
-                                substeps::Integer, tracer_advection = "upwind3",
+                                gravitational_acceleration, rotation_rate = nothing,
+                                radius = nothing, substeps::Integer, tracer_advection = "upwind3",
                                 momentum_advection = true, convective_diffusivity = nothing,
                                 architecture = "CPU", float_type = "Float64")
 
@@ -180,14 +186,23 @@ function contract_basin_model(; longitude, latitude, z_faces, periodic_x::Bool, 
         throw(ArgumentError("contract_basin_model needs Nx, Ny >= $BASIN_HALO (Oceananigans requires " *
                             "halo ≤ size); got Nx = $Nx, Ny = $Ny"))
     TX = periodic_x ? Periodic : Bounded
-    underlying = LatitudeLongitudeGrid(arch, FT;
-                                       size = (Nx, Ny, Nz),
-                                       longitude = (longitude[1], longitude[2]),
-                                       latitude = (latitude[1], latitude[2]),
-                                       z = zf,
-                                       radius,
-                                       halo = (BASIN_HALO, BASIN_HALO, BASIN_HALO),
-                                       topology = (TX, Bounded, Bounded))
+    spherical = isnothing(x)
+    underlying = spherical ?
+        LatitudeLongitudeGrid(arch, FT;
+                              size = (Nx, Ny, Nz),
+                              longitude = (longitude[1], longitude[2]),
+                              latitude = (latitude[1], latitude[2]),
+                              z = zf,
+                              radius,
+                              halo = (BASIN_HALO, BASIN_HALO, BASIN_HALO),
+                              topology = (TX, Bounded, Bounded)) :
+        RectilinearGrid(arch, FT;
+                        size = (Nx, Ny, Nz),
+                        x = (x[1], x[2]),
+                        y = (y[1], y[2]),
+                        z = zf,
+                        halo = (BASIN_HALO, BASIN_HALO, BASIN_HALO),
+                        topology = (TX, Bounded, Bounded))
     bottom = Oceananigans.Architectures.on_architecture(arch, collect(FT, bottom_height))
     grid = ImmersedBoundaryGrid(underlying, GridFittedBottom(bottom))
 
@@ -209,11 +224,18 @@ function contract_basin_model(; longitude, latitude, z_faces, periodic_x::Bool, 
     equation_of_state = LinearEquationOfState(FT; thermal_expansion, haline_contraction)
     buoyancy = SeawaterBuoyancy(FT; gravitational_acceleration, equation_of_state)
 
-    horizontal = HorizontalScalarDiffusivity(ExplicitTimeDiscretization(), FT;
-                                             ν = contract_basin_viscosity, κ = FT(horizontal_diffusivity),
-                                             discrete_form = true,
-                                             parameters = (; A = FT(horizontal_viscosity),
-                                                             p = Int(viscosity_cos_power)))
+    horizontal = viscosity_cos_power == 0 ?
+        HorizontalScalarDiffusivity(ExplicitTimeDiscretization(), FT;
+                                    ν = FT(horizontal_viscosity), κ = FT(horizontal_diffusivity)) :
+        HorizontalScalarDiffusivity(ExplicitTimeDiscretization(), FT;
+                                    ν = contract_basin_viscosity, κ = FT(horizontal_diffusivity),
+                                    discrete_form = true,
+                                    parameters = (; A = FT(horizontal_viscosity),
+                                                    p = Int(viscosity_cos_power)))
+    spherical || viscosity_cos_power == 0 ||
+        throw(ArgumentError("viscosity_cos_power = $viscosity_cos_power needs a spherical grid"))
+    coriolis = spherical ? HydrostaticSphericalCoriolis(; rotation_rate) :
+                           BetaPlane(FT; f₀ = coriolis_f0, β = coriolis_beta)
     vertical = isnothing(convective_diffusivity) ?
         VerticalScalarDiffusivity(VerticallyImplicitTimeDiscretization(), FT;
                                   ν = FT(vertical_viscosity), κ = FT(vertical_diffusivity)) :
@@ -234,7 +256,7 @@ function contract_basin_model(; longitude, latitude, z_faces, periodic_x::Bool, 
                                        momentum_advection = momentum_advection ? VectorInvariant() : nothing,
                                        tracer_advection = advection,
                                        buoyancy,
-                                       coriolis = HydrostaticSphericalCoriolis(; rotation_rate),
+                                       coriolis,
                                        free_surface,
                                        closure = (horizontal, vertical),
                                        tracers = (:T, :S),

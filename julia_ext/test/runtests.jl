@@ -200,6 +200,23 @@ end
     set_basin_state!(model, T, fill(35.0, Nx, Ny, Nz), zeros(Nx, Ny, Nz), zeros(Nx, Ny + 1, Nz),
                      zeros(Nx, Ny))
     @test model.clock.iteration == 0
+
+    # the β-plane box of the Munk gyre (closed in x: Nx + 1 u faces)
+    box = contract_basin_model(; x = (0, 1.2e6), y = (0, 1.2e6), coriolis_f0 = 1e-4,
+                                coriolis_beta = 1e-11, z_faces = [-5000.0, 0.0],
+                                periodic_x = false, bottom_height = fill(-5000.0, 8, 8),
+                                wind_u_flux = fill(-1e-4, 9, 8), restoring_flux_rate = 0,
+                                restoring_temperature = zeros(8, 8),
+                                horizontal_viscosity = 400, viscosity_cos_power = 0,
+                                horizontal_diffusivity = 0, vertical_viscosity = 1e-4,
+                                vertical_diffusivity = 1e-5, linear_drag = 0,
+                                thermal_expansion = 2e-4, haline_contraction = 8e-4,
+                                gravitational_acceleration = 9.81, substeps = 20,
+                                momentum_advection = false)
+    out = run_basin_state(box, 1200.0, fill(10.0, 8, 8, 1), fill(35.0, 8, 8, 1),
+                          zeros(9, 8, 1), zeros(8, 9, 1), zeros(8, 8), 2, 2)
+    @test size(out.u) == (9, 8, 1, 1)
+    @test all(isfinite, out.u) && maximum(abs, out.u) > 0
 end
 
 @testset "SpeedyWeather" begin

@@ -95,7 +95,9 @@ def from_oceananigans(field: np.ndarray, location: str, periodic_x: bool) -> np.
 def _unsupported(model: BasinModel) -> dict[str, Any]:
     g, m, d, f = model.grid, model.mixing, model.drag, model.forcing
     checks = {
-        "grid": (g.coordinate_system != "spherical", g.coordinate_system),
+        "grid": (g.coordinate_system not in ("spherical", "cartesian"), g.coordinate_system),
+        "mixing.viscosity_cos_power": (g.coordinate_system != "spherical"
+                                       and m.viscosity_cos_power != 0, m.viscosity_cos_power),
         "mixing.biharmonic_viscosity": (float(m.biharmonic_viscosity) != 0.0,
                                         m.biharmonic_viscosity),
         "mixing.no_slip": (bool(m.no_slip), m.no_slip),
@@ -139,12 +141,19 @@ def basin_setup_kwargs(model: BasinModel) -> dict[str, Any]:
     bottom_index = np.argmax(wet, axis=0)  # first wet level from the bottom
     bottom = np.where(wet.any(axis=0), z_faces[bottom_index], 0.0)
     f_row = np.asarray(g.fT, float)[:, 0] if np.ndim(g.fT) == 2 else np.asarray(g.fT, float)
-    j = int(np.argmax(np.abs(np.sin(np.deg2rad(yT)))))
-    rotation_rate = float(f_row[j] / (2.0 * np.sin(np.deg2rad(yT[j]))))
+    x_range = (float(2 * xT[0] - xU[0]), float(xU[-1]))
+    y_range = (float(2 * yT[0] - yV[0]), float(yV[-1]))
+    if g.coordinate_system == "spherical":
+        j = int(np.argmax(np.abs(np.sin(np.deg2rad(yT)))))
+        horizontal = dict(longitude=x_range, latitude=y_range, radius=float(g.radius),
+                          rotation_rate=float(f_row[j] / (2.0 * np.sin(np.deg2rad(yT[j])))))
+    else:  # beta plane: f = f0 + beta y in the grid's own y (m)
+        beta = float((f_row[-1] - f_row[0]) / (yT[-1] - yT[0]))
+        horizontal = dict(x=x_range, y=y_range, coriolis_f0=float(f_row[0] - beta * yT[0]),
+                          coriolis_beta=beta)
     eos = model.equation_of_state
     return dict(
-        longitude=(float(2 * xT[0] - xU[0]), float(xU[-1])),
-        latitude=(float(2 * yT[0] - yV[0]), float(yV[-1])),
+        **horizontal,
         z_faces=z_faces,
         periodic_x=bool(g.periodic_x),
         bottom_height=np.asfortranarray(bottom.T),
@@ -152,8 +161,6 @@ def basin_setup_kwargs(model: BasinModel) -> dict[str, Any]:
         thermal_expansion=float(eos.thermal_expansion_coefficient),
         haline_contraction=float(eos.haline_contraction_coefficient),
         gravitational_acceleration=float(model.gravity),
-        rotation_rate=rotation_rate,
-        radius=float(g.radius),
         substeps=int(model.n_substeps),
         tracer_advection=model.tracer_advection,
         momentum_advection=bool(model.momentum_advection),
