@@ -305,7 +305,7 @@ class JuliaBasinModel(BasinModel):
         wind, target = self._surface_arrays()
         T, S, u, v, eta = jax.pure_callback(
             host, shapes, self._coefficients(), wind, target, state.T, state.S, state.u,
-            state.v, state.eta)
+            state.v, state.eta, vmap_method="sequential")  # ensembles: one Julia run each
         dz = g.dz[None, :, None, None]
         steps = every * jnp.arange(1, n_saved + 1)
         zero = jnp.zeros_like(T)
