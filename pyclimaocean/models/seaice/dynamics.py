@@ -88,7 +88,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...grids.cgrid import CGrid
-from ...params import Parameter, ParameterSet, Prior
+from ...params import ParameterSet
+from .thermodynamics import parameters_from_table
 
 jax.config.update("jax_enable_x64", True)
 
@@ -302,16 +303,7 @@ class IceDynamics(eqx.Module):
     def parameters(self, prefix: str = "") -> ParameterSet:
         """The calibratable numbers (P*, C, e, C_w) with bounds, priors centred on the current
         values, units and sources; names are ``prefix + field``."""
-        table = {}
-        for name, ((lo, hi), kind, spread, units, description, source) in _PARAMETER_TABLE.items():
-            value = float(getattr(self, name))
-            if kind == "lognormal":
-                prior = Prior.make("lognormal", loc=math.log(value), scale=spread)
-            else:
-                prior = Prior.make("truncated_normal", loc=value, scale=spread, low=lo, high=hi)
-            table[prefix + name] = Parameter(jnp.asarray(value), lower=lo, upper=hi, prior=prior,
-                                             units=units, description=f"{description} ({source})")
-        return ParameterSet(table)
+        return parameters_from_table(self, _PARAMETER_TABLE, prefix)
 
     # -- diagnostics ---------------------------------------------------------------------------
     def strength(self, h, A):

@@ -193,16 +193,7 @@ class SlabSeaIceThermodynamics(eqx.Module):
     def parameters(self, prefix: str = "") -> ParameterSet:
         """The calibratable numbers with bounds, priors (centred on the current values), units
         and sources; names are ``prefix + field`` (dotted paths for :meth:`ParameterSet.apply`)."""
-        table = {}
-        for name, ((lo, hi), kind, spread, units, description, source) in _PARAMETER_TABLE.items():
-            value = float(getattr(self, name))
-            if kind == "lognormal":
-                prior = Prior.make("lognormal", loc=math.log(value), scale=spread)
-            else:
-                prior = Prior.make("truncated_normal", loc=value, scale=spread, low=lo, high=hi)
-            table[prefix + name] = Parameter(jnp.asarray(value), lower=lo, upper=hi, prior=prior,
-                                             units=units, description=f"{description} ({source})")
-        return ParameterSet(table)
+        return parameters_from_table(self, _PARAMETER_TABLE, prefix)
 
     def freezing_temperature(self, salinity):
         """T_f = −μ S (°C), linear liquidus."""
@@ -577,3 +568,19 @@ def budgets(p: SlabSeaIceThermodynamics, s: SeaIceState) -> dict[str, jnp.ndarra
         "water_residual": water - s.water_input,
         "energy_scale": jnp.abs(ocean) + p.latent_heat * (mi + ms),
     }
+
+
+def parameters_from_table(obj, table, prefix: str = "") -> ParameterSet:
+    """A :class:`ParameterSet` of ``obj``'s fields listed in ``table``: ``{field: ((lower,
+    upper), prior kind ("lognormal" or "truncated_normal"), prior spread, units, description,
+    source)}``, priors centred on the current values, names ``prefix + field``."""
+    out = {}
+    for name, ((lo, hi), kind, spread, units, description, source) in table.items():
+        value = float(getattr(obj, name))
+        if kind == "lognormal":
+            prior = Prior.make("lognormal", loc=math.log(value), scale=spread)
+        else:
+            prior = Prior.make("truncated_normal", loc=value, scale=spread, low=lo, high=hi)
+        out[prefix + name] = Parameter(jnp.asarray(value), lower=lo, upper=hi, prior=prior,
+                                       units=units, description=f"{description} ({source})")
+    return ParameterSet(out)
