@@ -43,7 +43,12 @@ import time
 
 import numpy as np
 
-from benchmarks.column_gradient import _release_free_heap, _reset_peak_rss, _rss_kib
+from benchmarks.column_gradient import (
+    _release_free_heap,
+    _reset_peak_rss,
+    _rss_kib,
+    xla_buffer_bytes,
+)
 
 SIZES = {
     # name: (degrees, number of levels, dt in s)
@@ -262,11 +267,7 @@ def memory_child(kind: str, size: str, steps: int, policy: str) -> None:
     _, forward, gradient, _, _, v = build(size, steps, policy)
     fn = forward if kind == "forward" else gradient
     compiled = fn.lower(v).compile()
-    analysis = compiled.memory_analysis()
-    xla = None
-    if analysis is not None:
-        xla = int(analysis.argument_size_in_bytes + analysis.output_size_in_bytes
-                  + analysis.temp_size_in_bytes)
+    xla = xla_buffer_bytes(compiled)
     compiled_rss = _rss_kib("VmRSS")
     _release_free_heap()
     base = _rss_kib("VmRSS")

@@ -116,11 +116,7 @@ def memory_child(kind: str, nz: int, steps: int) -> None:
     forward, gradient, v = build(nz, steps, "sqrt" if kind == "grad_sqrt" else None)
     fn = forward if kind == "forward" else gradient
     compiled = fn.lower(v).compile()
-    analysis = compiled.memory_analysis()
-    xla = None
-    if analysis is not None:
-        xla = int(analysis.argument_size_in_bytes + analysis.output_size_in_bytes
-                  + analysis.temp_size_in_bytes)
+    xla = xla_buffer_bytes(compiled)
     compiled_rss = _rss_kib("VmRSS")
     _release_free_heap()  # give the compiler's freed memory back (same for every kind)
     base = _rss_kib("VmRSS")
@@ -129,6 +125,16 @@ def memory_child(kind: str, nz: int, steps: int) -> None:
     peak = _rss_kib("VmHWM")
     print(json.dumps({"xla_bytes": xla, "rss_increase_kib": peak - base, "rss_peak_kib": peak,
                       "rss_after_compile_kib": compiled_rss}))
+
+
+def xla_buffer_bytes(compiled) -> int | None:
+    """XLA's buffer accounting of a compiled function: arguments + outputs + temporaries
+    (bytes), or ``None`` where the backend gives no memory analysis."""
+    analysis = compiled.memory_analysis()
+    if analysis is None:
+        return None
+    return int(analysis.argument_size_in_bytes + analysis.output_size_in_bytes
+               + analysis.temp_size_in_bytes)
 
 
 def _rss_kib(field: str) -> int:
