@@ -193,6 +193,10 @@ def ensemble(
     precheck(config, "run", set_)
     from .workflows.settings import choose_executor, quiet_logging
 
+    if sequential and (executor not in ("auto", "in-process") or dask_address):
+        asked = f"--dask-address {dask_address}" if dask_address else f"--executor {executor}"
+        _fail(f"--sequential runs the members in this process; it cannot be combined with "
+              f"{asked}. Drop one of them.", EXIT_CONFIG)
     try:
         chosen, why = choose_executor(members, executor="in-process" if sequential else executor,
                                       workers=workers, dask_address=dask_address)
