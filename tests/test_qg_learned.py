@@ -38,7 +38,7 @@ from pyclimaocean.models.qg.equivariant import (
     surviving_group,
 )
 from pyclimaocean.models.qg.gradient_library import SparseMomentumClosure
-from pyclimaocean.models.qg.neural import ConvQGClosure
+from pyclimaocean.models.qg.neural import ConvQGClosure, periodic_conv
 from pyclimaocean.models.qg.stochastic import AR1Noise, StochasticQG, fit_ar1
 
 D4 = GROUPS["D4"]
@@ -128,6 +128,18 @@ def test_plain_cnn_is_translation_but_not_rotation_or_reflection_equivariant():
     assert _rel(_forcing(cnn, jnp.roll(q, 4, axis=-1)), jnp.roll(out, 4, axis=-1)) < 1e-12
     # zero-mean forcing in each layer (a flux divergence)
     np.testing.assert_allclose(jnp.mean(out, axis=(-2, -1)), 0.0, atol=1e-15)
+
+
+@pytest.mark.parametrize("shape", [(3, 2, 5, 5), (4, 3, 3, 3), (2, 2, 7, 7)])
+def test_fourier_periodic_conv_equals_circular_lax_conv(shape):
+    """periodic_conv (FFT) = eqx.nn.Conv2d(padding_mode="CIRCULAR") (lax.conv) to round-off,
+    also for a kernel wider than the grid (7 on a 6 x 5 grid: the wrap adds up)."""
+    c_out, c_in, k, _ = shape
+    conv = eqx.nn.Conv2d(c_in, c_out, k, padding=k // 2, padding_mode="CIRCULAR",
+                         key=jax.random.PRNGKey(3))
+    for ny, nx in ((16, 12), (6, 5)):
+        x = jax.random.normal(jax.random.PRNGKey(4), (c_in, ny, nx))
+        assert _rel(periodic_conv(x, conv.weight, conv.bias), conv(x)) < 1e-13
 
 
 def test_closure_options_are_validated():

@@ -77,7 +77,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .closure import AbstractQGClosure, QGFields
-from .neural import ACTIVATIONS, _check_choice, _check_int, _check_scales
+from .neural import ACTIVATIONS, _check_choice, _check_int, _check_scales, periodic_conv
 
 __all__ = [
     "GROUPS",
@@ -184,16 +184,6 @@ def _init(key, shape, fan_in: int):
                               maxval=bound)
 
 
-def _periodic_conv(x, kernel, bias):
-    """Periodic cross-correlation of ``x`` ``(C_in, ny, nx)`` with an odd ``kernel``
-    ``(C_out, C_in, k, k)``, plus ``bias`` ``(C_out,)``."""
-    p = kernel.shape[-1] // 2
-    xp = jnp.pad(x, ((0, 0), (p, p), (p, p)), mode="wrap")
-    out = jax.lax.conv_general_dilated(xp[None], kernel, (1, 1), "VALID",
-                                       dimension_numbers=("NCHW", "OIHW", "NCHW"))[0]
-    return out + bias[:, None, None]
-
-
 class _LiftingConv(eqx.Module):
     weight: jnp.ndarray  # (C_out, C_in, k, k)
     bias: jnp.ndarray  # (C_out,)
@@ -207,7 +197,7 @@ class _LiftingConv(eqx.Module):
         return stacked.reshape(c_out * n_g, *stacked.shape[2:])
 
     def __call__(self, x, group: SymmetryGroup):
-        return _periodic_conv(x, self.kernel(group), jnp.repeat(self.bias, group.order))
+        return periodic_conv(x, self.kernel(group), jnp.repeat(self.bias, group.order))
 
 
 class _GroupConv(eqx.Module):
@@ -225,7 +215,7 @@ class _GroupConv(eqx.Module):
         return stacked.reshape(c_out * n_g, c_in * n_g, *stacked.shape[-2:])
 
     def __call__(self, x, group: SymmetryGroup):
-        return _periodic_conv(x, self.kernel(group), jnp.repeat(self.bias, group.order))
+        return periodic_conv(x, self.kernel(group), jnp.repeat(self.bias, group.order))
 
 
 class EquivariantQGClosure(AbstractQGClosure):
