@@ -24,6 +24,7 @@ from ...params import Parameter, ParameterSet, Prior
 from .forcing import YEAR, MonthlyClimatology, arctic_climatology
 from .plots import plot_seasonal_cycle
 from .thermodynamics import SeaIceState, SlabSeaIceThermodynamics, budgets, thermodynamic_step
+from .winton import WintonThermodynamics
 
 __all__ = ["ArcticColumn", "annual_mean_thickness"]
 
@@ -32,7 +33,8 @@ class ArcticColumn(AbstractModel):
     """One (or ``shape`` many identical) Arctic ice column(s) under a prescribed climatology.
 
     Attributes:
-        thermodynamics: :class:`SlabSeaIceThermodynamics` (calibratable leaves).
+        thermodynamics: :class:`SlabSeaIceThermodynamics` (zero-layer) or
+            :class:`~.winton.WintonThermodynamics` (two-layer), calibratable leaves.
         forcing: :class:`MonthlyClimatology` (default :func:`arctic_climatology`).
         dt: time step (s, static; default one day).
         initial_ice_thickness: initial ice thickness (m).
@@ -97,7 +99,7 @@ class ArcticColumn(AbstractModel):
         a = full(self.initial_concentration)
         has_ice = a * self.initial_ice_thickness > 0
         t_f = p.freezing_temperature(full(self.ocean_salinity))
-        return SeaIceState(
+        return p.make_state(
             ice_volume=a * self.initial_ice_thickness,
             snow_volume=jnp.where(has_ice, a * self.initial_snow_thickness, 0.0),
             concentration=jnp.where(has_ice, a, 0.0),
@@ -120,7 +122,16 @@ class ArcticColumn(AbstractModel):
 
     def variables(self) -> tuple[Variable, ...]:
         dims = tuple(f"dim_{i}" for i in range(len(self.shape)))
-        return (
+        layers = ()
+        if isinstance(self.thermodynamics, WintonThermodynamics):
+            layers = tuple(
+                Variable(name, dims, "degC", f"temperature of the {where} ice layer",
+                         "sea_ice_temperature", valid_range=(-90.0, 1.0), source=source,
+                         attrs={"comment": f"Winton (2000) two-layer ice, middle of the {where} "
+                                           "half of the ice; freezing point where ice-free"})
+                for name, where, source in (("T1", "upper", "upper_ice_temperature"),
+                                            ("T2", "lower", "lower_ice_temperature")))
+        return layers + (
             Variable("h", dims, "m", "sea-ice thickness of the ice-covered part",
                      "sea_ice_thickness", valid_range=(0.0, 50.0), derived=True,
                      attrs={"cell_methods": "area: mean where sea_ice",
@@ -151,7 +162,11 @@ class ArcticColumn(AbstractModel):
         a = state.concentration
         safe = jnp.where(a > 0, a, 1.0)
         b = budgets(self.thermodynamics, state)
+        layers = {}
+        if isinstance(self.thermodynamics, WintonThermodynamics):
+            layers = {"T1": state.upper_ice_temperature, "T2": state.lower_ice_temperature}
         return {
+            **layers,
             "h": jnp.where(a > 0, state.ice_volume / safe, 0.0),
             "ice_volume": state.ice_volume,
             "concentration": a,
@@ -214,7 +229,7 @@ class ArcticColumn(AbstractModel):
         return [path]
 
     def describe(self) -> dict[str, str]:
-        return {"seaice_column": "zero-layer (Semtner 1976) ice + snow over a "
+        return {"seaice_column": f"{self.thermodynamics.describe()} over a "
                                  f"{float(self.mixed_layer_depth):g} m mixed layer",
                 "forcing": "Maykut & Untersteiner (1971) / Semtner (1976) monthly climatology",
                 "columns": str(self.shape or "1")}

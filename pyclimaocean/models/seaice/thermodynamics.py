@@ -204,6 +204,25 @@ class SlabSeaIceThermodynamics(eqx.Module):
         return (self.ocean_density * self.ocean_heat_capacity * self.heat_transfer_coefficient
                 * self.friction_velocity)
 
+    # -- the interface every ice thermodynamics implements (WintonThermodynamics overrides) --
+    def step_with_fluxes(self, s: SeaIceState, f: SeaIceForcing, dt: float):
+        """One step and its exchanges (:func:`thermodynamic_step_with_fluxes`)."""
+        return _zero_layer_step_with_fluxes(self, s, f, dt)
+
+    def ice_enthalpy(self, s: SeaIceState):
+        """Enthalpy of the ice and snow (J m⁻², relative to liquid water at 0 °C): zero-layer
+        ice and snow hold −L per kg."""
+        return -self.latent_heat * (self.ice_density * s.ice_volume
+                                    + self.snow_density * s.snow_volume)
+
+    def make_state(self, **fields) -> SeaIceState:
+        """The state this thermodynamics steps, from the :class:`SeaIceState` fields."""
+        return SeaIceState(**fields)
+
+    def describe(self) -> str:
+        """One line naming the thermodynamics."""
+        return "zero-layer (Semtner 1976) ice + snow"
+
 
 class SeaIceForcing(eqx.Module):
     """Atmospheric and deep-ocean forcing at one time (arrays broadcastable to the columns).
@@ -393,6 +412,14 @@ def _freeze(p, H, M, salt, mi, a, energy, latent_bottom):
 
 def thermodynamic_step_with_fluxes(p: SlabSeaIceThermodynamics, s: SeaIceState,
                                    f: SeaIceForcing, dt: float):
+    """:func:`thermodynamic_step` and the exchanges of the step, for couplers and plots
+    (dispatches on the thermodynamics: ``p.step_with_fluxes``; the zero-layer step is
+    described in :func:`_zero_layer_step_with_fluxes`)."""
+    return p.step_with_fluxes(s, f, dt)
+
+
+def _zero_layer_step_with_fluxes(p: SlabSeaIceThermodynamics, s: SeaIceState,
+                                 f: SeaIceForcing, dt: float):
     """:func:`thermodynamic_step` and the exchanges of the step, for couplers and plots.
 
     Returns ``(state, fluxes)``; ``fluxes`` (per unit cell area, means over the step) holds
@@ -551,14 +578,16 @@ def thermodynamic_step_with_fluxes(p: SlabSeaIceThermodynamics, s: SeaIceState,
 def budgets(p: SlabSeaIceThermodynamics, s: SeaIceState) -> dict[str, jnp.ndarray]:
     """Energy, water and salt contents of the air–ice–ocean system, and the residuals.
 
-    ``energy`` = c_o M T_o − L (ρ_i v_i + ρ_s v_s) (J m⁻²); ``water`` = M + ρ_i v_i + ρ_s v_s
+    ``energy`` = c_o M T_o − L (ρ_i v_i + ρ_s v_s) (J m⁻²; the ice term is
+    ``p.ice_enthalpy``, which adds the layer heat of the Winton ice); ``water`` = M + ρ_i v_i + ρ_s v_s
     (kg m⁻²); ``salt`` = M S_o + S_i ρ_i v_i (g m⁻²); ``energy_residual`` = energy −
     heat_input and ``water_residual`` = water − water_input are constant in time (salt is).
     ``energy_scale`` (sum of the magnitudes of the energy terms) sizes relative errors.
     """
     mi, ms = p.ice_density * s.ice_volume, p.snow_density * s.snow_volume
     ocean = p.ocean_heat_capacity * s.ocean_mass * s.ocean_temperature
-    energy = ocean - p.latent_heat * (mi + ms)
+    ice = p.ice_enthalpy(s)
+    energy = ocean + ice
     water = s.ocean_mass + mi + ms
     return {
         "energy": energy,
@@ -566,7 +595,7 @@ def budgets(p: SlabSeaIceThermodynamics, s: SeaIceState) -> dict[str, jnp.ndarra
         "salt": s.ocean_mass * s.ocean_salinity + p.ice_salinity * mi,
         "energy_residual": energy - s.heat_input,
         "water_residual": water - s.water_input,
-        "energy_scale": jnp.abs(ocean) + p.latent_heat * (mi + ms),
+        "energy_scale": jnp.abs(ocean) + jnp.abs(ice),
     }
 
 
