@@ -247,6 +247,29 @@ def test_online_training_reduces_the_trajectory_error(teacher_data):
     assert isinstance(result.model, ConvQGClosure)
 
 
+@pytest.mark.slow  # 54 s measured (2 shared cores under load)
+def test_online_training_with_offline_anchor_and_variance_term(teacher_data):
+    """The anchored online loss (window error + λ offline MSE + γ window PV-variance misfit)
+    trains the student towards the teacher in both senses; λ > 0 without data is refused."""
+    m, s0, q, teacher = teacher_data
+    truth = eqx.tree_at(lambda x: x.closure, m, teacher, is_leaf=lambda x: x is None)
+    _, tt = truth.run(s0, 400, save_every=4)
+    qt = truth.ifft(tt.qh)
+    forcing = closure_forcing(teacher, m, q)
+    student = ConvQGClosure("q", width=4, depth=1, kernel_size=3, input_scale=layer_rms(qt),
+                            output_scale=1e-2 * layer_rms(qt) / m.dt, key=jax.random.PRNGKey(6))
+    before = offline_mse(student, m, q, forcing)
+    result = fit_online_qg(student, m, [qt], 4, make_optimizer(3e-3, 40), 40, window=3,
+                           key=jax.random.PRNGKey(2), offline=(q, forcing), offline_weight=1.0,
+                           variance_weight=1.0, log=None)
+    first, last = result.history["loss"][0], np.mean(result.history["loss"][-5:])
+    assert last < 0.7 * first, (first, last)
+    assert offline_mse(result.model, m, q, forcing) < 0.7 * before
+    with pytest.raises(ValueError, match="needs offline"):
+        fit_online_qg(student, m, [qt], 4, make_optimizer(), 1, window=3,
+                      key=jax.random.PRNGKey(2), offline_weight=1.0)
+
+
 # -- stochastic closure ----------------------------------------------------------------------
 @pytest.mark.slow  # 18 s measured (2 shared cores under load)
 def test_ar1_noise_has_the_stationary_std_and_lag_correlation_it_is_given():

@@ -25,6 +25,11 @@ coarse model's grid (:mod:`pyclimaocean.models.qg.coarsegrain`).
   ``model.run`` = :func:`pyclimaocean.integrate` with √T segment checkpointing, so memory stays
   O(√(n s)) per window) (:func:`fit_online_qg`).  Each window starts from
   ``model.state_from_q(q̄)`` (a forward-Euler start of the AB3 scheme, as pyqg restarts).
+  Two optional terms keep the fine-tuning anchored (``fit_online_qg(..., offline=(q, S),
+  offline_weight=λ, variance_weight=γ)``): ``λ ×`` the offline loss on a mini-batch of
+  snapshots (the a-priori target), and ``γ × ½ Σ_i (⟨q_i^θ²⟩ / ⟨q̄_i²⟩ − 1)²`` with the means
+  over the window (the PV variance, i.e. the enstrophy, of the window: a longer-time
+  statistic, not a pointwise match).
 
 Both return a :class:`~pyclimaocean.learning.TrainResult` whose ``model`` is the trained
 closure.  :func:`offline_mse` evaluates a closure on held-out snapshots.
@@ -41,7 +46,12 @@ import numpy as np
 import optax
 
 from ..models.qg import AbstractQGClosure, TwoLayerQG
-from .online import ReferenceTrajectory, fit_online, select_trainable
+from .online import (
+    ReferenceTrajectory,
+    _window_schedule,
+    make_trajectory_loss,
+    select_trainable,
+)
 from .training import OfflineSampler, TrainResult, fit
 
 __all__ = [
@@ -141,9 +151,12 @@ def qg_reference(model: TwoLayerQG, q, save_every: int) -> ReferenceTrajectory:
 
 def fit_online_qg(closure: AbstractQGClosure, model: TwoLayerQG,
                   trajectories: Sequence, save_every: int,
-                  optimizer: optax.GradientTransformation, n_steps: int, *, window: int,
+                  optimizer: optax.GradientTransformation, n_steps: int, *, window,
                   windows_per_case: int = 2, key: jax.Array,
-                  checkpoint_every: int | None | str = "auto", **fit_kwargs) -> TrainResult:
+                  checkpoint_every: int | None | str = "auto",
+                  offline: tuple | None = None, offline_weight: float = 0.0,
+                  offline_batch: int = 8, variance_weight: float = 0.0,
+                  **fit_kwargs) -> TrainResult:
     """Train ``closure`` online through the coarse solver (see the module docstring).
 
     Args:
@@ -157,8 +170,14 @@ def fit_online_qg(closure: AbstractQGClosure, model: TwoLayerQG,
         window: samples per training window (the unroll is ``window × save_every`` steps), or
             a curriculum ``[(first_step, samples), ...]``.
         windows_per_case: windows per trajectory and step.
-        key: PRNG key of the window starts.
+        key: PRNG key of the window starts (and of the offline mini-batches).
         checkpoint_every: segment length of ``model.run`` (``"auto"``: ≈√steps).
+        offline: optional snapshot pairs ``(q, forcing)`` ``(samples, 2, ny, nx)`` (s⁻¹,
+            s⁻²) for the anchoring term ``offline_weight ×`` the offline normalised MSE on
+            ``offline_batch`` random snapshots per step (see :func:`fit_offline`).
+        offline_weight: λ ≥ 0 of that term (needs ``offline`` when > 0).
+        offline_batch: snapshots per step of the offline term.
+        variance_weight: γ ≥ 0 of the window PV-variance term (module docstring).
         **fit_kwargs: passed to :func:`pyclimaocean.learning.fit`.
 
     Returns:
@@ -166,6 +185,14 @@ def fit_online_qg(closure: AbstractQGClosure, model: TwoLayerQG,
     """
     if isinstance(trajectories, jnp.ndarray | np.ndarray) and np.ndim(trajectories) == 4:
         trajectories = [trajectories]
+    if not offline_weight >= 0 or not variance_weight >= 0:
+        raise ValueError(f"offline_weight = {offline_weight!r} and variance_weight = "
+                         f"{variance_weight!r} must be >= 0")
+    if offline_weight > 0 and offline is None:
+        raise ValueError("offline_weight > 0 needs offline=(q, forcing) snapshot pairs")
+    if isinstance(windows_per_case, bool) or not isinstance(windows_per_case, int) or (
+            windows_per_case < 1):
+        raise ValueError(f"windows_per_case = {windows_per_case!r}: must be an int >= 1")
     closed = _with_closure(model, closure)
     references = [qg_reference(closed, q, save_every) for q in trajectories]
     scale = jnp.asarray(layer_rms(np.concatenate([np.asarray(q) for q in trajectories])))
@@ -174,9 +201,49 @@ def fit_online_qg(closure: AbstractQGClosure, model: TwoLayerQG,
     def observe(state):
         return ifft(state.qh) / scale[:, None, None]
 
+    def window_loss(predicted, reference):
+        err = jnp.mean((predicted - reference) ** 2)
+        if variance_weight > 0:
+            ratio = (jnp.mean(predicted**2, axis=(0, 2, 3))
+                     / jnp.mean(reference**2, axis=(0, 2, 3)))
+            err = err + variance_weight * jnp.mean((ratio - 1.0) ** 2)
+        return err
+
     trainable = select_trainable(closed, lambda m: m.closure)
-    result = fit_online([closed] * len(references), references, optimizer, n_steps,
-                        trainable=trainable, window=window, windows_per_case=windows_per_case,
-                        observe=observe, checkpoint_every=checkpoint_every, key=key,
-                        **fit_kwargs)
-    return TrainResult(model=result.model.closure, history=result.history)
+    params, trajectory_loss = make_trajectory_loss(
+        [closed] * len(references), references, trainable, loss=window_loss, observe=observe,
+        checkpoint_every=checkpoint_every)
+    _, rest = eqx.partition(closed, trainable)
+    base = _with_closure(model, None)
+    if offline_weight > 0:
+        q_off, s_off = _check_pairs(*offline, model.ny, model.nx)
+        off_scale = jnp.asarray(layer_rms(s_off))
+    n_cases, n_samples = len(references), references[0].n_samples
+    schedule = _window_schedule(window, n_samples)
+
+    def loss_fn(params, batch):
+        windows, idx = batch
+        total = trajectory_loss(params, windows)
+        if offline_weight > 0:
+            trained = eqx.combine(params, rest).closure
+            pred = closure_forcing(trained, base, q_off[idx])
+            total = total + offline_weight * jnp.mean(
+                jnp.mean((pred - s_off[idx]) ** 2, axis=(0, 2, 3)) / off_scale**2)
+        return total
+
+    class _Sampler:
+        def unroll_at(self, step: int) -> int:
+            return [n for first, n in schedule if step >= first][-1]
+
+        def __call__(self, key: jax.Array, step: int):
+            n = self.unroll_at(step)
+            if offline_weight == 0:
+                starts = jax.random.randint(key, (n_cases, windows_per_case), 0,
+                                            n_samples - n + 1)
+                return (n, starts), None
+            k1, k2 = jax.random.split(key)
+            starts = jax.random.randint(k1, (n_cases, windows_per_case), 0, n_samples - n + 1)
+            return (n, starts), jax.random.randint(k2, (offline_batch,), 0, q_off.shape[0])
+
+    result = fit(params, loss_fn, _Sampler(), optimizer, n_steps, key=key, **fit_kwargs)
+    return TrainResult(model=eqx.combine(result.model, rest).closure, history=result.history)
