@@ -83,6 +83,7 @@ _ENTRIES: dict[str, ModelEntry | str] = {
     "qg": "pyclimaocean.models.qg.registry:ENTRY",
     "seaice_column": "pyclimaocean.models.seaice.registry:ENTRY",
     "coupled_column": "pyclimaocean.models.coupled.registry:ENTRY",
+    "coupled_basin": "pyclimaocean.models.coupled_basin.registry:ENTRY",
     "basin": "pyclimaocean.models.basin.registry:ENTRY",
 }
 
