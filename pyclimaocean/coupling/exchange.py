@@ -105,7 +105,13 @@ class AirSeaIceExchange(AbstractExchange):
             description="drag coefficient of ice on the surface current (ClimaSeaIce 5.5e-3)")
         return ParameterSet(table)
 
-    def __call__(self, exports, time):
+    def tile_fluxes(self, exports, ice_velocity=(0.0, 0.0)) -> dict:
+        """The bulk fluxes of both tiles from the exports, before any area weighting.
+
+        Returns ``{"water": <open-water flux dict of the ocean formulation>, "sensible",
+        "latent" (over ice at T_s), "turbulent_flux_slope" (their d/dT_s), "ice_stress_x",
+        "ice_stress_y" (air stress on the ice, wind relative to ``ice_velocity``)}``, arrays
+        of the broadcast shape of the exports (T points on a grid)."""
         atm, ocean, ice = exports["atmosphere"], exports["ocean"], exports["seaice"]
         air = AtmosphereState(wind_u=atm["wind_u"], wind_v=atm["wind_v"],
                               temperature=atm["air_temperature"],
@@ -113,16 +119,30 @@ class AirSeaIceExchange(AbstractExchange):
                               pressure=atm["air_pressure"], height_u=atm["wind_height"],
                               height_t=atm["temperature_height"],
                               height_q=atm["temperature_height"])
-        u_o, v_o = ocean["surface_velocity_u"], ocean["surface_velocity_v"]
         water = self.ocean_fluxes.fluxes(air, SurfaceState(
-            temperature=ocean["surface_temperature"] + KELVIN, velocity_u=u_o, velocity_v=v_o))
+            temperature=ocean["surface_temperature"] + KELVIN,
+            velocity_u=ocean["surface_velocity_u"], velocity_v=ocean["surface_velocity_v"]))
 
         def over_ice(t_s):
-            out = self.ice_fluxes.fluxes(air, SurfaceState(temperature=t_s + KELVIN))
-            return out["sensible_heat_flux"], out["latent_heat_flux"]
+            out = self.ice_fluxes.fluxes(air, SurfaceState(
+                temperature=t_s + KELVIN, velocity_u=ice_velocity[0],
+                velocity_v=ice_velocity[1]))
+            return (out["sensible_heat_flux"], out["latent_heat_flux"], out["wind_stress_x"],
+                    out["wind_stress_y"])
 
         t_s = ice["surface_temperature"]
-        (q_sens, q_lat), (d_sens, d_lat) = jax.jvp(over_ice, (t_s,), (jnp.ones_like(t_s),))
+        (q_sens, q_lat, tx, ty), (d_sens, d_lat, _, _) = jax.jvp(over_ice, (t_s,),
+                                                                 (jnp.ones_like(t_s),))
+        return {"water": water, "sensible": q_sens, "latent": q_lat,
+                "turbulent_flux_slope": d_sens + d_lat, "ice_stress_x": tx, "ice_stress_y": ty}
+
+    def __call__(self, exports, time):
+        atm, ocean, ice = exports["atmosphere"], exports["ocean"], exports["seaice"]
+        tiles = self.tile_fluxes(exports)
+        water = tiles["water"]
+        q_sens, q_lat = tiles["sensible"], tiles["latent"]
+        t_s = ice["surface_temperature"]
+        u_o, v_o = ocean["surface_velocity_u"], ocean["surface_velocity_v"]
         a = ice["concentration"]
         speed = jnp.sqrt(u_o**2 + v_o**2 + 1e-30)
         drag = self.ocean_density * self.ice_ocean_drag * speed
@@ -133,7 +153,7 @@ class AirSeaIceExchange(AbstractExchange):
                 "snowfall": atm["snowfall"],
                 "sensible": q_sens,
                 "latent": q_lat,
-                "turbulent_flux_slope": d_sens + d_lat,
+                "turbulent_flux_slope": tiles["turbulent_flux_slope"],
                 "turbulent_reference_temperature": t_s,
                 "open_water_turbulent": water["sensible_heat_flux"] + water["latent_heat_flux"],
                 "ocean_temperature": ocean["surface_temperature"],
