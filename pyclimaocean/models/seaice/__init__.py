@@ -1,4 +1,5 @@
-"""Sea-ice thermodynamics (zero-layer Semtner 1976 slab with snow over a mixed layer), the
+"""Sea-ice thermodynamics (zero-layer Semtner 1976 slab, or Winton 2000 two-layer ice
+(:class:`WintonThermodynamics`), with snow over a mixed layer), the
 Arctic column model (``seaice_column``) driven by the Maykut & Untersteiner (1971) climatology,
 and the 2-D sea-ice dynamics on the basin C-grid (:class:`IceDynamics`: EVP/mEVP rheology, free
 drift, advection of thickness, concentration and snow).
@@ -30,6 +31,7 @@ from .thermodynamics import (
     surface_temperature,
     thermodynamic_step,
 )
+from .winton import WintonSeaIceState, WintonThermodynamics
 
 __all__ = [
     "ArcticColumn",
@@ -49,4 +51,6 @@ __all__ = [
     "surface_albedo",
     "surface_temperature",
     "thermodynamic_step",
+    "WintonSeaIceState",
+    "WintonThermodynamics",
 ]

@@ -10,6 +10,7 @@ Example (``examples/seaice_arctic_column.toml``)::
     initial_ice_thickness = 2.0   # m
     mixed_layer_depth = 30.0      # m
     ocean_heat_flux = 2.0         # W m-2 (Maykut & Untersteiner 1971)
+    thermodynamics = "zero_layer" # or "winton" (Winton 2000 two-layer ice)
 
     [time]                        # seconds, 360-day years
     dt = 86400.0
@@ -29,6 +30,7 @@ from ...config import ConfigError, ExperimentConfig, Finite, Section
 from .forcing import arctic_climatology
 from .model import ArcticColumn
 from .thermodynamics import SlabSeaIceThermodynamics
+from .winton import WintonThermodynamics
 
 __all__ = ["SeaIceColumnExperiment", "SeaIceSection", "build_model"]
 
@@ -47,6 +49,9 @@ class SeaIceSection(Section):
                                description="multiplies the 40 cm a year of MU71 snowfall")
     newton_iterations: int = Field(6, ge=1, le=50,
                                    description="Newton steps of the surface balance")
+    thermodynamics: Literal["zero_layer", "winton"] = Field(
+        "zero_layer", description="ice thermodynamics: 'zero_layer' (Semtner 1976, no heat "
+        "capacity) or 'winton' (Winton 2000: two ice layers, brine heat capacity in the upper)")
     ice_ocean_flux: Literal["ice_bath", "three_equation"] = Field(
         "ice_bath", description="ice-ocean heat flux: 'ice_bath' (alpha_h = 0.006, u* = 0.02 "
         "m s-1) or 'three_equation' (alpha_h = 0.0095, alpha_s = alpha_h/35, u* = 0.002 m s-1)")
@@ -63,10 +68,10 @@ def build_model(cfg: SeaIceColumnExperiment) -> ArcticColumn:
     ``[parameters]``)."""
     s = cfg.seaice
     try:
+        kind = WintonThermodynamics if s.thermodynamics == "winton" else SlabSeaIceThermodynamics
         model = ArcticColumn(
-            thermodynamics=(SlabSeaIceThermodynamics.three_equation
-                            if s.ice_ocean_flux == "three_equation"
-                            else SlabSeaIceThermodynamics)(newton_iterations=s.newton_iterations),
+            thermodynamics=(kind.three_equation if s.ice_ocean_flux == "three_equation"
+                            else kind)(newton_iterations=s.newton_iterations),
             forcing=arctic_climatology(ocean_heat_flux=s.ocean_heat_flux,
                                        snow_scale=s.snow_scale),
             dt=cfg.time.dt, initial_ice_thickness=s.initial_ice_thickness,
