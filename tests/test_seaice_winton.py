@@ -18,6 +18,8 @@ from typer.testing import CliRunner
 from pyclimaocean.cli import app
 from pyclimaocean.config import validate
 from pyclimaocean.core import get_model_entry
+from pyclimaocean.models.coupled import CoupledColumn, arctic_atmosphere, default_ocean
+from pyclimaocean.models.coupled import budgets as coupled_budgets
 from pyclimaocean.models.seaice import (
     ArcticColumn,
     SeaIceForcing,
@@ -275,3 +277,27 @@ def test_config_selects_winton_and_cli_runs_the_example(tmp_path):
     with xr.open_dataset(out / "output.nc") as ds:
         assert ds["T1"].attrs["standard_name"] == "sea_ice_temperature"
         assert float(ds["T1"].min()) < -10.0 and np.all(np.isfinite(ds["h"].values))
+
+
+@pytest.mark.slow  # 79 s measured at high load on 2 cores (fast tier: -m 'not slow')
+def test_coupled_column_with_winton_ice_conserves_energy_and_salt():
+    """The coupled ocean–sea-ice column (CATKE ocean, bulk fluxes) with Winton ice: thin broken
+    ice over a +1 °C mixed layer, 120 days at 6-hourly steps (leads close, the ice grows);
+    energy with the layer enthalpies and virtual salt close to < 1e-10 relative."""
+    ocean = default_ocean(dt=6 * 3600.0, nz=12, depth=60.0, surface_temperature=1.0,
+                          mixed_layer_depth=20.0)
+    m = CoupledColumn(atmosphere=arctic_atmosphere(), ocean=ocean,
+                      thermodynamics=WintonThermodynamics(), initial_ice_thickness=0.6,
+                      initial_concentration=0.5, initial_snow_thickness=0.05)
+    _, states = m.run(m.initial_state(), 120 * 4, save_every=1)
+    assert isinstance(states.seaice, WintonSeaIceState)
+    b0, b = coupled_budgets(m, m.initial_state()), coupled_budgets(m, states)
+    energy = np.max(np.abs(np.asarray(b["energy_residual"] - b0["energy_residual"]))
+                    / np.asarray(b["energy_scale"]))
+    salt = np.max(np.abs(np.asarray(b["salt_residual"] - b0["salt_residual"]))
+                  / np.asarray(b["salt_scale"]))
+    assert energy < 1e-10 and salt < 1e-10, (energy, salt)
+    a = np.asarray(states.seaice.concentration)
+    h = np.asarray(states.seaice.ice_volume)
+    assert a.min() < 0.55 and a.max() > 0.99 and h.max() > 2 * h[0]
+    assert np.asarray(states.seaice.upper_ice_temperature).min() < -5.0

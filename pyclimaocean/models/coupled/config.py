@@ -20,6 +20,7 @@ Example (``examples/coupled_arctic_column.toml``)::
     [seaice]
     initial_ice_thickness = 2.0   # m
     ice_ocean_flux = "ice_bath"   # or "three_equation"
+    thermodynamics = "zero_layer" # or "winton"
 
     [atmosphere]
     file = "coupled_arctic_atmosphere.nc"   # relative to this file; omit for the built-in one
@@ -46,7 +47,7 @@ from ...fluxes.surface import SolarPenetration
 from ...grids.column import ColumnGrid
 from ..column import ColumnModel, InitialConditions
 from ..column.config import CLOSURES, ClosureSection, GridSection
-from ..seaice import SlabSeaIceThermodynamics
+from ..seaice import SlabSeaIceThermodynamics, WintonThermodynamics
 from .forcing import arctic_atmosphere
 from .model import CoupledColumn
 
@@ -73,6 +74,9 @@ class CoupledSeaIceSection(Section):
     initial_concentration: Finite = Field(1.0, ge=0, le=1, description="ice area fraction")
     ice_ocean_flux: Literal["ice_bath", "three_equation"] = Field(
         "ice_bath", description="ice-ocean heat flux formulation")
+    thermodynamics: Literal["zero_layer", "winton"] = Field(
+        "zero_layer", description="ice thermodynamics: 'zero_layer' (Semtner 1976) or 'winton' "
+        "(Winton 2000 two-layer ice)")
     newton_iterations: int = Field(6, ge=1, le=50,
                                    description="Newton steps of the surface balance")
 
@@ -117,8 +121,9 @@ def build_model(cfg: CoupledColumnExperiment) -> CoupledColumn:
             atmosphere = read_atmosphere(a.file, a.variables, period=a.period)
             atmosphere.check_covers(0.0, cfg.time.stop_time - cfg.time.dt,
                                     source=f"atmosphere.file: {a.file}")
-        thermo = (SlabSeaIceThermodynamics.three_equation if s.ice_ocean_flux == "three_equation"
-                  else SlabSeaIceThermodynamics)(newton_iterations=s.newton_iterations)
+        kind = WintonThermodynamics if s.thermodynamics == "winton" else SlabSeaIceThermodynamics
+        thermo = (kind.three_equation if s.ice_ocean_flux == "three_equation"
+                  else kind)(newton_iterations=s.newton_iterations)
         return CoupledColumn(atmosphere=atmosphere, ocean=ocean, thermodynamics=thermo,
                              initial_ice_thickness=s.initial_ice_thickness,
                              initial_snow_thickness=s.initial_snow_thickness,

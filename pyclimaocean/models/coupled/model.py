@@ -141,7 +141,7 @@ class CoupledColumn(AbstractModel):
         s_top = ocean.salinity[-1]
         t_f = p.freezing_temperature(s_top)
         zero = jnp.asarray(0.0)
-        ice = SeaIceState(
+        ice = p.make_state(
             ice_volume=a * self.initial_ice_thickness,
             snow_volume=jnp.where(has_ice, a * self.initial_snow_thickness, 0.0),
             concentration=jnp.where(has_ice, a, 0.0),
@@ -284,7 +284,8 @@ def default_ocean(dt: float = 3600.0, nz: int = 20, depth: float = 100.0,
 def budgets(model: CoupledColumn, state: CoupledState) -> dict[str, Any]:
     """Energy and (virtual) salt of the coupled column and their residuals.
 
-    ``energy`` = ρ₀ c_p Σ T Δz − L (ρ_i v_i + ρ_s v_s) (J m⁻²), ``energy_residual`` = energy −
+    ``energy`` = ρ₀ c_p Σ T Δz − L (ρ_i v_i + ρ_s v_s) (J m⁻²; the ice term is the
+    thermodynamics' ``ice_enthalpy``, with the layer heat of Winton ice), ``energy_residual`` = energy −
     heat input; ``salt`` = ρ₀ Σ S Δz + S_i ρ_i v_i − S_ref (ρ_i v_i + ρ_s v_s) (g m⁻²),
     ``salt_residual`` = salt + S_ref × freshwater input; both residuals are constant in time.
     ``energy_scale`` (ρ₀ c_p Σ |T| Δz + L m) and ``salt_scale`` (ρ₀ Σ S Δz) size relative
@@ -296,14 +297,15 @@ def budgets(model: CoupledColumn, state: CoupledState) -> dict[str, Any]:
     mi = p.ice_density * state.seaice.ice_volume
     ms = p.snow_density * state.seaice.snow_volume
     heat = rho0 * cp * jnp.sum(state.ocean.temperature * dz, axis=-1)
-    energy = heat - p.latent_heat * (mi + ms)
+    ice = p.ice_enthalpy(state.seaice)         # −L (m_i + m_s), plus the Winton layer heat
+    energy = heat + ice
     ocean_salt = rho0 * jnp.sum(state.ocean.salinity * dz, axis=-1)
     salt = ocean_salt + p.ice_salinity * mi - s_ref * (mi + ms)
     return {
         "energy": energy,
         "energy_residual": energy - state.seaice.heat_input,
         "energy_scale": rho0 * cp * jnp.sum(jnp.abs(state.ocean.temperature) * dz, axis=-1)
-        + p.latent_heat * (mi + ms),
+        + jnp.abs(ice),
         "salt": salt,
         "salt_residual": salt + s_ref * state.freshwater_input,
         "salt_scale": ocean_salt,
