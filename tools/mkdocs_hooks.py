@@ -29,6 +29,7 @@ API_PAGES = {
     "models.basin": "pyclimaocean.models.basin",
     "models.column": "pyclimaocean.models.column",
     "models.coupled": "pyclimaocean.models.coupled",
+    "models.coupled_basin": "pyclimaocean.models.coupled_basin",
     "models.lorenz96": "pyclimaocean.models.lorenz96",
     "models.qg": "pyclimaocean.models.qg",
     "models.seaice": "pyclimaocean.models.seaice",
