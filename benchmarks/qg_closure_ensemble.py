@@ -1,0 +1,418 @@
+"""Learned QG closures scored over an ensemble of initial states: online similarity with error
+bars and a noise floor, anchored online fine-tuning, and data efficiency over training seeds.
+
+What ``benchmarks/qg_learned_closures.py`` measured from *one* run per closure (docs/qg.md,
+"Data efficiency and online scores") was within run-to-run noise.  Here:
+
+* **Data** (cached under ``--cache``; the run is resumable stage by stage): one
+  high-resolution run of the "eddy" configuration (Ross et al. 2023) is spun up and sampled
+  daily for ``data_years``; every snapshot is coarse-grained with Operator 1 (spectral
+  truncation + the low-resolution model's exponential filter): q, u, v and the subgrid PV
+  forcing.  The first 80 % of the snapshots are the training pool, the last 20 % the offline
+  test set.  A second stretch sampled every 6 h (``fine_days``) at the start of the data period
+  is the online-training trajectory.
+* **Online scores over an ensemble.**  ``members`` low-resolution runs per closure, started
+  from the coarse-grained high-resolution states at days ``0, Δ, 2Δ, …`` of the data period
+  (``Δ = start_spacing_days``), each run ``online_days`` and sampled daily.  The reference is
+  the coarse-grained high-resolution *climate* (all daily snapshots of the data period).
+  Per member m, Ross et al.'s distances d (:mod:`pyclimaocean.models.qg.metrics`: W₁ of q, u,
+  v, KE, enstrophy per layer; RMS differences of the time-mean KE and enstrophy spectra) and
+  the similarity ``1 − d(closed_m) / d(unclosed_m)`` (the unclosed member from the same
+  start); reported: mean ± standard error over members of the mean over the distributional /
+  spectral / all metrics, and the *pooled* score (distances of all members' samples pooled).
+  **Noise floor**: a second unclosed ensemble started ``Δ/2`` later, scored the same way
+  against the first: what a closure that changes nothing scores.
+* **Data efficiency**: plain CNN vs the CNN equivariant under the surviving group
+  (``reflection_y`` here) with the same feature maps, trained offline on random subsets of
+  ``fractions`` of the pool, over ``seeds`` (each seed: a new subset, initialisation and
+  batch order), at two sizes (width 12 / depth 2 and width 24 / depth 3); offline test error
+  = normalised MSE of the subgrid PV forcing (1 = predicting zero).
+* **Anchored online fine-tuning** of the 100 % networks (seed 0) through the solver
+  (:func:`pyclimaocean.learning.qg.fit_online_qg`): windows of ``window`` 6-hourly samples
+  (``window × 6`` model steps, √T checkpointing), loss = window PV error + λ × offline MSE on
+  the training pool + γ × window PV-variance misfit, Adam with a low learning rate, global-norm
+  gradient clipping (``make_optimizer``).
+
+Run: ``python -m benchmarks.qg_closure_ensemble [--size small] [--cache runs/qg_ensemble]
+[--out results.json] [--stages data offline online scores]``.  ``--size tiny`` (64 → 16) checks
+the script in a few minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import pyclimaocean  # noqa: F401  (float64)
+from pyclimaocean.learning import make_optimizer
+from pyclimaocean.learning.qg import (
+    closure_forcing,
+    fit_offline,
+    fit_online_qg,
+    layer_rms,
+    offline_mse,
+)
+from pyclimaocean.models.qg import (
+    Coarsener,
+    ConvQGClosure,
+    EquivariantQGClosure,
+    TwoLayerQG,
+    ZannaBolton2020,
+    coarse_grain,
+    load_closure,
+    mean_similarity,
+    online_distances,
+    save_closure,
+    similarity_scores,
+    surviving_group,
+)
+from pyclimaocean.models.qg.config import PRESETS
+from pyclimaocean.models.qg.diagnostics import isotropic_sum, radial_bins
+
+DAY = 86400.0
+YEAR = 360 * DAY
+DT = 3600.0
+KAPPA_PYQG_64 = -46761284.0  # pyqg's ZannaBolton2020 default (nx = 64, Ross et al. 2023)
+DISTRIBUTIONAL = ("q_", "u_", "v_", "ke_upper", "ke_lower", "enstrophy_upper",
+                  "enstrophy_lower")
+SPECTRAL = ("ke_spectrum", "enstrophy_spectrum")
+
+SIZES = {
+    "tiny": {"nx_hr": 64, "nx_lr": 16, "spinup_years": 1.0, "data_years": 0.5,
+             "fine_days": 10, "members": 3, "start_spacing_days": 40, "online_days": 60,
+             "fractions": (0.1, 1.0), "seeds": (0, 1), "train_steps": 100, "batch": 8,
+             "nets": {"small": (8, 2)}, "online_steps": 5, "window": 4,
+             "online_lr": 1e-4},
+    "small": {"nx_hr": 128, "nx_lr": 32, "spinup_years": 3.0, "data_years": 2.0,
+              "fine_days": 60, "members": 8, "start_spacing_days": 90, "online_days": 180,
+              "fractions": (0.02, 0.05, 0.1, 1.0), "seeds": (0, 1), "train_steps": 600,
+              "batch": 8, "nets": {"small": (12, 2), "large": (24, 3)}, "online_steps": 60,
+              "window": 8, "online_lr": 1e-4},
+}
+
+
+@eqx.filter_jit
+def _advance(model, state, n_steps: int):
+    return model.run(state, n_steps, checkpoint_every=None)[0]
+
+
+@eqx.filter_jit
+def _coarse(c1, qh):
+    a = coarse_grain(c1, qh)
+    return {k: a[k] for k in ("q", "q_forcing", "u", "v")}
+
+
+def _sample(hr, state, c1, n_samples: int, every: int):
+    recs = []
+    for _ in range(n_samples):
+        state = _advance(hr, state, every)
+        recs.append(jax.device_get(_coarse(c1, state.qh)))
+    return {k: np.stack([r[k] for r in recs]) for k in recs[0]}, state
+
+
+def make_data(size: dict, preset: str, seed: int, path: Path, log) -> dict:
+    """Coarse-grained daily snapshots, the start states and the 6-hourly stretch (cached)."""
+    if path.exists():
+        return dict(np.load(path))
+    hr = TwoLayerQG(nx=size["nx_hr"], dt=DT, seed=seed, **PRESETS[preset])
+    c1 = Coarsener(hr, size["nx_lr"], filter="exponential")
+    t0 = time.perf_counter()
+    state = _advance(hr, hr.initial_state(), int(size["spinup_years"] * YEAR / DT))
+    start = state
+    daily, _ = _sample(hr, state, c1, int(size["data_years"] * 360), 24)
+    fine, _ = _sample(hr, start, c1, int(size["fine_days"] * 4), 6)
+    q0 = np.asarray(_coarse(c1, start.qh)["q"])
+    data = {"q": daily["q"], "s": daily["q_forcing"], "u": daily["u"], "v": daily["v"],
+            "q_start": q0, "fine_q": np.concatenate([q0[None], fine["q"]])}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **data)
+    log(f"data: {hr.nx} -> {size['nx_lr']}, {daily['q'].shape[0]} daily snapshots, "
+        f"{fine['q'].shape[0]} 6-hourly ({time.perf_counter() - t0:.0f} s)")
+    return data
+
+
+def make_net(kind: str, width: int, depth: int, group: str, scales, key):
+    """Plain CNN of ``width`` channels or the equivariant CNN with the same feature maps."""
+    in_scale, out_scale = scales
+    if kind == "cnn":
+        return ConvQGClosure("q", width=width, depth=depth, kernel_size=5,
+                             input_scale=in_scale, output_scale=out_scale, key=key)
+    n_g = {"D4": 8, "D2": 4, "reflection_y": 2, "trivial": 1}[group]
+    return EquivariantQGClosure(group, width=max(1, width // n_g), depth=depth, kernel_size=5,
+                                input_scale=in_scale, output_scale=out_scale, key=key)
+
+
+@eqx.filter_jit
+def _ensemble(model, states, n_steps: int, every: int):
+    def one(s):
+        return model.run(s, n_steps, save_every=every, checkpoint_every=None,
+                         observe=lambda x: x.qh)[1]
+    return jax.vmap(one)(states)
+
+
+@eqx.filter_jit
+def _fields(model, qh):
+    return model.fields(qh)
+
+
+def run_ensemble(model: TwoLayerQG, q0s: np.ndarray, n_days: int) -> list[dict]:
+    """One run of ``model`` per start ``q0s[m]``, daily samples: ``[{q, u, v, psi}, ...]``."""
+    states = jax.vmap(model.state_from_q)(jnp.asarray(q0s))
+    qh = _ensemble(model, states, n_days * 24, 24)
+    f = _fields(model, qh)
+    arrays = {k: np.asarray(getattr(f, k)) for k in ("q", "u", "v", "psi")}
+    return [{k: v[m] for k, v in arrays.items()} for m in range(q0s.shape[0])]
+
+
+def _group_scores(scores: dict) -> dict[str, float]:
+    return {"distributional": mean_similarity(scores, DISTRIBUTIONAL),
+            "spectral": mean_similarity(scores, SPECTRAL), "all": mean_similarity(scores)}
+
+
+def _mean_se(values) -> tuple[float, float]:
+    v = np.asarray(values, dtype=float)
+    if not np.isfinite(v).all():
+        return float("-inf"), float("nan")
+    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0
+
+
+def score(runs: list[dict], base: list[dict], ref: dict, L: float) -> dict:
+    """Per-member and pooled similarity of ``runs`` against ``base`` (same starts)."""
+    per = []
+    for run, b in zip(runs, base, strict=True):
+        finite = all(np.isfinite(x).all() for x in run.values())
+        d_run = online_distances(run, ref, L) if finite else None
+        d_base = online_distances(b, ref, L)
+        per.append(_group_scores(similarity_scores(d_run, d_base)) if finite else
+                   {"distributional": float("-inf"), "spectral": float("-inf"),
+                    "all": float("-inf")})
+    pooled = {k: np.concatenate([r[k] for r in runs]) for k in runs[0]}
+    pooled_base = {k: np.concatenate([r[k] for r in base]) for k in base[0]}
+    pooled_ok = all(np.isfinite(x).all() for x in pooled.values())
+    out = {"members": per}
+    for g in ("distributional", "spectral", "all"):
+        out[g] = _mean_se([p[g] for p in per])
+    out["pooled"] = (_group_scores(similarity_scores(online_distances(pooled, ref, L),
+                                                     online_distances(pooled_base, ref, L)))
+                     if pooled_ok else None)
+    ke = [np.mean(0.5 * (r["u"] ** 2 + r["v"] ** 2), axis=(0, 2, 3)) for r in runs]
+    out["ke_per_layer"] = np.mean(ke, axis=0).tolist() if pooled_ok else None
+    return out
+
+
+def energy_tendency_spectrum(model: TwoLayerQG, q, forcing):
+    """Total-energy tendency of a PV forcing ``S`` per layer and wavenumber:
+    ``−(H_i/H) Re(conj(ψ̂_i) Ŝ_i) w / (nx ny)² / Δκ`` summed over annuli and averaged over
+    snapshots (m³ s⁻³); ``(kappa, T (2, n))``, ``Σ_i Σ_κ T Δκ = dE/dt`` (m² s⁻³)."""
+    ph = model.invert(model.fft(jnp.asarray(q)))
+    sh = model.fft(jnp.asarray(forcing))
+    h = jnp.asarray([model.H1, model.H2])[:, None, None] / (model.H1 + model.H2)
+    dens = (-model.grid.weights * h * jnp.real(jnp.conj(ph) * sh)
+            / float(model.nx * model.ny) ** 2)
+    bins, kappa, dk, _ = radial_bins(model.nx, model.ny, model.L, model.W)
+    t = isotropic_sum(jnp.mean(dens, axis=0), bins, len(kappa)) / dk
+    return kappa, np.asarray(t)
+
+
+def zb_diagnostics(model: TwoLayerQG, q, s, kappa: float) -> dict:
+    """ZB2020's PV forcing against the diagnosed subgrid forcing on snapshots: the
+    least-squares κ per layer (sign and scale the data prefer), the energy tendency per layer
+    and where in κ it acts, and the share of it in the band the model's filter damps."""
+    unit = closure_forcing(ZannaBolton2020(kappa=1.0), model, q)
+    s = jnp.asarray(s)
+    k_opt = (jnp.sum(unit * s, axis=(0, 2, 3)) / jnp.sum(unit**2, axis=(0, 2, 3)))
+    k, t_zb = energy_tendency_spectrum(model, q, kappa * unit)
+    _, t_true = energy_tendency_spectrum(model, q, s)
+    dk = float(k[1] - k[0])
+    kstar = k * model.L / model.nx  # κ Δx (rad)
+    filtered = kstar > model.filter_cutoff
+    return {"kappa_least_squares": np.asarray(k_opt).tolist(), "kappa": kappa,
+            "kappa_grid": k.tolist(),
+            "energy_tendency_zb": (t_zb.sum(axis=1) * dk).tolist(),
+            "energy_tendency_subgrid": (t_true.sum(axis=1) * dk).tolist(),
+            "spectrum_zb": t_zb.tolist(), "spectrum_subgrid": t_true.tolist(),
+            "filtered_band_zb": (t_zb[:, filtered].sum(axis=1) * dk).tolist(),
+            "filtered_band_subgrid": (t_true[:, filtered].sum(axis=1) * dk).tolist()}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--size", choices=sorted(SIZES), default="small")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="eddy")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache", type=Path, default=Path("runs/qg_ensemble"))
+    p.add_argument("--out", type=Path, help="write all numbers as JSON here")
+    p.add_argument("--stages", nargs="+", default=["data", "offline", "online", "scores"],
+                   choices=["data", "offline", "online", "scores", "zb"])
+    p.add_argument("--nets", nargs="+", help="network sizes of the data-efficiency stage")
+    p.add_argument("--fractions", nargs="+", type=float, help="override the size's fractions")
+    p.add_argument("--seeds", nargs="+", type=int, help="override the size's training seeds")
+    p.add_argument("--online-lr", type=float, help="override the size's online learning rate")
+    p.add_argument("--online-steps", type=int, help="override the size's online steps")
+    p.add_argument("--offline-weight", type=float, default=1.0,
+                   help="lambda of the offline anchor of the online loss")
+    p.add_argument("--variance-weight", type=float, default=1.0,
+                   help="gamma of the window PV-variance term of the online loss")
+    p.add_argument("--tag", default="", help="suffix of the online-tuned networks' names")
+    args = p.parse_args(argv)
+    size = SIZES[args.size]
+    log = print
+    cache = args.cache / f"{args.size}_{args.preset}_{args.seed}"
+    results_path = cache / "results.json"
+    out = json.loads(results_path.read_text()) if results_path.exists() else {}
+    out.update({"size": args.size, "preset": args.preset,
+                **{k: v for k, v in size.items() if k != "nets"}})
+
+    def save():
+        cache.mkdir(parents=True, exist_ok=True)
+        results_path.write_text(json.dumps(out, indent=1, default=float))
+
+    data = make_data(size, args.preset, args.seed, cache / "data.npz", log)
+    lr = TwoLayerQG(nx=size["nx_lr"], dt=DT, **PRESETS[args.preset])
+    q, s = data["q"], data["s"]
+    n_train = int(0.8 * q.shape[0])
+    q_test, s_test = q[n_train:], s[n_train:]
+    scales = (tuple(layer_rms(q)), tuple(layer_rms(s)))
+    group = surviving_group(lr)
+    out["group"] = group
+
+    def net_path(name):
+        return cache / "nets" / f"{name}.eqx"
+
+    # -- data efficiency (offline) -----------------------------------------------------------
+    if "offline" in args.stages:
+        offline = out.setdefault("offline", {})
+        nets = {k: size["nets"][k] for k in (args.nets or size["nets"])}
+        for net_name, (width, depth) in nets.items():
+            for frac in args.fractions or size["fractions"]:
+                for seed in args.seeds or size["seeds"]:
+                    order = np.random.default_rng(1000 + seed).permutation(n_train)
+                    idx = np.sort(order[: max(2, int(round(frac * n_train)))])
+                    for kind in ("cnn", "equivariant_cnn"):
+                        name = f"{kind}_{net_name}_{int(round(frac * 100))}_s{seed}"
+                        if name in offline and net_path(name).exists():
+                            continue
+                        t0 = time.perf_counter()
+                        net = make_net(kind, width, depth, group, scales,
+                                       jax.random.PRNGKey(10 * seed + 1))
+                        res = fit_offline(net, lr, q[idx], s[idx],
+                                          make_optimizer(2e-3, size["train_steps"]),
+                                          size["train_steps"], batch_size=size["batch"],
+                                          key=jax.random.PRNGKey(10 * seed + 2), log=None)
+                        save_closure(net_path(name), res.model)
+                        offline[name] = {
+                            "kind": kind, "net": net_name, "fraction": frac, "seed": seed,
+                            "n_snapshots": len(idx),
+                            "test_mse": offline_mse(res.model, lr, q_test, s_test),
+                            "train_loss_last": float(np.mean(res.history["loss"][-20:])),
+                            "parameters": res.model.n_parameters(),
+                            "seconds": time.perf_counter() - t0}
+                        save()
+                        log(f"offline {name}: {len(idx)} snapshots, test MSE "
+                            f"{offline[name]['test_mse']:.3f} "
+                            f"({offline[name]['seconds']:.0f} s)")
+
+    # -- anchored online fine-tuning ---------------------------------------------------------
+    if "online" in args.stages:
+        online = out.setdefault("online_training", {})
+        for kind in ("cnn", "equivariant_cnn"):
+            name = f"{kind}_small_100_s0"
+            tuned = f"{kind}_online{args.tag}"
+            if tuned in online and net_path(tuned).exists():
+                continue
+            t0 = time.perf_counter()
+            start = load_closure(net_path(name))
+            n_online = args.online_steps or size["online_steps"]
+            res = fit_online_qg(start, lr, [data["fine_q"]], 6,
+                                make_optimizer(args.online_lr or size["online_lr"], n_online),
+                                n_online, window=size["window"],
+                                windows_per_case=4, key=jax.random.PRNGKey(3),
+                                offline=(q[:n_train], s[:n_train]),
+                                offline_weight=args.offline_weight,
+                                variance_weight=args.variance_weight, log=log, log_every=10,
+                                name=f"online {kind}")
+            save_closure(net_path(tuned), res.model)
+            online[tuned] = {"from": name, "learning_rate": args.online_lr or size["online_lr"],
+                             "steps": n_online, "offline_weight": args.offline_weight,
+                             "variance_weight": args.variance_weight,
+                             "loss_first": res.history["loss"][0],
+                             "loss_last": float(np.mean(res.history["loss"][-5:])),
+                             "test_mse_before": offline_mse(start, lr, q_test, s_test),
+                             "test_mse_after": offline_mse(res.model, lr, q_test, s_test),
+                             "seconds": time.perf_counter() - t0}
+            save()
+            log(f"{tuned}: loss {online[tuned]['loss_first']:.4g} -> "
+                f"{online[tuned]['loss_last']:.4g}, test MSE "
+                f"{online[tuned]['test_mse_before']:.3f} -> "
+                f"{online[tuned]['test_mse_after']:.3f} ({online[tuned]['seconds']:.0f} s)")
+
+    # -- ensemble online scores --------------------------------------------------------------
+    if "scores" in args.stages:
+        scores = out.setdefault("scores", {})
+        ref = {k: data[k] for k in ("q", "u", "v")}
+        ref["psi"] = np.asarray(_fields(lr, lr.fft(jnp.asarray(ref["q"]))).psi)
+        spacing, members = size["start_spacing_days"], size["members"]
+        starts_a = [m * spacing for m in range(members)]
+        starts_b = [m * spacing + spacing // 2 for m in range(members)]
+        q_all = np.concatenate([data["q_start"][None], q])  # day d = index d
+        out["starts_days"] = {"A": starts_a, "B": starts_b}
+        n_days = size["online_days"]
+        kappa = KAPPA_PYQG_64 * (64 / lr.nx) ** 2
+        t0 = time.perf_counter()
+        base = run_ensemble(lr, q_all[starts_a], n_days)
+        log(f"unclosed ensemble ({members} x {n_days} days): {time.perf_counter() - t0:.0f} s")
+        closures = {"unclosed, 2nd ensemble (noise floor)": None,
+                    "zanna_bolton": ZannaBolton2020(kappa=kappa),
+                    "zanna_bolton, kappa sign flipped": ZannaBolton2020(kappa=-kappa)}
+        names = ["cnn_small_100_s0", "equivariant_cnn_small_100_s0", "cnn_online",
+                 "equivariant_cnn_online", "cnn_small_10_s0", "equivariant_cnn_small_10_s0"]
+        names += sorted(p.stem for p in (cache / "nets").glob("*_online*.eqx"))
+        for name in dict.fromkeys(names):
+            if net_path(name).exists():
+                closures[name] = load_closure(net_path(name))
+        for name, closure in closures.items():
+            if name in scores:
+                continue
+            t0 = time.perf_counter()
+            model = eqx.tree_at(lambda m: m.closure, lr, closure, is_leaf=lambda x: x is None)
+            starts = starts_b if closure is None else starts_a
+            runs = run_ensemble(model, q_all[starts], n_days)
+            scores[name] = score(runs, base, ref, lr.L)
+            scores[name]["seconds"] = time.perf_counter() - t0
+            save()
+            sc = scores[name]
+            log(f"online {name}: all {sc['all'][0]:+.3f} ± {sc['all'][1]:.3f}, distrib. "
+                f"{sc['distributional'][0]:+.3f} ± {sc['distributional'][1]:.3f}, spectral "
+                f"{sc['spectral'][0]:+.3f} ± {sc['spectral'][1]:.3f}"
+                + (f", pooled all {sc['pooled']['all']:+.3f}" if sc["pooled"] else "")
+                + f" ({sc['seconds']:.0f} s)")
+        ke_base = [np.mean(0.5 * (r["u"] ** 2 + r["v"] ** 2), axis=(0, 2, 3)) for r in base]
+        out["ke_unclosed"] = np.mean(ke_base, axis=0).tolist()
+        out["ke_hires"] = np.mean(0.5 * (ref["u"] ** 2 + ref["v"] ** 2), axis=(0, 2, 3)).tolist()
+        save()
+
+    if "zb" in args.stages:
+        kappa = KAPPA_PYQG_64 * (64 / lr.nx) ** 2
+        out["zb"] = zb_diagnostics(lr, q[::5], s[::5], kappa)
+        save()
+        z = out["zb"]
+        log(f"ZB: least-squares kappa per layer {z['kappa_least_squares']} (used {kappa:.3g}); "
+            f"energy tendency per layer ZB {z['energy_tendency_zb']}, subgrid "
+            f"{z['energy_tendency_subgrid']} m2 s-3; in the filtered band ZB "
+            f"{z['filtered_band_zb']}, subgrid {z['filtered_band_subgrid']}")
+
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(out, indent=1, default=float))
+    return out
+
+
+if __name__ == "__main__":
+    main()
