@@ -32,10 +32,15 @@ optimum) and UKI (2n + 1 sigma points).  All minimise the same loss (data misfit
   one (EKI, UKI: the ensemble mean after each update, as a run stopped by a target would pay;
   L-BFGS-B and the hybrid: the iterate after each accepted step); the full cost of the run
   otherwise.  A loss+gradient evaluation costs r forward runs, r = time(value_and_grad) /
-  time(forward) measured once per (kind, n, regime).
+  time(forward) (jitted, warm, interleaved, process CPU time) measured with every twin.
 * **coverage**: fraction of (twin, parameter) pairs whose 95 % interval contains the truth:
   Laplace (Gauss–Newton, at the adjoint optimum) and SVI (multivariate-normal guide,
   warm-started from that Laplace fit, ``svi_steps`` steps).
+
+Compilation: the regime's numbers are array leaves of the model and every twin's case has the
+same name, so the twins of one group (kind, n) share one compiled forward, loss+gradient,
+ensemble and Laplace function (``filter_jit`` takes the problem as an argument); only the first
+twin of a group pays for compiling them.
 
 Each finished twin is appended to ``--jsonl`` as one JSON line (partial results survive a kill;
 ``--resume`` skips twins already there).  ``--table-only`` prints the table and writes the plot
@@ -49,9 +54,11 @@ or ``--full`` (nz = 32 / 64, 2-day windows, 6-hourly observations).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import time
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -100,6 +107,8 @@ def stratification_profile_class(n_faces: int):
 
 
 def _model(regime: str, nz: int, depth: float, dt: float, initial_conditions=None):
+    import jax.numpy as jnp
+
     from pyclimaocean.closures.catke import CATKELike
     from pyclimaocean.fluxes.surface import SurfaceForcing
     from pyclimaocean.grids.column import ColumnGrid
@@ -109,10 +118,15 @@ def _model(regime: str, nz: int, depth: float, dt: float, initial_conditions=Non
     if initial_conditions is None:
         initial_conditions = InitialConditions(temperature_gradient=INITIAL_GRADIENT,
                                                mixed_layer_depth=INITIAL_MIXED_LAYER)
+    # every regime's numbers as array leaves (traced, not static under ``filter_jit``), so the
+    # twins of all regimes share the compiled loss, gradient and ensemble functions of a group
+    forcing = {k: v for k, v in REGIMES[regime].items() if k == "cycle_period"}
+    forcing.update({k: jnp.asarray(float(REGIMES[regime].get(k, 0.0)))
+                    for k in ("heat_flux", "heat_flux_amplitude", "wind_stress_x")})
     return ColumnModel(
         grid=ColumnGrid(nz=nz, depth=depth), closure=CATKELike(),
-        forcing=SurfaceForcing(**REGIMES[regime]), initial_conditions=initial_conditions,
-        coriolis_parameter=1e-4 if rot else 0.0, dt=dt)
+        forcing=SurfaceForcing(**forcing), initial_conditions=initial_conditions,
+        coriolis_parameter=jnp.asarray(1e-4 if rot else 0.0), dt=dt)
 
 
 def _lognormal_controls(base):
@@ -153,31 +167,46 @@ def make_twin(kind: str, regime: str, n_controls: int, seed: int, *, nz: int, de
                       for i, n in enumerate(controls.names)])
     n_steps = int(round(hours * 3600 / dt))
     every = int(round(obs_hours * 3600 / dt))
-    cases, _ = model_twin({regime: model}, controls.with_values(truth), n_steps=n_steps, save_every=every,
+    cases, _ = model_twin({"twin": model}, controls.with_values(truth), n_steps=n_steps, save_every=every,
                           error_std={"T": 1e-4, "u": 1e-4, "v": 1e-4}, seed=seed)
     return Problem(controls, cases), truth
 
 
-def _ratio(problem) -> float:
-    """r = time(value_and_grad) / time(forward), both jitted and warm."""
+@functools.cache
+def _compiled():
+    """Jitted misfit, forward and loss+gradient taking the problem as an *argument*: compiled
+    once per problem shape (group) and reused by every twin of it."""
     import equinox as eqx
     import jax
 
-    vg = eqx.filter_jit(lambda p, u: jax.value_and_grad(p.loss)(u))
-    fw = eqx.filter_jit(lambda p, u: p.forward(u))
+    return SimpleNamespace(
+        misfit=eqx.filter_jit(lambda problem, u: problem.data_misfit(u)),
+        forward=eqx.filter_jit(lambda problem, u: problem.forward(u)),
+        value_and_grad=eqx.filter_jit(lambda problem, u: jax.value_and_grad(problem.loss)(u)),
+    )
+
+
+def _ratio(problem, repeats: int = 7, calls: int = 3) -> float:
+    """r = time(value_and_grad) / time(forward), both jitted and warm, timed interleaved
+    (``repeats`` alternating rounds of ``calls`` calls each; the fastest round of each) in
+    process CPU time, which waiting for a core on a shared machine does not inflate."""
+    import jax
+
+    c = _compiled()
     u = problem.u0
 
-    def best(fn):
-        jax.block_until_ready(fn(problem, u))
-        out = np.inf
-        for _ in range(3):
-            t = time.perf_counter()
-            for _ in range(5):
-                jax.block_until_ready(fn(problem, u))
-            out = min(out, (time.perf_counter() - t) / 5)
-        return out
+    def timed(fn):
+        t = time.process_time()
+        for _ in range(calls):
+            jax.block_until_ready(fn(problem, u))
+        return (time.process_time() - t) / calls
 
-    return best(vg) / best(fw)
+    timed(c.value_and_grad), timed(c.forward)  # compile / warm up
+    t_vg, t_fw = np.inf, np.inf
+    for _ in range(repeats):
+        t_vg = min(t_vg, timed(c.value_and_grad))
+        t_fw = min(t_fw, timed(c.forward))
+    return t_vg / t_fw
 
 
 def ensemble_sizes(n: int) -> tuple[int, int]:
@@ -197,8 +226,9 @@ def run_twin(problem, truth, *, r: float, eki_iterations: int, uki_iterations: i
 
     n = problem.n_parameters
     m = problem.n_observations
+    misfit = _compiled().misfit
     u_true = problem.unconstrained(jnp.asarray(truth))
-    misfit_true = float(problem.data_misfit(u_true))
+    misfit_true = float(misfit(problem, u_true))
     tol = np.sqrt(m / 2)
     out = {"n_controls": n, "m": m, "misfit_truth": misfit_true, "methods": {}}
     t0 = time.perf_counter()
@@ -229,20 +259,20 @@ def run_twin(problem, truth, *, r: float, eki_iterations: int, uki_iterations: i
             if not params_ok(thetas[i])[0]:
                 continue
             u = us[i] if us is not None else problem.unconstrained(jnp.asarray(thetas[i]))
-            if float(problem.data_misfit(jnp.asarray(u))) <= misfit_true + tol:
+            if float(misfit(problem, jnp.asarray(u))) <= misfit_true + tol:
                 return float(cost_per_row[i])
         return None
 
     def record(name, theta, u, total_cost, history=None, cost_per_row=None, note="", n_forward=0, evals=None):
-        misfit = float(problem.data_misfit(jnp.asarray(u)))
+        value = float(misfit(problem, jnp.asarray(u)))
         ok_p, err = params_ok(theta)
-        success = ok_p and misfit <= misfit_true + tol
+        success = ok_p and value <= misfit_true + tol
         cost_success = None
         if history is not None:
             cost_success = first_success(history, cost_per_row)
         if success and cost_success is None:
             cost_success = float(total_cost)
-        out["methods"][name] = {"success": bool(success), "misfit": misfit, "max_rel_error_identifiable": err,
+        out["methods"][name] = {"success": bool(success), "misfit": value, "max_rel_error_identifiable": err,
                                 "cost": float(total_cost), "cost_to_success": cost_success,
                                 "reached_success": cost_success is not None, "note": note,
                                 # the split of the cost: forward runs + loss+gradient evaluations (x r)
@@ -294,13 +324,13 @@ def _twin_id(kind, n, regime, seed):
 
 
 def run_battery(*, full: bool = False, twins: int | None = None, jsonl: str | None = None, resume: bool = False,
-                only: tuple[str, ...] | None = None, eki_iterations: int = 15, uki_iterations: int = 15,
+                only: tuple[str, ...] | None = None, first: tuple[str, ...] = (), eki_iterations: int = 15, uki_iterations: int = 15,
                 svi_steps: int = 500, methods=METHODS, regimes: tuple[str, ...] = tuple(REGIMES)):
     plan, sizes = _plan(full, twins)
     done = set()
     if resume and jsonl and os.path.exists(jsonl):
         done = {r["id"] for r in read_rows(jsonl)}
-    rows, ratios = [], {}
+    rows = []
     t0 = time.perf_counter()
     print(f"sizes {sizes}; plan (kind, controls, twins per regime) {plan}; EKI {eki_iterations} / UKI "
           f"{uki_iterations} updates; SVI {svi_steps} steps", flush=True)
@@ -308,6 +338,8 @@ def run_battery(*, full: bool = False, twins: int | None = None, jsonl: str | No
     # run covers every number of controls and every regime
     order = [(kind, n_controls, regime, k) for k in range(max(p[2] for p in plan)) for regime in regimes
              for kind, n_controls, per_regime in plan if k < per_regime]
+    if first:  # these groups' twins first (stable: round-robin within and after them)
+        order.sort(key=lambda t: f"{t[0]}-{t[1]}" not in first)
     for kind, n_controls, regime, k in order:
         if only and f"{kind}-{n_controls}" not in only:
             continue
@@ -316,19 +348,17 @@ def run_battery(*, full: bool = False, twins: int | None = None, jsonl: str | No
         if tid in done:
             continue
         problem, truth = make_twin(kind, regime, n_controls, seed, **sizes[kind])
-        key = (kind, n_controls, regime)
-        if key not in ratios:
-            ratios[key] = _ratio(problem)
+        r = _ratio(problem)  # per twin, in the same process and minute as its methods run
         t1 = time.perf_counter()
-        row = run_twin(problem, truth, r=ratios[key], eki_iterations=eki_iterations,
+        row = run_twin(problem, truth, r=r, eki_iterations=eki_iterations,
                        uki_iterations=uki_iterations, svi_steps=svi_steps, methods=methods)
-        row.update(id=tid, kind=kind, regime=regime, seed=seed, r=ratios[key], size=sizes[kind],
+        row.update(id=tid, kind=kind, regime=regime, seed=seed, r=r, size=sizes[kind],
                    wall_s=time.perf_counter() - t1, truth=truth.tolist())
         rows.append(row)
         if jsonl:
             with open(jsonl, "a") as f:
                 f.write(json.dumps(row, default=_json_default) + "\n")
-        print(f"[{time.perf_counter() - t0:6.0f} s] {tid}: r = {ratios[key]:.2f}, "
+        print(f"[{time.perf_counter() - t0:6.0f} s] {tid}: r = {r:.2f}, "
               + ", ".join(f"{m}: {'ok' if v['success'] else 'FAIL'} ({v['cost_to_success'] or v['cost']:.0f})"
                           for m, v in row["methods"].items())
               + f"; Laplace covers {sum(row['covered'])}/{n_controls}"
@@ -454,6 +484,7 @@ def main(argv=None):
     ap.add_argument("--jsonl", default=None, help="append one JSON line per finished twin")
     ap.add_argument("--resume", action="store_true", help="skip twins already in --jsonl")
     ap.add_argument("--only", nargs="*", default=None, help="groups such as catke-4 field-31")
+    ap.add_argument("--first", nargs="*", default=[], help="run these groups' twins before the others")
     ap.add_argument("--svi-steps", type=int, default=500)
     ap.add_argument("--regimes", nargs="*", default=list(REGIMES), choices=list(REGIMES),
                     help="regimes, in the order the round-robin visits them")
@@ -468,7 +499,8 @@ def main(argv=None):
     else:
         t0 = time.perf_counter()
         rows = run_battery(full=args.full, twins=args.twins_per_regime, jsonl=args.jsonl, resume=args.resume,
-                           only=tuple(args.only) if args.only else None, svi_steps=args.svi_steps,
+                           only=tuple(args.only) if args.only else None, first=tuple(args.first),
+                           svi_steps=args.svi_steps,
                            regimes=tuple(args.regimes))
         print(f"\ntotal wall time {time.perf_counter() - t0:.0f} s")
         if args.jsonl and args.resume:
