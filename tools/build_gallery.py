@@ -54,6 +54,7 @@ SMALL: dict[str, list[str]] = {
     "l96_train_online": ["training.n_steps=60", "training.pretrain_offline_steps=200"],
     "qg_eddy": [],
     "seaice_arctic_column": [],
+    "seaice_arctic_column_winton": [],
     "coupled_arctic_column": ["time.stop_time=31104000.0", "time.dt=10800.0"],
 }
 
