@@ -69,9 +69,13 @@ def test_enthalpies_invert_and_hold_the_brine_latent_heat():
     t = jnp.asarray([-30.0, -10.0, -1.0, -0.3])
     np.testing.assert_allclose(upper_temperature(p, upper_enthalpy(p, t)), t, rtol=1e-13)
     t_m = -p.liquidus_slope * p.ice_salinity
-    # at its melting point the upper layer is liquid (c_o T_m), fresh-form ice holds -L + c_i T
+    # at its melting point the upper layer is liquid (c_o T_m); the lower layer (no brine) still
+    # needs L to melt there
     assert float(upper_enthalpy(p, t_m)) == pytest.approx(p.ocean_heat_capacity * t_m, rel=1e-13)
-    np.testing.assert_allclose(lower_enthalpy(p, t), p.ice_heat_capacity * t - p.latent_heat)
+    np.testing.assert_allclose(lower_enthalpy(p, t_m),
+                               p.ocean_heat_capacity * t_m - p.latent_heat, rtol=1e-14)
+    np.testing.assert_allclose(lower_enthalpy(p, t) - lower_enthalpy(p, t_m),
+                               p.ice_heat_capacity * (t - t_m), rtol=1e-12)
     # the brine term: warming briny ice from -1.5 to -0.5 °C costs c_i + L T_m (1/T' − 1/T),
     # ~47 times c_i (brine pockets melt)
     warm = float(upper_enthalpy(p, -0.5) - upper_enthalpy(p, -1.5))

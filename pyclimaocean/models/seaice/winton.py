@@ -13,7 +13,9 @@ Enthalpies (J kg⁻¹, relative to liquid water at 0 °C, so the ocean holds c_o
 
 * upper layer (brine pockets, melting temperature T_m = −μ S_i):
   q₁(T) = c_o T_m − c_i (T_m − T) − L (1 − T_m / T)  (q₁(T_m) = c_o T_m: all liquid);
-* lower layer (fixed heat capacity): q₂(T) = c_i T − L;
+* lower layer (fixed heat capacity, no brine term): q₂(T) = c_o T_m − c_i (T_m − T) − L (both
+  layers melt to liquid at T_m, as in Winton's (2000) energies; MITgcm ``thsice`` takes
+  c_i T − L, which differs by (c_o − c_i) T_m ≈ −400 J kg⁻¹);
 * snow (no heat capacity): −L.
 
 Ice energy per unit cell area: (m_i / 2) [q₁(T₁) + q₂(T₂)] − L m_s (m = ρ v).
@@ -44,8 +46,11 @@ water at T_f).  Snow that loads the ice below the waterline (ρ_s h_s > (ρ_o �
 turned into upper-layer ice ("snow ice", mass conserving as in ``thsice``: the new thickness
 floats at the waterline; its enthalpy is the snow's −L; its salt S_i per kg comes from the
 mixed layer, standing for the flooding sea water).  Lead ice and frazil join the lower layer
-at q₂(T_f).  Finally the layers are re-balanced to equal mass, mixing enthalpy: T₂ =
-(q + L)/c_i, and T₁ from the quadratic c_i T² + ((c_o − c_i) T_m − L − q) T + L T_m = 0.
+at q₂(T_f).  Finally the layers are re-balanced to equal mass, mixing enthalpy:
+T₂ = T_m + (q − c_o T_m + L)/c_i, and T₁ from the quadratic
+c_i T² + ((c_o − c_i) T_m − L − q) T + L T_m = 0; a lower layer left above T_m (the brine of
+upper ice moved down refreezes and releases its heat) melts both layers evenly with its excess
+and is set to T_m, as Winton's ``even_up`` does.
 
 Every transfer carries its enthalpy, so energy, water and salt are conserved to round-off
 (:func:`~pyclimaocean.models.seaice.thermodynamics.budgets`).  Pure ``jax.numpy``,
@@ -164,8 +169,16 @@ def upper_enthalpy(p: WintonThermodynamics, temperature):
 
 
 def lower_enthalpy(p: WintonThermodynamics, temperature):
-    """q₂(T) = c_i T − L (J kg⁻¹)."""
-    return p.ice_heat_capacity * temperature - p.latent_heat
+    """q₂(T) = c_o T_m − c_i (T_m − T) − L (J kg⁻¹)."""
+    t_m = p.brine_melting_temperature()
+    return (p.ocean_heat_capacity * t_m - p.ice_heat_capacity * (t_m - temperature)
+            - p.latent_heat)
+
+
+def lower_temperature(p: WintonThermodynamics, enthalpy):
+    """T₂ with q₂(T₂) = ``enthalpy`` (°C)."""
+    t_m = p.brine_melting_temperature()
+    return t_m + (enthalpy - p.ocean_heat_capacity * t_m + p.latent_heat) / p.ice_heat_capacity
 
 
 def _negative_root(a, b, c):
@@ -424,6 +437,25 @@ def winton_step_with_fluxes(p: WintonThermodynamics, s: WintonSeaIceState, f: Se
 
     # re-balance the layers to equal mass, mixing enthalpy
     t1, t2 = _rebalance(p, m1, m2, t1, t2, t_f)
+    m1 = m2 = 0.5 * mi
+
+    # a lower layer above T_m (heat brought down with brine) melts both layers evenly with its
+    # excess heat and is set to T_m (Winton's even_up); melt water at T_m
+    over = (t2 > t_m) & (m2 > 0)
+    excess = jnp.where(over, m2 * (lower_enthalpy(p, t2) - lower_enthalpy(p, t_m)), 0.0)
+    cost_1 = co * t_m - upper_enthalpy(p, t1)
+    cost_2 = co * t_m - lower_enthalpy(p, t_m)               # = L
+    even = jnp.clip(excess / jnp.maximum(cost_1 + cost_2, floor), 0.0, m2)
+    H = H + 2.0 * co * t_m * even + excess - (cost_1 + cost_2) * even
+    M = M + 2.0 * even
+    salt = salt + 2.0 * p.ice_salinity * even
+    m1, m2 = m1 - even, m2 - even
+    t2 = jnp.where(over, t_m, t2)
+    mi = m1 + m2
+    orphan = jnp.where(mi > 0, 0.0, ms)
+    H = H - L * orphan
+    M = M + orphan
+    ms = ms - orphan
 
     has_ice = mi > 0
     a = jnp.where(has_ice, jnp.clip(a, 0.0, 1.0), 0.0)
@@ -469,7 +501,7 @@ def _freeze(p, H, M, salt, m2, t2, a, energy, latent_bottom, q_new, cover=True):
     total = m2 + new_ice
     safe = jnp.where(total > 0, total, 1.0)
     mixed = (m2 * lower_enthalpy(p, t2) + new_ice * q_new) / safe
-    t2 = jnp.where(total > 0, (mixed + p.latent_heat) / p.ice_heat_capacity, t2)
+    t2 = jnp.where(total > 0, lower_temperature(p, mixed), t2)
     return (H - q_new * new_ice, M - new_ice, salt - p.ice_salinity * new_ice, total, t2, a,
             new_ice)
 
@@ -488,5 +520,5 @@ def _rebalance(p, m1, m2, t1, t2, t_f):
     e1 = (jnp.minimum(m1, half) * q1 + moved_up * q2) / safe_half
     e2 = (jnp.minimum(m2, half) * q2 + moved_down * q1) / safe_half
     t1_new = jnp.where(down, t1, upper_temperature(p, e1))
-    t2_new = (e2 + p.latent_heat) / p.ice_heat_capacity
+    t2_new = lower_temperature(p, e2)
     return jnp.where(has, t1_new, t_f), jnp.where(has, t2_new, t_f)
