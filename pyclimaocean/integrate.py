@@ -10,8 +10,10 @@ is wrapped in ``jax.checkpoint``: the reverse sweep stores only the segment-star
 O(T/s + s), minimised at ``s ≈ sqrt(T)``; the cost is one extra forward sweep.
 
 Within a segment each step is itself wrapped in ``jax.checkpoint`` with a policy that keeps
-only values tagged ``"tridiagonal_solution"`` (the solves' outputs): the reverse sweep then
-stores the step's input state and those solutions, and recomputes the cheap elementwise work of
+only the values tagged with one of :data:`SAVED_NAMES` (``jax.ad_checkpoint.checkpoint_name``):
+``"tridiagonal_solution"`` (the implicit solves' outputs) and ``"spectral_grid_fields"`` (the
+grid-space fields a pseudo-spectral step gets from inverse FFTs): the reverse sweep then
+stores the step's input state and those values, and recomputes the cheap elementwise work of
 the step next to its adjoint.  On a CPU this is faster than storing the hundreds of
 intermediate arrays of a closure step (each stored array is one more small kernel per step),
 and it costs no memory beyond O(s) states.
@@ -31,8 +33,10 @@ __all__ = ["integrate", "default_checkpoint_every"]
 State = TypeVar("State")
 
 
-#: what a checkpointed step keeps for its adjoint (everything else is recomputed)
-STEP_POLICY = jax.checkpoint_policies.save_only_these_names("tridiagonal_solution")
+#: names of the values a checkpointed step keeps for its adjoint (everything else is recomputed)
+SAVED_NAMES = ("tridiagonal_solution", "spectral_grid_fields")
+#: the default checkpoint policy of a step: keep the values tagged with one of SAVED_NAMES
+STEP_POLICY = jax.checkpoint_policies.save_only_these_names(*SAVED_NAMES)
 
 
 def default_checkpoint_every(n_steps: int) -> int:
@@ -65,7 +69,8 @@ def integrate(
             ``None`` = no checkpointing).  Must divide ``save_every`` when both are given,
             otherwise ``n_steps``; ``"auto"`` picks the nearest divisor.
         step_policy: ``jax.checkpoint`` policy of each checkpointed step (default
-            :data:`STEP_POLICY`: keep the tagged tridiagonal solutions, recompute the rest;
+            :data:`STEP_POLICY`: keep the values tagged with a name of :data:`SAVED_NAMES`
+            (tridiagonal solutions, a spectral step's grid fields), recompute the rest;
             ``jax.checkpoint_policies.everything_saveable`` keeps every residual of a step,
             trading memory for the second recomputation).  Unused without checkpointing.
 
