@@ -56,6 +56,7 @@ SMALL: dict[str, list[str]] = {
     "seaice_arctic_column": [],
     "seaice_arctic_column_winton": [],
     "coupled_arctic_column": ["time.stop_time=31104000.0", "time.dt=10800.0"],
+    "coupled_polar_basin": [],
 }
 
 
