@@ -45,11 +45,14 @@ def _relative_changes(model, s0, s1):
             for k in ("energy", "freshwater", "salt")}
 
 
-@pytest.mark.slow  # 39 s measured at load ~20 on 2 cores (mostly compiling)
-@pytest.mark.parametrize("case", ["autumn_ice_bath", "summer_three_equation"])
+@pytest.mark.slow  # 39 s (60 s with COARE) measured at load ~20 on 2 cores, mostly compiling
+@pytest.mark.parametrize("case", ["autumn_ice_bath", "summer_three_equation",
+                                  "autumn_similarity_theory"])
 def test_coupled_basin_conserves_energy_freshwater_and_salt(case):
     if case == "autumn_ice_bath":
         model = _small(start_day=270.0)
+    elif case == "autumn_similarity_theory":  # COARE 3.6 over water, over-ice similarity theory
+        model = _small(start_day=270.0, fluxes="similarity_theory")
     else:  # melt season: sun, warm leads, lateral and basal melt, three-equation flux
         model = _small(start_day=170.0, ice_edge_latitude=66.0,
                        thermodynamics=SlabSeaIceThermodynamics.three_equation())
@@ -152,7 +155,7 @@ def test_parameters_and_bad_inputs():
         _small(fluxes="magic")
 
 
-@pytest.mark.slow  # 115 s measured at load ~20 on 2 cores
+@pytest.mark.slow  # 102 s measured at load ~20 on 2 cores
 def test_contract_registry_and_cli(tmp_path):
     entry = get_model_entry("coupled_basin")
     cfg = validate(tomllib.loads(EXAMPLE.read_text()), entry.config_schema())
