@@ -72,3 +72,26 @@ def test_unknown_method_is_refused():
     lower, diag, upper, rhs = _system((4,))
     with pytest.raises(ValueError, match="method = 'cholesky'; accepted: 'thomas', 'lapack'"):
         tridiagonal_solve(lower, diag, upper, rhs, method="cholesky")
+
+
+@pytest.mark.parametrize("method", ["thomas", "lapack"])
+def test_solve_along_a_leading_axis(method):
+    """axis=0 (levels first, as the basin model) equals the default last-axis solve, and so
+    do its reverse-mode derivatives."""
+    lower, diag, upper, rhs = _system((3, 4, 9), seed=2)
+    first = [jnp.moveaxis(a, -1, 0) for a in (lower, diag, upper, rhs)]
+    x = tridiagonal_solve(lower, diag, upper, rhs, method=method)
+    x0 = tridiagonal_solve(*first, method=method, axis=0)
+    np.testing.assert_allclose(jnp.moveaxis(x0, 0, -1), x, rtol=1e-13, atol=1e-14)
+    w = jnp.asarray(np.random.default_rng(3).normal(size=x.shape))
+
+    def loss(args, axis):
+        return jnp.sum(jnp.sin(tridiagonal_solve(*args, method=method, axis=axis)) * (
+            w if axis == -1 else jnp.moveaxis(w, -1, 0)))
+
+    g = jax.grad(loss)((lower, diag, upper, rhs), -1)
+    g0 = jax.grad(loss)(tuple(first), 0)
+    for a, b in zip(g, g0, strict=True):
+        np.testing.assert_allclose(jnp.moveaxis(b, 0, -1), a, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="axis"):
+        tridiagonal_solve(lower, diag, upper, rhs, axis=3)

@@ -37,11 +37,11 @@ from jax.ad_checkpoint import checkpoint_name
 __all__ = ["tridiagonal_solve", "METHODS"]
 
 
-def _thomas(lower, diag, upper, rhs):
-    """Thomas algorithm along the last axis (no pivoting); ``lower[..., 0]`` and
-    ``upper[..., -1]`` are ignored."""
+def _thomas(lower, diag, upper, rhs, axis=-1):
+    """Thomas algorithm along ``axis`` (no pivoting); the first ``lower`` and the last
+    ``upper`` entries along it are ignored."""
     # levels first, so each scan step handles every batch member at once
-    a, b, c, d = (jnp.moveaxis(x, -1, 0) for x in (lower, diag, upper, rhs))
+    a, b, c, d = (jnp.moveaxis(x, axis, 0) for x in (lower, diag, upper, rhs))
 
     def eliminate(carry, level):
         c_prev, d_prev = carry
@@ -61,70 +61,86 @@ def _thomas(lower, diag, upper, rhs):
 
     # cp[-1] multiplies x[n] = 0: upper[-1] is irrelevant too
     _, x = jax.lax.scan(substitute, zero, (cp, dp), reverse=True)
-    return jnp.moveaxis(x, 0, -1)
+    return jnp.moveaxis(x, 0, axis)
 
 
-def _lapack(lower, diag, upper, rhs):
-    # lax expects dl[0] == 0 and du[-1] == 0 and a 2-D right-hand side
+def _lapack(lower, diag, upper, rhs, axis=-1):
+    # lax expects dl[0] == 0 and du[-1] == 0, the system on the last axis and a 2-D rhs
+    lower, diag, upper, rhs = (jnp.moveaxis(x, axis, -1) for x in (lower, diag, upper, rhs))
     dl = lower.at[..., 0].set(0.0)
     du = upper.at[..., -1].set(0.0)
-    return jax.lax.linalg.tridiagonal_solve(dl, diag, du, rhs[..., None])[..., 0]
+    x = jax.lax.linalg.tridiagonal_solve(dl, diag, du, rhs[..., None])[..., 0]
+    return jnp.moveaxis(x, -1, axis)
 
 
 _SOLVERS = {"thomas": _thomas, "lapack": _lapack}
 METHODS = tuple(_SOLVERS)
 
 
-def _shift_down(x):
-    """x[k-1] with 0 at k = 0."""
-    return jnp.concatenate([jnp.zeros_like(x[..., :1]), x[..., :-1]], axis=-1)
+def _shift_down(x, axis=-1):
+    """x[k-1] along ``axis`` with 0 at k = 0."""
+    n = x.shape[axis]
+    zero = jnp.zeros_like(jax.lax.slice_in_dim(x, 0, 1, axis=axis))
+    return jnp.concatenate([zero, jax.lax.slice_in_dim(x, 0, n - 1, axis=axis)], axis=axis)
 
 
-def _shift_up(x):
-    """x[k+1] with 0 at k = n-1."""
-    return jnp.concatenate([x[..., 1:], jnp.zeros_like(x[..., :1])], axis=-1)
+def _shift_up(x, axis=-1):
+    """x[k+1] along ``axis`` with 0 at k = n-1."""
+    n = x.shape[axis]
+    zero = jnp.zeros_like(jax.lax.slice_in_dim(x, 0, 1, axis=axis))
+    return jnp.concatenate([jax.lax.slice_in_dim(x, 1, n, axis=axis), zero], axis=axis)
 
 
-def _transpose(lower, diag, upper):
+def _zero_edge(x, index, axis):
+    """``x`` with entry ``index`` (0 or -1) along ``axis`` set to 0."""
+    n = x.shape[axis]
+    zero = jnp.zeros_like(jax.lax.slice_in_dim(x, 0, 1, axis=axis))
+    if index == 0:
+        return jnp.concatenate([zero, jax.lax.slice_in_dim(x, 1, n, axis=axis)], axis=axis)
+    return jnp.concatenate([jax.lax.slice_in_dim(x, 0, n - 1, axis=axis), zero], axis=axis)
+
+
+def _transpose(lower, diag, upper, axis=-1):
     """Diagonals of Aᵀ: (Aᵀ)[k, k-1] = A[k-1, k] = upper[k-1], (Aᵀ)[k, k+1] = lower[k+1]."""
-    return _shift_down(upper), diag, _shift_up(lower)
+    return _shift_down(upper, axis), diag, _shift_up(lower, axis)
 
 
-def _linear_solve(method, lower, diag, upper, rhs):
+def _linear_solve(method, axis, lower, diag, upper, rhs):
     """x = A⁻¹ rhs as a linear function of ``rhs`` whose transpose is the solve with Aᵀ."""
     solver = _SOLVERS[method]
-    lower_t, diag_t, upper_t = _transpose(lower, diag, upper)
+    lower_t, diag_t, upper_t = _transpose(lower, diag, upper, axis)
 
     def matvec(x):
-        return diag * x + lower * _shift_down(x) + upper * _shift_up(x)
+        return diag * x + lower * _shift_down(x, axis) + upper * _shift_up(x, axis)
 
     return jax.lax.custom_linear_solve(
         matvec,
         rhs,
-        solve=lambda _, b: solver(lower, diag, upper, b),
-        transpose_solve=lambda _, b: solver(lower_t, diag_t, upper_t, b),
+        solve=lambda _, b: solver(lower, diag, upper, b, axis),
+        transpose_solve=lambda _, b: solver(lower_t, diag_t, upper_t, b, axis),
     )
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(4,))
-def _tridiagonal_solve(lower, diag, upper, rhs, method):
-    return _SOLVERS[method](lower, diag, upper, rhs)
+@functools.partial(jax.custom_jvp, nondiff_argnums=(4, 5))
+def _tridiagonal_solve(lower, diag, upper, rhs, method, axis):
+    return _SOLVERS[method](lower, diag, upper, rhs, axis)
 
 
 @_tridiagonal_solve.defjvp
-def _jvp(method, primals, tangents):
+def _jvp(method, axis, primals, tangents):
     lower, diag, upper, rhs = primals
     dlower, ddiag, dupper, drhs = tangents
-    lower = lower.at[..., 0].set(0.0)
-    upper = upper.at[..., -1].set(0.0)
-    x = checkpoint_name(_tridiagonal_solve(lower, diag, upper, rhs, method), "tridiagonal_solution")
-    dlower = dlower.at[..., 0].set(0.0)
-    dupper = dupper.at[..., -1].set(0.0)
-    a_dot_x = ddiag * x + dlower * _shift_down(x) + dupper * _shift_up(x)
-    return x, _linear_solve(method, lower, diag, upper, drhs - a_dot_x)
+    lower = _zero_edge(lower, 0, axis)
+    upper = _zero_edge(upper, -1, axis)
+    x = checkpoint_name(_tridiagonal_solve(lower, diag, upper, rhs, method, axis),
+                        "tridiagonal_solution")
+    dlower = _zero_edge(dlower, 0, axis)
+    dupper = _zero_edge(dupper, -1, axis)
+    a_dot_x = ddiag * x + dlower * _shift_down(x, axis) + dupper * _shift_up(x, axis)
+    return x, _linear_solve(method, axis, lower, diag, upper, drhs - a_dot_x)
 
 
-def tridiagonal_solve(lower, diag, upper, rhs, *, method: str = "thomas"):
+def tridiagonal_solve(lower, diag, upper, rhs, *, method: str = "thomas", axis: int = -1):
     """Solve ``A x = rhs``.
 
     Args:
@@ -136,6 +152,10 @@ def tridiagonal_solve(lower, diag, upper, rhs, *, method: str = "thomas"):
         rhs: ``(..., n)`` right-hand side.
         method: ``"thomas"`` (default: no pivoting, for diagonally dominant ``A``) or
             ``"lapack"`` (partial pivoting, any non-singular ``A``).
+        axis: the axis of the system (default the last; the shapes above are for it).  A
+            3-D model with levels first (``(nz, ...)``) passes ``axis=0``: the Thomas sweep
+            scans that axis directly, with no transposition of the fields (on a CPU the
+            transposes to and from levels-last cost more than the solve).
 
     Returns:
         ``(..., n)`` solution ``x``.
@@ -146,4 +166,6 @@ def tridiagonal_solve(lower, diag, upper, rhs, *, method: str = "thomas"):
     lower, diag, upper, rhs = jnp.broadcast_arrays(
         *(jnp.asarray(a, dtype=dtype) for a in (lower, diag, upper, rhs))
     )
-    return _tridiagonal_solve(lower, diag, upper, rhs, method)
+    if not isinstance(axis, int) or not -lower.ndim <= axis < lower.ndim:
+        raise ValueError(f"axis = {axis!r} is not an axis of the {lower.ndim}-d system")
+    return _tridiagonal_solve(lower, diag, upper, rhs, method, axis % lower.ndim)

@@ -271,25 +271,23 @@ def implicit_vertical_diffusion(grid, fields, kappas, face_masks, dt, solve):
         fields: sequence of ``(nz, ny, nx)`` fields.
         kappas: their diffusivities on top faces (m² s⁻¹; scalars or ``(nz, ny, nx)``).
         face_masks: their :func:`interior_face_mask` s.
-        dt: time step (s).  solve: ``tridiagonal_solve`` (levels on the last axis).
+        dt: time step (s).  solve: ``tridiagonal_solve`` (called with ``axis=0``: the
+            levels of ``(nz, n_fields, ny, nx)`` systems).
 
     Returns:
         the list of diffused fields.
     """
-    dz = grid.dz[:, None, None]
+    dz = grid.dz[:, None, None, None]
     shape = fields[0].shape
+    # fields side by side on axis 1, levels stay first: (nz, n_fields, ny, nx), so the solve
+    # scans axis 0 with no transposition (levels-last costs more in transposes than the solve)
     a_up = jnp.stack([jnp.broadcast_to(dt * k * grid.inv_dzW[:, None, None] * m, shape)
-                      for k, m in zip(kappas, face_masks, strict=True)])
-    phi = jnp.stack(list(fields))
-    a_dn = jnp.concatenate([jnp.zeros_like(a_up[:, :1]), a_up[:, :-1]], axis=1)
+                      for k, m in zip(kappas, face_masks, strict=True)], axis=1)
+    phi = jnp.stack(list(fields), axis=1)
+    a_dn = jnp.concatenate([jnp.zeros_like(a_up[:1]), a_up[:-1]], axis=0)
     diag = dz + a_up + a_dn
-
-    def last(x):
-        return jnp.moveaxis(x, 1, -1)
-
-    out = solve(last(-a_dn), last(diag), last(-a_up), last(dz * phi))
-    out = jnp.moveaxis(out, -1, 1)
-    return [out[i] for i in range(len(fields))]
+    out = solve(-a_dn, diag, -a_up, dz * phi, axis=0)
+    return [out[:, i] for i in range(len(fields))]
 
 
 def face_buoyancy_frequency(grid, equation_of_state, T, S, gravity, reference_density):

@@ -338,8 +338,8 @@ class BasinModel(AbstractModel):
             -n2 / m.convective_n2_scale)
 
     # -- the pieces of a step ------------------------------------------------------------------
-    def _solve(self, lower, diag, upper, rhs):
-        return tridiagonal_solve(lower, diag, upper, rhs)
+    def _solve(self, lower, diag, upper, rhs, axis=-1):
+        return tridiagonal_solve(lower, diag, upper, rhs, axis=axis)
 
     def _baroclinic_update(self, state_u, state_v, state_T, state_S, eta, U, V, gu, gv, gT, gS,
                            dt):
