@@ -122,7 +122,10 @@ def test_snow_ice_puts_flooded_snow_at_the_waterline():
     ice surface at the waterline; the salt of the new ice comes from the mixed layer."""
     p = WintonThermodynamics()
     m = ArcticColumn(thermodynamics=p, initial_ice_thickness=0.4, initial_snow_thickness=0.5)
-    s0 = m.initial_state()
+    # winter ice (cold enough that the brine moved down by the re-balancing stays below T_m)
+    s0 = eqx.tree_at(lambda s: (s.surface_temperature, s.upper_ice_temperature,
+                                s.lower_ice_temperature), m.initial_state(),
+                     (jnp.asarray(-15.0), jnp.asarray(-10.0), jnp.asarray(-5.0)))
     f = m.forcing(15 * DAY)                                   # January, no melt
     f = SeaIceForcing(**{**f.__dict__, "snowfall": jnp.asarray(0.0)})
     s1, fluxes = p.step_with_fluxes(s0, f, DAY)
