@@ -434,6 +434,31 @@ def table(rows, methods=METHODS, r=None) -> str:
     return "\n".join(lines)
 
 
+def twin_table(rows, methods=METHODS, r=None) -> str:
+    """Per twin: cost to success (fwd-run equivalents), or ``FAIL (cost of the run; misfit − the
+    truth's, worst identifiable error)``; Laplace / SVI coverage."""
+    lines = ["| twin | r | identifiable | " + " | ".join(methods) + " | Laplace / SVI cover |",
+             "|---" * (len(methods) + 4) + "|"]
+    for kind, n in _groups(rows):
+        for row in [x for x in rows if x.get("kind", "catke") == kind and x["n_controls"] == n]:
+            cells = []
+            for name in methods:
+                v = row["methods"].get(name)
+                if v is None:
+                    cells.append("—")
+                    continue
+                cost, success = costs(row, name, r)
+                if v["success"] or success is not None:
+                    cells.append(f"ok {success:.0f}")
+                else:
+                    cells.append(f"FAIL ({cost:.0f}; misfit {v['misfit'] - row['misfit_truth']:+.1f}, "
+                                 f"error {100 * v['max_rel_error_identifiable']:.1f} %)")
+            svi = f"{sum(row['svi_covered'])}/{n}" if "svi_covered" in row else "—"
+            lines.append(f"| {row['id']} | {row['r']:.2f} | {sum(row['identifiable'])}/{n} | " + " | ".join(cells)
+                         + f" | {sum(row['covered'])}/{n} / {svi} |")
+    return "\n".join(lines)
+
+
 def plot(rows, path, methods=METHODS, r=None):
     """Median cost to success (fwd-run equivalents) vs number of controls, per method."""
     import matplotlib
@@ -506,6 +531,8 @@ def main(argv=None):
         if args.jsonl and args.resume:
             rows = read_rows(args.jsonl)
     print(table(rows, r=args.r))
+    print()
+    print(twin_table(rows, r=args.r))
     if args.plot:
         plot(rows, args.plot, r=args.r)
     return rows
