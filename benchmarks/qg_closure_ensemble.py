@@ -33,9 +33,16 @@ What ``benchmarks/qg_learned_closures.py`` measured from *one* run per closure (
   the training pool + γ × window PV-variance misfit, Adam with a low learning rate, global-norm
   gradient clipping (``make_optimizer``).
 
+* **ZB2020** (stage ``zb``): the energy tendency of its PV forcing per layer and annulus
+  against that of the diagnosed subgrid forcing, and the least-squares κ of its PV forcing.
+
 Run: ``python -m benchmarks.qg_closure_ensemble [--size small] [--cache runs/qg_ensemble]
-[--out results.json] [--stages data offline online scores]``.  ``--size tiny`` (64 → 16) checks
-the script in a few minutes.
+[--out results.json] [--stages data offline online scores zb]``; ``--fractions``, ``--seeds``,
+``--nets`` restrict the data-efficiency stage, ``--online-lr``, ``--online-steps``,
+``--offline-weight``, ``--variance-weight``, ``--tag`` set an online variant, ``--only`` scores
+named closures.  Stages of one cache directory must run one at a time (they share its
+``results.json``).  ``--size tiny`` (64 → 16) checks the script in a few minutes.
+docs/qg.md ("Ensemble scores, ...") reports the measured numbers.
 """
 
 from __future__ import annotations
@@ -183,29 +190,33 @@ def _mean_se(values) -> tuple[float, float]:
     return float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0
 
 
-def score(runs: list[dict], base: list[dict], ref: dict, L: float) -> dict:
-    """Per-member and pooled similarity of ``runs`` against ``base`` (same starts)."""
+def base_distances(base: list[dict], ref: dict, L: float) -> dict:
+    """Distances of the unclosed members and of their pooled samples (computed once)."""
+    pooled = {k: np.concatenate([r[k] for r in base]) for k in base[0]}
+    return {"members": [online_distances(b, ref, L) for b in base],
+            "pooled": online_distances(pooled, ref, L)}
+
+
+def score(runs: list[dict], base: dict, ref: dict, L: float) -> dict:
+    """Per-member and pooled similarity of ``runs`` against the unclosed ensemble ``base``
+    (:func:`base_distances`, same starts)."""
     per = []
-    for run, b in zip(runs, base, strict=True):
+    for run, d_base in zip(runs, base["members"], strict=True):
         finite = all(np.isfinite(x).all() for x in run.values())
-        d_run = online_distances(run, ref, L) if finite else None
-        d_base = online_distances(b, ref, L)
-        per.append(_group_scores(similarity_scores(d_run, d_base)) if finite else
-                   {"distributional": float("-inf"), "spectral": float("-inf"),
-                    "all": float("-inf")})
+        per.append(_group_scores(similarity_scores(online_distances(run, ref, L), d_base))
+                   if finite else {"distributional": float("-inf"),
+                                   "spectral": float("-inf"), "all": float("-inf")})
     pooled = {k: np.concatenate([r[k] for r in runs]) for k in runs[0]}
-    pooled_base = {k: np.concatenate([r[k] for r in base]) for k in base[0]}
     pooled_ok = all(np.isfinite(x).all() for x in pooled.values())
     out = {"members": per}
     for g in ("distributional", "spectral", "all"):
         out[g] = _mean_se([p[g] for p in per])
     out["pooled"] = (_group_scores(similarity_scores(online_distances(pooled, ref, L),
-                                                     online_distances(pooled_base, ref, L)))
+                                                     base["pooled"]))
                      if pooled_ok else None)
     ke = [np.mean(0.5 * (r["u"] ** 2 + r["v"] ** 2), axis=(0, 2, 3)) for r in runs]
     out["ke_per_layer"] = np.mean(ke, axis=0).tolist() if pooled_ok else None
     return out
-
 
 def energy_tendency_spectrum(model: TwoLayerQG, q, forcing):
     """Total-energy tendency of a PV forcing ``S`` per layer and wavenumber:
@@ -260,6 +271,7 @@ def main(argv=None):
                    help="lambda of the offline anchor of the online loss")
     p.add_argument("--variance-weight", type=float, default=1.0,
                    help="gamma of the window PV-variance term of the online loss")
+    p.add_argument("--only", nargs="+", help="score only these closures (names as printed)")
     p.add_argument("--tag", default="", help="suffix of the online-tuned networks' names")
     args = p.parse_args(argv)
     size = SIZES[args.size]
@@ -366,7 +378,8 @@ def main(argv=None):
         n_days = size["online_days"]
         kappa = KAPPA_PYQG_64 * (64 / lr.nx) ** 2
         t0 = time.perf_counter()
-        base = run_ensemble(lr, q_all[starts_a], n_days)
+        base_runs = run_ensemble(lr, q_all[starts_a], n_days)
+        base = base_distances(base_runs, ref, lr.L)
         log(f"unclosed ensemble ({members} x {n_days} days): {time.perf_counter() - t0:.0f} s")
         closures = {"unclosed, 2nd ensemble (noise floor)": None,
                     "zanna_bolton": ZannaBolton2020(kappa=kappa),
@@ -378,7 +391,7 @@ def main(argv=None):
             if net_path(name).exists():
                 closures[name] = load_closure(net_path(name))
         for name, closure in closures.items():
-            if name in scores:
+            if name in scores or (args.only and name not in args.only):
                 continue
             t0 = time.perf_counter()
             model = eqx.tree_at(lambda m: m.closure, lr, closure, is_leaf=lambda x: x is None)
@@ -393,7 +406,8 @@ def main(argv=None):
                 f"{sc['spectral'][0]:+.3f} ± {sc['spectral'][1]:.3f}"
                 + (f", pooled all {sc['pooled']['all']:+.3f}" if sc["pooled"] else "")
                 + f" ({sc['seconds']:.0f} s)")
-        ke_base = [np.mean(0.5 * (r["u"] ** 2 + r["v"] ** 2), axis=(0, 2, 3)) for r in base]
+        ke_base = [np.mean(0.5 * (r["u"] ** 2 + r["v"] ** 2), axis=(0, 2, 3))
+                   for r in base_runs]
         out["ke_unclosed"] = np.mean(ke_base, axis=0).tolist()
         out["ke_hires"] = np.mean(0.5 * (ref["u"] ** 2 + ref["v"] ** 2), axis=(0, 2, 3)).tolist()
         save()
