@@ -47,6 +47,34 @@ DAY = 86400.0
 runner = CliRunner()
 
 
+def _traced(tree):
+    """``tree`` with its Python-float leaves as float64 arrays: under ``eqx.filter_jit`` they are
+    traced instead of baked in, so one compile serves every parameter value, initial thickness
+    and forcing of the same structure (the arithmetic is the same)."""
+    return jax.tree_util.tree_map(
+        lambda x: jnp.asarray(x, dtype=float) if type(x) is float else x, tree)
+
+
+@eqx.filter_jit
+def _run_year(model, state):
+    """One 360-day year of daily steps, every state saved.  Compiling the Winton step dominates
+    these tests (~7 s at load ~16 against ~0.03 s a simulated year), so every forward run of a
+    model structure (class, static options, shape) shares this one compile."""
+    return model.run(state, YEAR_STEPS, save_every=1, checkpoint_every=None)
+
+
+def _run(model, years, state=None):
+    """(final state, the daily states of ``years`` years stacked in time), run a year at a time
+    through :func:`_run_year`."""
+    model = _traced(model)
+    state = model.initial_state() if state is None else state
+    years_out = []
+    for _ in range(years):
+        state, states = _run_year(model, state)
+        years_out.append(states)
+    return state, jax.tree_util.tree_map(lambda *x: np.concatenate(x), *years_out)
+
+
 def _per_step_errors(model, states):
     """Largest per-step change of (energy − heat input), (water − water input) and salt,
     relative to the energy scale (|c_o M T_o| + |ice and snow enthalpy|), water and salt."""
@@ -83,12 +111,11 @@ def test_enthalpies_invert_and_hold_the_brine_latent_heat():
     assert warm == pytest.approx(expected, rel=1e-12) and warm > 40 * p.ice_heat_capacity
 
 
-@pytest.mark.slow  # 12.7 s measured at load ~16 on 2 cores (fast tier: -m 'not slow')
 def test_winton_column_conserves_energy_water_and_salt_every_step():
     """Arctic column, one year: the change of c_o M T_o + layer enthalpies − L m_s equals the
     heat input of every step to < 1e-10 relative; water and salt likewise."""
     m = ArcticColumn(thermodynamics=WintonThermodynamics(), initial_ice_thickness=2.5)
-    _, states = m.run(m.initial_state(), YEAR_STEPS, save_every=1)
+    _, states = _run(m, 1)
     assert isinstance(states, WintonSeaIceState)
     errors = _per_step_errors(m, states)
     assert max(errors) < 1e-10, errors
@@ -101,14 +128,16 @@ def test_winton_column_conserves_energy_water_and_salt_every_step():
 
 @pytest.mark.slow  # 48 s measured at load ~16 on 2 cores (fast tier: -m 'not slow')
 def test_leads_frazil_lateral_melt_and_snow_ice_conserve_too():
-    """2x3 columns with 25 W m-2 from below (ice-free summers: open water, lateral melt, snow on
-    water, frazil in winter) and 4x the snowfall (snow ice by flooding), three years."""
-    for th in (WintonThermodynamics(), WintonThermodynamics.three_equation()):
-        m = ArcticColumn(thermodynamics=th, shape=(2, 3),
+    """25 W m-2 from below (ice-free summers: open water, lateral melt, snow on water, frazil in
+    winter) and 4x the snowfall (snow ice by flooding), three years; the ice bath in one column
+    (sharing the compiled year of the test above), the three-equation flux in 2x3 columns."""
+    for th, shape in ((WintonThermodynamics(), ()),
+                      (WintonThermodynamics.three_equation(), (2, 3))):
+        m = ArcticColumn(thermodynamics=th, shape=shape,
                          forcing=arctic_climatology(ocean_heat_flux=25.0, snow_scale=4.0),
                          initial_ice_thickness=0.5, initial_concentration=0.6,
                          mixed_layer_depth=10.0)
-        _, states = m.run(m.initial_state(), 3 * YEAR_STEPS, save_every=1)
+        _, states = _run(m, 3)
         a = np.asarray(states.concentration)
         assert a.min() == 0.0 and a[-100:].max() > 0.75
         errors = _per_step_errors(m, states)
@@ -167,6 +196,17 @@ def test_steady_conductive_limit_is_the_zero_layer_solution_with_a_linear_profil
     assert float(jnp.max(jnp.abs(sol["surface_melt"]))) < 1e-8
 
 
+@eqx.filter_jit
+def _grow(p, state, f, dt, n):
+    """``n`` steps of ``p`` under the fixed forcing ``f``: (final state, mean T_s)."""
+    def body(s, _):
+        s = p.step_with_fluxes(s, f, dt)[0]
+        return s, s.surface_temperature
+
+    final, ts = jax.lax.scan(body, state, None, length=n)
+    return final, jnp.mean(ts)
+
+
 def _growth(p, h0, days, dt=3 * 3600.0, surface=-20.0):
     """Ice grown under a surface held at ``surface`` °C (a turbulent flux slope of −1e5 W m-2
     K-1 about it), no snow, no ocean heat, a 10 km mixed layer (T_f constant)."""
@@ -178,13 +218,9 @@ def _growth(p, h0, days, dt=3 * 3600.0, surface=-20.0):
                       turbulent_flux_slope=jnp.asarray(-1e5),
                       turbulent_reference_temperature=jnp.asarray(surface))
     n = int(round(days * DAY / dt))
-
-    def body(s, _):
-        s = p.step_with_fluxes(s, f, dt)[0]
-        return s, s.surface_temperature
-
-    final, ts = jax.lax.scan(body, m.initial_state(), None, length=n)
-    return float(final.ice_volume), float(jnp.mean(ts)), float(final.ocean_salinity)
+    # the parameters traced: both parameter sets of the test share one compile
+    final, t_s = _grow(_traced(p), m.initial_state(), f, dt, n)
+    return float(final.ice_volume), float(t_s), float(final.ocean_salinity)
 
 
 @pytest.mark.slow  # 15 s measured at load ~16 on 2 cores (fast tier: -m 'not slow')
@@ -218,32 +254,59 @@ def test_arctic_equilibrium_next_to_the_zero_layer():
     """25 years of the MU71 / Semtner (1976) climatology from 3.5 m: the Winton column is
     periodic to < 1 cm a year with an annual mean in [2, 4.5] m (MU71: ~2.9 m; measured 3.64 m
     after 40 years from 2.3 m, docs/seaice.md), thicker and with a smaller seasonal range than
-    the zero-layer column (the layer and brine heat storage delays and damps the cycle)."""
+    the zero-layer column (the layer and brine heat storage delays and damps the cycle).  The
+    Winton years reuse the compiled year of the conservation test."""
     out = {}
     for name, th in (("winton", WintonThermodynamics()), ("zero", SlabSeaIceThermodynamics())):
         m = ArcticColumn(thermodynamics=th, initial_ice_thickness=3.5)
-        _, h = m.run(m.initial_state(), 25 * YEAR_STEPS, save_every=1,
-                     observe=lambda s: s.ice_volume / s.concentration)
-        h = np.asarray(h).reshape(25, YEAR_STEPS)
+        _, states = _run(m, 25)
+        h = np.asarray(states.ice_volume / states.concentration).reshape(25, YEAR_STEPS)
         out[name] = (h[-1].mean(), h[-1].max() - h[-1].min(), abs(h[-1].mean() - h[-2].mean()))
     mean, span, drift = out["winton"]
     assert 2.0 < mean < 4.5 and drift < 1e-2, out
     assert mean > out["zero"][0] + 0.5 and span < 0.8 * out["zero"][1], out
 
 
+GRADIENT_NAMES = ("ice_heat_capacity", "ice_albedo", "ice_salinity")
+
+
+@pytest.fixture(scope="module")
+def annual_mean_gradients():
+    """{name: (AD, central FD, value)} of the 1-year mean thickness of the Winton column for the
+    parameters of :data:`GRADIENT_NAMES`: AD of :func:`annual_mean_thickness` with respect to
+    all of them in one reverse sweep (one compile instead of one per parameter); FD (step 1e-6
+    relative) through the compiled year of :func:`_run_year`, the same mean in numpy."""
+    m = ArcticColumn(thermodynamics=WintonThermodynamics(), initial_ice_thickness=2.5)
+    paths = [f"thermodynamics.{name}" for name in GRADIENT_NAMES]
+    params = m.parameters(paths)
+
+    def apply(values):
+        return params.with_values(dict(zip(paths, values, strict=True))).apply(m)
+
+    v0 = jnp.asarray([float(params[path].value) for path in paths])
+    grad = jax.jit(jax.grad(lambda v: annual_mean_thickness(apply(v), 1)[0]))(v0)
+
+    def mean_thickness(values):
+        s = _run(apply(values), 1)[1]
+        return np.mean(np.asarray(s.ice_volume)
+                       / np.where(np.asarray(s.concentration) > 0, s.concentration, 1.0))
+
+    out = {}
+    for i, name in enumerate(GRADIENT_NAMES):
+        eps = 1e-6 * abs(float(v0[i]))
+        step = jnp.zeros(len(paths)).at[i].set(eps)
+        fd = (mean_thickness(v0 + step) - mean_thickness(v0 - step)) / (2 * eps)
+        out[name] = (float(grad[i]), float(fd), float(v0[i]))
+    return out
+
+
 @pytest.mark.slow  # 70-110 s each measured at load ~16 on 2 cores (fast tier: -m 'not slow')
-@pytest.mark.parametrize("name", ["ice_heat_capacity", "ice_albedo", "ice_salinity"])
-def test_gradient_of_annual_mean_thickness_matches_finite_differences(name):
+@pytest.mark.parametrize("name", GRADIENT_NAMES)
+def test_gradient_of_annual_mean_thickness_matches_finite_differences(name,
+                                                                       annual_mean_gradients):
     """AD vs central FD (step 1e-6 relative, inside one smooth piece) of the 1-year mean
     thickness of the Winton column."""
-    m = ArcticColumn(thermodynamics=WintonThermodynamics(), initial_ice_thickness=2.5)
-    path = f"thermodynamics.{name}"
-    params = m.parameters([path])
-    f = jax.jit(lambda v: annual_mean_thickness(params.with_values({path: v}).apply(m), 1)[0])
-    v0 = float(params[path].value)
-    grad = float(jax.grad(f)(jnp.asarray(v0)))
-    eps = 1e-6 * abs(v0)
-    fd = float((f(v0 + eps) - f(v0 - eps)) / (2 * eps))
+    grad, fd, v0 = annual_mean_gradients[name]
     assert grad == pytest.approx(fd, rel=1e-5), (grad, fd)
     assert abs(grad * v0) > 1e-3
 
@@ -263,9 +326,13 @@ def test_gradients_stay_finite_through_ice_free_columns():
         return model.run(start, 200, save_every=1,
                          observe=lambda s: (s.ice_volume, s.concentration))[1]
 
-    v, a = run(m)
+    def mean_volume(model):
+        v, a = run(model)
+        return jnp.mean(v), a
+
+    # one compile for the run and its gradient
+    (_, a), grads = jax.jit(jax.value_and_grad(mean_volume, has_aux=True))(m)
     assert np.asarray(a).min() == 0.0 and np.asarray(a)[-1].min() > 0.5   # out, and back
-    grads = jax.grad(lambda model: jnp.mean(run(model)[0]))(m)
     leaves = [x for x in jax.tree_util.tree_leaves(grads.thermodynamics)
               if hasattr(x, "dtype")]
     assert leaves and all(bool(jnp.all(jnp.isfinite(x))) for x in leaves)
