@@ -387,6 +387,7 @@ def main(argv=None):
         names = ["cnn_small_100_s0", "equivariant_cnn_small_100_s0", "cnn_online",
                  "equivariant_cnn_online", "cnn_small_10_s0", "equivariant_cnn_small_10_s0"]
         names += sorted(p.stem for p in (cache / "nets").glob("*_online*.eqx"))
+        names += args.only or []
         for name in dict.fromkeys(names):
             if net_path(name).exists():
                 closures[name] = load_closure(net_path(name))
