@@ -4,7 +4,9 @@ numbers of controls, calibrated by each method; success rate, 95 % coverage and 
 Twin kinds (``tiers``):
 
 * ``catke``: a CATKE column (smooth regime switches, the default) with ``n`` CATKE parameters
-  (the first n of :data:`CONTROL_ORDER`, then the remaining CATKE coefficients) whose truth is a
+  (the first n of :data:`CONTROL_ORDER`, then the remaining CATKE coefficients; n = 24 is all
+  27 but the three penetration coefficients, whose default 0 has an exactly zero gradient and
+  admits no lognormal prior) whose truth is a
   draw from their prior (lognormal around the default value, scale 0.2, truncated to the
   bounds); first guess = the default.
 * ``field``: a depth-dependent control field — the initial stratification of a finer column,
@@ -47,7 +49,7 @@ Each finished twin is appended to ``--jsonl`` as one JSON line (partial results 
 (``--plot``) from that file.
 
 Run: ``python -m benchmarks.calibration_battery`` (the default CPU size: 21 twins with 4
-controls, 6 each with 8, 16 and 29, 6 field twins with 31 controls; nz = 8 / 32, 12 h windows)
+controls, 6 each with 8, 16 and 24, 6 field twins with 31 controls; nz = 8 / 32, 12 h windows)
 or ``--full`` (nz = 32 / 64, 2-day windows, 6-hourly observations).
 """
 
@@ -150,7 +152,12 @@ def make_twin(kind: str, regime: str, n_controls: int, seed: int, *, nz: int, de
 
     if kind == "catke":
         model = _model(regime, nz, depth, dt)
-        names = (CONTROL_ORDER + [n for n in CATKE_DEFAULTS if n not in CONTROL_ORDER])[:n_controls]
+        # every CATKE coefficient but the three penetration ones (c_pen_u, c_pen_e, c_pen_d): their
+        # default is 0, where their gradient is exactly zero and no lognormal prior exists
+        names = (CONTROL_ORDER + [n for n in CATKE_DEFAULTS if n not in CONTROL_ORDER and CATKE_DEFAULTS[n]])
+        if n_controls > len(names):
+            raise ValueError(f"{n_controls} CATKE controls asked for; there are {len(names)} with a non-zero default")
+        names = names[:n_controls]
         controls = _lognormal_controls(model.parameters(names))
     elif kind == "field":
         ic = stratification_profile_class(nz - 1)()
@@ -161,7 +168,6 @@ def make_twin(kind: str, regime: str, n_controls: int, seed: int, *, nz: int, de
             for k in range(nz - 1)}))
     else:
         raise ValueError(f"kind {kind!r}: catke or field")
-    # CATKE coefficients whose default is 0 have no lognormal prior: the list holds none of them
     key = jax.random.PRNGKey(seed)
     truth = np.array([float(sample_truncated_prior(controls[n], jax.random.fold_in(key, i), 1, n)[0])
                       for i, n in enumerate(controls.names)])
@@ -309,11 +315,11 @@ def _plan(full: bool, twins: int | None):
     if full:
         catke = dict(nz=32, depth=128.0, dt=600.0, hours=48.0, obs_hours=6.0)
         field = dict(nz=64, depth=128.0, dt=600.0, hours=48.0, obs_hours=6.0)
-        plan = [("catke", 4, 7), ("catke", 8, 2), ("catke", 16, 2), ("catke", 29, 2), ("field", 63, 2)]
+        plan = [("catke", 4, 7), ("catke", 8, 2), ("catke", 16, 2), ("catke", 24, 2), ("field", 63, 2)]
     else:
         catke = dict(nz=8, depth=64.0, dt=600.0, hours=12.0, obs_hours=3.0)
         field = dict(nz=32, depth=64.0, dt=600.0, hours=12.0, obs_hours=3.0)
-        plan = [("catke", 4, 7), ("catke", 8, 2), ("catke", 16, 2), ("catke", 29, 2), ("field", 31, 2)]
+        plan = [("catke", 4, 7), ("catke", 8, 2), ("catke", 16, 2), ("catke", 24, 2), ("field", 31, 2)]
     if twins is not None:
         plan = [(k, n, twins) for k, n, _ in plan]
     return plan, {"catke": catke, "field": field}
