@@ -251,7 +251,7 @@ def test_cli_runs_the_coupled_example(tmp_path):
         assert np.all(np.isfinite(ds["T"].values))
 
 
-@pytest.mark.slow  # 431 s measured at load ~17 on 2 cores, mostly compiling the coupled adjoint
+@pytest.mark.slow  # 118 s of CPU measured (699 s wall at load ~15), mostly compiling the adjoint
 def test_twin_calibration_example_runs_small(tmp_path):
     """examples/coupled_twin_calibration.py, tiny: 20 days at daily steps, one L-BFGS-B
     iteration and one EKI update; both report parameters inside the bounds and a finite
