@@ -50,7 +50,7 @@ runner = CliRunner()
 def _traced(tree):
     """``tree`` with its Python-float leaves as float64 arrays: under ``eqx.filter_jit`` they are
     traced instead of baked in, so one compile serves every parameter value, initial thickness
-    and forcing of the same structure (the arithmetic is the same)."""
+    and forcing of the same structure (the arithmetic is the same; a column's ``dt`` is static)."""
     return jax.tree_util.tree_map(
         lambda x: jnp.asarray(x, dtype=float) if type(x) is float else x, tree)
 
@@ -61,6 +61,18 @@ def _run_year(model, state):
     these tests (~7 s at load ~16 against ~0.03 s a simulated year), so every forward run of a
     model structure (class, static options, shape) shares this one compile."""
     return model.run(state, YEAR_STEPS, save_every=1, checkpoint_every=None)
+
+
+@eqx.filter_jit
+def _annual_mean_gradient(model, state):
+    """(mean, d mean / d thermodynamics) of :func:`annual_mean_thickness` over one year from
+    ``state``: one compiled reverse sweep shared by the FD-checked gradients and the melt-out
+    test (every float of ``model`` traced)."""
+    def mean(thermodynamics):
+        return annual_mean_thickness(
+            eqx.tree_at(lambda m: m.thermodynamics, model, thermodynamics), 1, state)[0]
+
+    return jax.value_and_grad(mean)(model.thermodynamics)
 
 
 def _run(model, years, state=None):
@@ -274,8 +286,9 @@ GRADIENT_NAMES = ("ice_heat_capacity", "ice_albedo", "ice_salinity")
 def annual_mean_gradients():
     """{name: (AD, central FD, value)} of the 1-year mean thickness of the Winton column for the
     parameters of :data:`GRADIENT_NAMES`: AD of :func:`annual_mean_thickness` with respect to
-    all of them in one reverse sweep (one compile instead of one per parameter); FD (step 1e-6
-    relative) through the compiled year of :func:`_run_year`, the same mean in numpy."""
+    all of them in one reverse sweep (:func:`_annual_mean_gradient`; one compile instead of one
+    per parameter); FD (step 1e-6 relative) through the compiled year of :func:`_run_year`, the
+    same mean in numpy."""
     m = ArcticColumn(thermodynamics=WintonThermodynamics(), initial_ice_thickness=2.5)
     paths = [f"thermodynamics.{name}" for name in GRADIENT_NAMES]
     params = m.parameters(paths)
@@ -284,7 +297,8 @@ def annual_mean_gradients():
         return params.with_values(dict(zip(paths, values, strict=True))).apply(m)
 
     v0 = jnp.asarray([float(params[path].value) for path in paths])
-    grad = jax.jit(jax.grad(lambda v: annual_mean_thickness(apply(v), 1)[0]))(v0)
+    _, grads = _annual_mean_gradient(_traced(m), m.initial_state())
+    grad = [getattr(grads, name) for name in GRADIENT_NAMES]
 
     def mean_thickness(values):
         s = _run(apply(values), 1)[1]
@@ -313,30 +327,23 @@ def test_gradient_of_annual_mean_thickness_matches_finite_differences(name,
 
 @pytest.mark.slow  # 127 s measured at load ~16 on 2 cores (fast tier: -m 'not slow')
 def test_gradients_stay_finite_through_ice_free_columns():
-    """Columns that melt out (zero thickness, zero concentration) in June and refreeze in
-    November: from 1 June, 200 days; every parameter gradient of the mean ice volume is
-    finite."""
-    m = ArcticColumn(thermodynamics=WintonThermodynamics(), shape=(2,),
+    """A column that melts out (zero thickness, zero concentration) in June and refreezes in
+    November: from 1 June, one year; every parameter gradient of the mean thickness
+    (:func:`annual_mean_thickness`, h = v / a with a guarded division, so the ice-free days
+    pass through the guard) is finite.  Forward run and gradient reuse the compiles of the
+    tests above."""
+    m = ArcticColumn(thermodynamics=WintonThermodynamics(),
                      forcing=arctic_climatology(ocean_heat_flux=25.0),
                      initial_ice_thickness=0.5, initial_concentration=0.6,
                      mixed_layer_depth=10.0)
-
-    def run(model):
-        start = eqx.tree_at(lambda s: s.time, model.initial_state(), jnp.asarray(150 * DAY))
-        return model.run(start, 200, save_every=1,
-                         observe=lambda s: (s.ice_volume, s.concentration))[1]
-
-    def mean_volume(model):
-        v, a = run(model)
-        return jnp.mean(v), a
-
-    # one compile for the run and its gradient
-    (_, a), grads = jax.jit(jax.value_and_grad(mean_volume, has_aux=True))(m)
-    assert np.asarray(a).min() == 0.0 and np.asarray(a)[-1].min() > 0.5   # out, and back
-    leaves = [x for x in jax.tree_util.tree_leaves(grads.thermodynamics)
-              if hasattr(x, "dtype")]
+    start = eqx.tree_at(lambda s: s.time, m.initial_state(), jnp.asarray(150 * DAY))
+    a = np.asarray(_run(m, 1, start)[1].concentration)
+    assert a.min() == 0.0 and a[199] > 0.5 and a[-1] > 0.5   # out, back by day 350, and stays
+    mean, grads = _annual_mean_gradient(_traced(m), start)
+    assert float(mean) > 0
+    leaves = [x for x in jax.tree_util.tree_leaves(grads) if hasattr(x, "dtype")]
     assert leaves and all(bool(jnp.all(jnp.isfinite(x))) for x in leaves)
-    assert float(jnp.abs(grads.thermodynamics.ice_heat_capacity)) > 0
+    assert float(jnp.abs(grads.ice_heat_capacity)) > 0
 
 
 @pytest.mark.slow  # 16 s measured at load ~16 on 2 cores (fast tier: -m 'not slow')
