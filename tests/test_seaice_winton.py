@@ -123,6 +123,8 @@ def test_enthalpies_invert_and_hold_the_brine_latent_heat():
     assert warm == pytest.approx(expected, rel=1e-12) and warm > 40 * p.ice_heat_capacity
 
 
+# fast tier: 2.5-5.2 s at load ~5-6, 10 s at load ~13-17 on 2 cores, nearly all the compile of the
+# year that the slow tests below reuse
 def test_winton_column_conserves_energy_water_and_salt_every_step():
     """Arctic column, one year: the change of c_o M T_o + layer enthalpies − L m_s equals the
     heat input of every step to < 1e-10 relative; water and salt likewise."""
@@ -138,7 +140,7 @@ def test_winton_column_conserves_energy_water_and_salt_every_step():
     assert np.all(t1 < -m.thermodynamics.liquidus_slope * m.thermodynamics.ice_salinity)
 
 
-@pytest.mark.slow  # 48 s measured at load ~16 on 2 cores (fast tier: -m 'not slow')
+@pytest.mark.slow  # 6.9 s at load ~6, 16 s at load ~13-17 on 2 cores (was 48 s)
 def test_leads_frazil_lateral_melt_and_snow_ice_conserve_too():
     """25 W m-2 from below (ice-free summers: open water, lateral melt, snow on water, frazil in
     winter) and 4x the snowfall (snow ice by flooding), three years; the ice bath in one column
@@ -156,7 +158,7 @@ def test_leads_frazil_lateral_melt_and_snow_ice_conserve_too():
         assert max(errors) < 1e-10, (th.ice_ocean_flux, errors)
 
 
-@pytest.mark.slow  # 5.0 s measured at load ~16 on 2 cores (fast tier: -m 'not slow')
+@pytest.mark.slow  # 1.8 s at load ~6, 3.6 s at load ~13-17 on 2 cores (eager ops)
 def test_snow_ice_puts_flooded_snow_at_the_waterline():
     """0.4 m of ice under 0.5 m of snow floats below the waterline (330 × 0.5 > 126 × 0.4 kg
     m-2): one step turns the excess snow into upper-layer ice, mass conserving, leaving the
@@ -183,7 +185,7 @@ def test_snow_ice_puts_flooded_snow_at_the_waterline():
     assert float(s2.snow_volume) > float(s1.snow_volume) + 0.1
 
 
-@pytest.mark.slow  # 3.1 s measured at load ~16 on 2 cores (fast tier: -m 'not slow')
+# 1.1 s at load ~6, 2.4 s at load ~13-17 on 2 cores (eager ops): fast tier
 def test_steady_conductive_limit_is_the_zero_layer_solution_with_a_linear_profile():
     """With Δt → ∞ the heat capacity drops out: T_s and the conductive flux equal the zero-layer
     surface balance with R = h/k_i + h_s/k_s, and T₁, T₂ lie on the piecewise-linear profile
@@ -235,7 +237,7 @@ def _growth(p, h0, days, dt=3 * 3600.0, surface=-20.0):
     return float(final.ice_volume), float(t_s), float(final.ocean_salinity)
 
 
-@pytest.mark.slow  # 15 s measured at load ~16 on 2 cores (fast tier: -m 'not slow')
+@pytest.mark.slow  # 3.1 s at load ~6, 6.5 s at load ~13-17 on 2 cores (was 15 s)
 def test_thin_ice_growth_follows_stefan():
     """Stefan: h² = h₀² + 2 k_i (T_f − T_s) t / (ρ_i ℒ), ℒ = c_o T_f − q₂(T_f) (the latent heat of
     ice frozen at T_f).  With c_i → 0 and S_i → 0 the Winton ice has no heat capacity and 60
@@ -261,7 +263,7 @@ def test_thin_ice_growth_follows_stefan():
     assert stefan(p, t_s, s_o, 1.0) < h < stefan(p, t_s, s_o, 0.0) - 0.005
 
 
-@pytest.mark.slow  # 28 s measured at load ~16 on 2 cores (fast tier: -m 'not slow')
+@pytest.mark.slow  # 2.1 s at load ~6, 4 s at load ~13-17 on 2 cores (was 28 s)
 def test_arctic_equilibrium_next_to_the_zero_layer():
     """25 years of the MU71 / Semtner (1976) climatology from 3.5 m: the Winton column is
     periodic to < 1 cm a year with an annual mean in [2, 4.5] m (MU71: ~2.9 m; measured 3.64 m
@@ -314,7 +316,8 @@ def annual_mean_gradients():
     return out
 
 
-@pytest.mark.slow  # 70-110 s each measured at load ~16 on 2 cores (fast tier: -m 'not slow')
+@pytest.mark.slow  # 35 s for all three (the fixture) at load ~6, 41 s at load ~13-17 on 2
+#                     cores (was 70-110 s each) (fast tier: -m 'not slow')
 @pytest.mark.parametrize("name", GRADIENT_NAMES)
 def test_gradient_of_annual_mean_thickness_matches_finite_differences(name,
                                                                        annual_mean_gradients):
@@ -325,7 +328,8 @@ def test_gradient_of_annual_mean_thickness_matches_finite_differences(name,
     assert abs(grad * v0) > 1e-3
 
 
-@pytest.mark.slow  # 127 s measured at load ~16 on 2 cores (fast tier: -m 'not slow')
+@pytest.mark.slow  # 0.1 s after the gradient tests (their compiles), 21 s alone, at load ~6
+#                     (was 127 s) (fast tier: -m 'not slow')
 def test_gradients_stay_finite_through_ice_free_columns():
     """A column that melts out (zero thickness, zero concentration) in June and refreezes in
     November: from 1 June, one year; every parameter gradient of the mean thickness
@@ -346,7 +350,7 @@ def test_gradients_stay_finite_through_ice_free_columns():
     assert float(jnp.abs(grads.ice_heat_capacity)) > 0
 
 
-@pytest.mark.slow  # 16 s measured at load ~16 on 2 cores (fast tier: -m 'not slow')
+@pytest.mark.slow  # 8.8 s at load ~6, 11-16 s at load ~13-17 on 2 cores (fast tier: -m 'not slow')
 def test_config_selects_winton_and_cli_runs_the_example(tmp_path):
     entry = get_model_entry("seaice_column")
     cfg = validate({"experiment": {"model": "seaice_column"},
@@ -367,7 +371,7 @@ def test_config_selects_winton_and_cli_runs_the_example(tmp_path):
         assert float(ds["T1"].min()) < -10.0 and np.all(np.isfinite(ds["h"].values))
 
 
-@pytest.mark.slow  # 79 s measured at high load on 2 cores (fast tier: -m 'not slow')
+@pytest.mark.slow  # 18 s at load ~6, 23-26 s at load ~11-17 on 2 cores (was 79 s)
 def test_coupled_column_with_winton_ice_conserves_energy_and_salt():
     """The coupled ocean–sea-ice column (CATKE ocean, bulk fluxes) with Winton ice: thin broken
     ice over a +1 °C mixed layer, 120 days at 6-hourly steps (leads close, the ice grows);
