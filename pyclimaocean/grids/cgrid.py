@@ -408,9 +408,9 @@ class CGrid(eqx.Module):
         adjoint of the shift by ``(di, dj)`` is the shift by ``(−di, −dj)`` (periodic wrap
         back; beyond a wall the zeros of the halo take no cotangent), so reverse mode runs
         the same cheap stencil as the forward instead of the pad/slice/add chain JAX's own
-        transposition of the halo fill makes (measured: the pullback of a 1° basin step
-        falls from 4.0 to 2.6 forward steps).  Forward mode, ``vmap`` and sharding see the
-        same :meth:`fill_halo` and slice ops as before."""
+        transposition of the halo fill makes (measured with this change alone: the pullback
+        of a 1° basin step falls from 4.0 to 2.6 forward steps; docs/basin.md).  Forward
+        mode, ``vmap`` and sharding see the same :meth:`fill_halo` and slice ops as before."""
         if not (isinstance(di, int) and isinstance(dj, int) and abs(di) <= 2
                 and abs(dj) <= 2):
             raise ValueError(f"shift ({di!r}, {dj!r}) must be ints with |di|, |dj| <= 2")
