@@ -121,7 +121,7 @@ def test_catke_forward_and_reverse_mode_agree(catke_problem):
     assert np.count_nonzero(grad) == len(v)  # every parameter influences the misfit
 
 
-@pytest.mark.slow  # 69.9 s measured (fast tier: pytest -m 'not slow')
+@pytest.mark.slow  # 38 s measured at load ~4 (fast tier: pytest -m 'not slow')
 def test_checkpointing_and_jit_do_not_change_gradients():
     closure = CATKELike()
     params, loss_ckpt = make_problem(closure, checkpoint_every=10, n_steps=300)
