@@ -22,7 +22,7 @@ def test_one_version_everywhere():
 
 def test_license_is_the_declared_one():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert project["license"] == {"text": "MIT"}
+    assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
     text = (ROOT / "LICENSE").read_text()
     assert text.startswith("MIT License") and "pyclimaocean developers" in text
     assert "license: MIT" in (ROOT / "CITATION.cff").read_text()
