@@ -399,6 +399,28 @@ def thermodynamic_step(p: SlabSeaIceThermodynamics, s: SeaIceState, f: SeaIceFor
     return thermodynamic_step_with_fluxes(p, s, f, dt)[0]
 
 
+def open_water_and_lead_energy(p, s, f, H, M, a_ice, sw_transmitted, t_f, dt):
+    """Open water (and the shortwave transmitted through the ice) heating the mixed layer, and
+    the energy that freezes lead ice (Hibler 1979), shared by every ice thermodynamics.
+
+    Open water losing heat draws first on its share (1 − a) of the mixed-layer heat above
+    freezing; the rest of the loss freezes new ice in the leads.  Returns ``(H, q_open,
+    sw_open, lead_energy)``: the mixed-layer heat content after the open-water and transmitted
+    fluxes (J m⁻²), the net atmospheric flux into open water and its absorbed shortwave part
+    (W m⁻²), and the lead-freezing energy (J m⁻², ≥ 0).
+    """
+    co = p.ocean_heat_capacity
+    sw_open = (1.0 - p.ocean_albedo) * f.shortwave_down
+    turbulent_open = (f.sensible + f.latent if f.open_water_turbulent is None
+                      else f.open_water_turbulent)
+    q_open = _atmospheric_flux(p, sw_open, f, s.ocean_temperature, turbulent_open)
+    excess_heat = jnp.maximum(H - co * M * t_f, 0.0)
+    H = H + dt * ((1.0 - a_ice) * q_open + a_ice * sw_transmitted)
+    lead_cooling = jnp.maximum(-(1.0 - a_ice) * q_open * dt, 0.0)
+    lead_energy = jnp.maximum(lead_cooling - (1.0 - a_ice) * excess_heat, 0.0)
+    return H, q_open, sw_open, lead_energy
+
+
 def _freeze(p, H, M, salt, mi, a, energy, latent_bottom):
     """Turn the heat ``energy`` (J m⁻², ≥ 0) removed from the mixed layer into new ice over
     open water at the lead-closing thickness h₀ (Hibler 1979): Δm = energy / ℒ_b,
@@ -480,18 +502,8 @@ def _zero_layer_step_with_fluxes(p: SlabSeaIceThermodynamics, s: SeaIceState,
     salt = salt + p.ice_salinity * melt_i
     H = H + e_top
 
-    # open water (and the shortwave transmitted through the ice)
-    sw_open = (1.0 - p.ocean_albedo) * f.shortwave_down
-    turbulent_open = (f.sensible + f.latent if f.open_water_turbulent is None
-                      else f.open_water_turbulent)
-    q_open = _atmospheric_flux(p, sw_open, f, s.ocean_temperature, turbulent_open)
-    excess_heat = jnp.maximum(H - co * M * t_f, 0.0)
-    H = H + dt * ((1.0 - a_ice) * q_open + a_ice * sw_transmitted)
-
-    # lead ice (Hibler 1979): open water losing heat draws first on its share (1 − a) of the
-    # mixed-layer heat above freezing; the rest of the loss freezes new ice in the leads
-    lead_cooling = jnp.maximum(-(1.0 - a_ice) * q_open * dt, 0.0)
-    lead_energy = jnp.maximum(lead_cooling - (1.0 - a_ice) * excess_heat, 0.0)
+    H, q_open, sw_open, lead_energy = open_water_and_lead_energy(
+        p, s, f, H, M, a_ice, sw_transmitted, t_f, dt)
     H, M, salt, mi, a, lead_ice = _freeze(p, H, M, salt, mi, a, lead_energy, latent_bottom)
 
     # the deep ocean

@@ -71,6 +71,7 @@ from .thermodynamics import (
     SeaIceState,
     SlabSeaIceThermodynamics,
     _atmospheric_flux,
+    open_water_and_lead_energy,
     parameters_from_table,
     penetrating_shortwave,
     surface_albedo,
@@ -342,17 +343,9 @@ def winton_step_with_fluxes(p: WintonThermodynamics, s: WintonSeaIceState, f: Se
     salt = salt + p.ice_salinity * (melt_1 + melt_2)
     H = H + e_top
 
-    # open water (and the shortwave transmitted through the ice)
-    sw_open = (1.0 - p.ocean_albedo) * f.shortwave_down
-    turbulent_open = (f.sensible + f.latent if f.open_water_turbulent is None
-                      else f.open_water_turbulent)
-    q_open = _atmospheric_flux(p, sw_open, f, s.ocean_temperature, turbulent_open)
-    excess_heat = jnp.maximum(H - co * M * t_f, 0.0)
-    H = H + dt * ((1.0 - a_ice) * q_open + a_ice * sw_transmitted)
-
-    # lead ice (Hibler 1979), into the lower layer at q2(T_f)
-    lead_cooling = jnp.maximum(-(1.0 - a_ice) * q_open * dt, 0.0)
-    lead_energy = jnp.maximum(lead_cooling - (1.0 - a_ice) * excess_heat, 0.0)
+    # open water, and lead ice (Hibler 1979) into the lower layer at q2(T_f)
+    H, q_open, sw_open, lead_energy = open_water_and_lead_energy(
+        p, s, f, H, M, a_ice, sw_transmitted, t_f, dt)
     H, M, salt, m2, t2, a, lead_ice = _freeze(p, H, M, salt, m2, t2, a, lead_energy,
                                               latent_bottom, q_new)
 
