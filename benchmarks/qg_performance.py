@@ -44,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.basin_gradient import timed_together
 from benchmarks.column_gradient import (
     _release_free_heap,
     _reset_peak_rss,
@@ -75,23 +76,6 @@ def reference(nx: int):
 
     model = pyqg_jax.qg_model.QGModel(nx=nx, precision=pyqg_jax.state.Precision.DOUBLE)
     return pyqg_jax.steppers.SteppedModel(model, pyqg_jax.steppers.AB3Stepper(dt=DT))
-
-
-def timed_together(calls, repeat):
-    """Minimum wall and process-CPU time (s) of each ``(fn, arg)``, interleaved, after a
-    compiling call of each."""
-    import jax
-
-    for fn, arg in calls:
-        jax.block_until_ready(fn(arg))
-    wall, cpu = [np.inf] * len(calls), [np.inf] * len(calls)
-    for _ in range(repeat):
-        for i, (fn, arg) in enumerate(calls):
-            t0, c0 = time.perf_counter(), time.process_time()
-            jax.block_until_ready(fn(arg))
-            wall[i] = min(wall[i], time.perf_counter() - t0)
-            cpu[i] = min(cpu[i], time.process_time() - c0)
-    return [(float(w), float(c)) for w, c in zip(wall, cpu, strict=True)]
 
 
 # -- throughput -------------------------------------------------------------------------------
