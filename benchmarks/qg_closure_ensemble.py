@@ -58,6 +58,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import pyclimaocean  # noqa: F401  (float64)
+from benchmarks.qg_learned_closures import DT, KAPPA_PYQG_64, YEAR
 from pyclimaocean.learning import make_optimizer
 from pyclimaocean.learning.qg import (
     closure_forcing,
@@ -83,10 +84,6 @@ from pyclimaocean.models.qg import (
 from pyclimaocean.models.qg.config import PRESETS
 from pyclimaocean.models.qg.diagnostics import isotropic_sum, radial_bins
 
-DAY = 86400.0
-YEAR = 360 * DAY
-DT = 3600.0
-KAPPA_PYQG_64 = -46761284.0  # pyqg's ZannaBolton2020 default (nx = 64, Ross et al. 2023)
 DISTRIBUTIONAL = ("q_", "u_", "v_", "ke_upper", "ke_lower", "enstrophy_upper",
                   "enstrophy_lower")
 SPECTRAL = ("ke_spectrum", "enstrophy_spectrum")
