@@ -27,6 +27,10 @@ threads) divided by the compulsory traffic of one step: every prognostic 3-D fie
 written once (u, v, T, S and the four AB2 tendencies: 16 × 8 B per cell) plus the static
 3-D masks read once (3 × 8 B).  XLA's own count of bytes accessed by the compiled step
 (``cost_analysis``) is printed too: the traffic the step actually makes, kernel by kernel.
+The arithmetic roof: XLA's flop count of the step per cell (the bodies of the barotropic
+substep loop and of the tridiagonal sweeps are counted once, not per trip: an undercount of
+the 2-D and column work) against one core's float64 peak, measured as a jitted matrix
+product and as a fused in-cache multiply–add loop (the rate XLA's elementwise code reaches).
 
 Scaling: step time of ours at each of ``--sizes`` (degrees; 15 levels), with the process
 pinned to one core (``os.sched_setaffinity`` before JAX starts: XLA's thread pool then has
@@ -193,6 +197,38 @@ def bandwidth(n_bytes: int = 2**28, repeat: int = 5) -> dict:
     return out
 
 
+# -- arithmetic peak --------------------------------------------------------------------------
+def compute_peak(n: int = 1024, repeat: int = 5) -> dict:
+    """Float64 arithmetic peak of one core (GFLOP/s, 1e9 flop/s): a jitted ``n × n`` matrix
+    product (``2 n³`` flops, XLA's own dot kernel, the best a float64 kernel reaches here) and
+    an in-cache elementwise multiply–add loop (2 flops per element and iteration on a 4096-
+    element vector: the rate of XLA's fused elementwise code, which is what a stencil step
+    runs).  Call it in a process pinned to one core (XLA then uses one thread)."""
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    a = jnp.ones((n, n)) / n
+    matmul = jax.jit(lambda a, b: a @ b)
+    matmul(a, a).block_until_ready()
+    best = np.inf
+    for _ in range(repeat):
+        t0 = time.process_time()
+        matmul(a, a).block_until_ready()
+        best = min(best, time.process_time() - t0)
+    n_vec, n_iter = 4096, 20000
+    fma = jax.jit(lambda x: jax.lax.fori_loop(0, n_iter, lambda i, x: x * 1.0000001 + 1e-9, x))
+    x = jnp.linspace(0.0, 1.0, n_vec)
+    fma(x).block_until_ready()
+    best_fma = np.inf
+    for _ in range(repeat):
+        t0 = time.process_time()
+        fma(x).block_until_ready()
+        best_fma = min(best_fma, time.process_time() - t0)
+    return {"matmul_gflops": 2 * n**3 / best / 1e9,
+            "elementwise_gflops": 2 * n_vec * n_iter / best_fma / 1e9}
+
+
 def _one_rate(r: dict) -> float:
     """XLA-counted bytes per second of a one-core run (B/s)."""
     return r["bytes_accessed"] / min(r["step_s"], r["step_cpu_s"])
@@ -225,6 +261,7 @@ def main(argv=None):
     parser.add_argument("--ours-child", type=float, metavar="DEG")
     parser.add_argument("--veros-child", nargs=3, metavar=("BACKEND", "DEG", "PHYSICS"))
     parser.add_argument("--bandwidth-child", action="store_true")
+    parser.add_argument("--peak-child", action="store_true")
     args = parser.parse_args(argv)
     if os.environ.get("PYCLIMAOCEAN_BENCH_ONE_CORE") and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # before JAX starts
@@ -242,6 +279,8 @@ def main(argv=None):
                                             args.veros_warmup)))
     if args.bandwidth_child:
         return print(json.dumps(bandwidth()))
+    if args.peak_child:
+        return print(json.dumps(compute_peak()))
 
     import platform
 
@@ -253,6 +292,10 @@ def main(argv=None):
         f"{k.replace('_', ' ')} thread(s) {v:.1f}" for k, v in bw.items() if k != "cores"))
     bw_best = max(v for k, v in bw.items() if k != "cores")
     bw_one = max(v for k, v in bw.items() if k.endswith("_1"))
+    peak = _run(["--peak-child"], one_core=True)
+    print("float64 arithmetic peak of one core (GFLOP/s): matrix product "
+          f"{peak['matmul_gflops']:.1f}, fused elementwise multiply-add "
+          f"{peak['elementwise_gflops']:.1f}")
 
     sizes = [float(s) for s in args.sizes.split(",") if s]
     common = ["--steps", str(args.steps), "--repeat", str(args.repeat)]
@@ -291,6 +334,25 @@ def main(argv=None):
                   + (f"one core: {_one_rate(r['one']) / 1e9:.1f} GB/s "
                      f"({100 * _one_rate(r['one']) / 1e9 / bw_one:.0f} % of one thread's)"
                      if "error" not in r["one"] else ""))
+    print("arithmetic intensity and the two roofs (one core; XLA's flop count of the step):")
+    for deg, r in ours.items():
+        one = r["one"]
+        if "error" in one:
+            continue
+        flops_cell = one["flops"] / one["cells"]
+        intensity = flops_cell / CELL_BYTES_COMPULSORY
+        bw_roof = bw_one * 1e9 / CELL_BYTES_COMPULSORY
+        flop_roof = peak["matmul_gflops"] * 1e9 / flops_cell
+        fused_roof = peak["elementwise_gflops"] * 1e9 / flops_cell
+        rate = one["cells"] / min(one["step_s"], one["step_cpu_s"])
+        print(f"  {deg:g}°: {flops_cell:.0f} flop per cell-step, {intensity:.2f} flop per "
+              f"compulsory byte (ridge {peak['matmul_gflops'] / bw_one:.2f}); roofs "
+              f"{bw_roof / 1e6:.0f} (bandwidth), {flop_roof / 1e6:.0f} (arithmetic, matrix-"
+              f"product peak) and {fused_roof / 1e6:.0f} (fused elementwise rate) "
+              f"Mcell-steps/s; reached {rate / 1e6:.2f} = "
+              f"{100 * rate / min(bw_roof, flop_roof):.1f} % of the lower of the first two, "
+              f"{100 * rate / fused_roof:.0f} % of the third; {rate * flops_cell / 1e9:.2f} "
+              "GFLOP/s")
 
     if args.skip_veros:
         return
