@@ -7,7 +7,7 @@ exactly as for ``pyclimaocean run``) plus a ``[calibration]`` section::
 
     [calibration]
     method = "scipy_lbfgsb"          # scipy_lbfgsb | optax_lbfgs | optax_adam | eki | uki |
-                                     # trust_region | hybrid | multistart (docs/calibration.md)
+                                     # trust_region | hybrid | multistart | gauss_newton (docs/calibration.md)
     regularization = "prior"         # prior | physical | ridge | none
     max_iterations = 100
     # ftol = 1e-12                   # default: the method's own (see DEFAULT_FTOL)
@@ -98,7 +98,7 @@ __all__ = [
 #: loss, or of the data misfit for UKI, at which the iteration stops; 0 disables the test;
 #: EKI runs ``max_iterations`` updates)
 DEFAULT_FTOL = {"scipy_lbfgsb": 1e-12, "optax_lbfgs": 1e-12, "optax_adam": 0.0, "uki": 1e-12,
-                "hybrid": 1e-12, "multistart": 1e-12, "trust_region": 0.0}
+                "hybrid": 1e-12, "multistart": 1e-12, "trust_region": 0.0, "gauss_newton": 1e-12}
 
 
 class ParameterSpec(Section):
@@ -162,7 +162,7 @@ class CalibrationSection(Section):
     """``[calibration]`` (see the module docstring)."""
 
     method: Literal["scipy_lbfgsb", "optax_lbfgs", "optax_adam", "eki", "uki", "trust_region", "hybrid",
-                    "multistart"] = "scipy_lbfgsb"
+                    "multistart", "gauss_newton"] = "scipy_lbfgsb"
     regularization: Literal["prior", "physical", "ridge", "none"] = "prior"
     ridge_weight: float = Field(1.0, gt=0)
     max_iterations: int = Field(100, ge=1, le=100000)
