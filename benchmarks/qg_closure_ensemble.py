@@ -33,10 +33,23 @@ What ``benchmarks/qg_learned_closures.py`` measured from *one* run per closure (
   the training pool + γ × window PV-variance misfit, Adam with a low learning rate, global-norm
   gradient clipping (``make_optimizer``).
 
+* **Jet** (``--config jet``): the jets wander over years, so the reference pools
+  ``hires_seeds`` hi-res runs (one ``vmap``, 8 spin-up years: from pyqg's 1e-7 initial noise
+  the jet's instability takes ~4 years to saturate), the members start from every seed
+  (``members_per_seed`` each) and run 1.5 years, and a second noise floor is scored: each
+  member's own hi-res stretch against a reference of the *other* seeds (leave one out), i.e.
+  what a perfect closure scores at this sample size.
+* **Generalisation** (``--train-config eddy --train-cache DIR``): the networks trained on the
+  other configuration (loaded from ``DIR``, not retrained) are scored next to this
+  configuration's; an equivariant network's group is checked to be one this configuration
+  keeps (eddy and jet both keep ``reflection_y``).
+* **Physical closures** scored too: Smagorinsky, backscatter (pyqg's defaults) and ZB2020.
+
 * **ZB2020** (stage ``zb``): the energy tendency of its PV forcing per layer and annulus
   against that of the diagnosed subgrid forcing, and the least-squares κ of its PV forcing.
 
-Run: ``python -m benchmarks.qg_closure_ensemble [--size small] [--cache runs/qg_ensemble]
+Run: ``python -m benchmarks.qg_closure_ensemble [--size small] [--config eddy|jet]
+[--cache runs/qg_ensemble] [--train-config eddy --train-cache DIR [--train-nets NAME ...]]
 [--out results.json] [--stages data offline online scores zb]``; ``--fractions``, ``--seeds``,
 ``--nets`` restrict the data-efficiency stage, ``--online-lr``, ``--online-steps``,
 ``--offline-weight``, ``--variance-weight``, ``--tag`` set an online variant, ``--only`` scores
@@ -73,6 +86,7 @@ from pyclimaocean.models.qg import (
     EquivariantQGClosure,
     TwoLayerQG,
     ZannaBolton2020,
+    build_closure,
     coarse_grain,
     load_closure,
     mean_similarity,
@@ -101,6 +115,32 @@ SIZES = {
               "window": 8, "online_lr": 1e-4},
 }
 
+#: Changes to a size for a configuration.  The jet's jets wander over years, so one hi-res
+#: run of a few years is not a reference (docs/qg.md, "Online benchmark": a second hi-res seed
+#: scored -2.5 against the first): the jet reference pools ``hires_seeds`` hi-res runs, each
+#: low-res member runs 1.5 years, and ``members_per_seed`` members start from each seed.  From
+#: pyqg's 1e-7 initial noise the jet's instability needs ~4 years to saturate (upper-layer
+#: KE 0.002, 0.01, 0.1 × 1e-3 m² s⁻² after years 1, 2, 3 at 128²), hence 8 spin-up years.
+CONFIG_SIZES = {
+    "jet": {
+        "tiny": {"hires_seeds": 2, "spinup_years": 1.0, "data_years": 0.5,
+                 "members_per_seed": 2, "start_spacing_days": 60, "online_days": 60},
+        "small": {"hires_seeds": 4, "spinup_years": 8.0, "data_years": 3.0,
+                  "members_per_seed": 2, "start_spacing_days": 540, "online_days": 540,
+                  "fractions": (0.1, 1.0), "seeds": (0,), "nets": {"small": (12, 2)}},
+    },
+}
+
+
+def protocol(size_name: str, config: str) -> dict:
+    """The settings of ``size_name`` for ``config`` (``SIZES`` with ``CONFIG_SIZES``); every
+    member count is explicit: ``hires_seeds`` × ``members_per_seed`` = ``members``."""
+    size = {"hires_seeds": 1, **SIZES[size_name],
+            **CONFIG_SIZES.get(config, {}).get(size_name, {})}
+    size.setdefault("members_per_seed", size["members"] // size["hires_seeds"])
+    size["members"] = size["hires_seeds"] * size["members_per_seed"]
+    return size
+
 
 @eqx.filter_jit
 def _advance(model, state, n_steps: int):
@@ -119,6 +159,64 @@ def _sample(hr, state, c1, n_samples: int, every: int):
         state = _advance(hr, state, every)
         recs.append(jax.device_get(_coarse(c1, state.qh)))
     return {k: np.stack([r[k] for r in recs]) for k in recs[0]}, state
+
+
+@eqx.filter_jit
+def _advance_many(model, states, n_steps: int):
+    return jax.vmap(lambda s: model.run(s, n_steps, checkpoint_every=None)[0])(states)
+
+
+@eqx.filter_jit
+def _coarse_many(c1, qh):
+    return jax.vmap(lambda x: _coarse(c1, x))(qh)
+
+
+def _mean_ke(u, v) -> np.ndarray:
+    """Domain-mean KE per layer (m² s⁻²) of ``u, v (..., layer, y, x)``."""
+    return np.mean(0.5 * (np.asarray(u) ** 2 + np.asarray(v) ** 2), axis=(-2, -1))
+
+
+def make_data_seeds(size: dict, preset: str, seed: int, path: Path, log) -> dict:
+    """:func:`make_data` for ``size["hires_seeds"]`` hi-res runs at once (seeds ``seed``,
+    ``seed + 1``, …; one ``vmap``): arrays with a leading seed axis, the mean KE per layer of
+    every spin-up year (``spinup_ke`` (year, seed, layer), to see that the spin-up is long
+    enough), the 6-hourly stretch from the first seed only."""
+    if path.exists():
+        return dict(np.load(path))
+    n_seeds = size["hires_seeds"]
+    runs = [TwoLayerQG(nx=size["nx_hr"], dt=DT, seed=seed + i, **PRESETS[preset])
+            for i in range(n_seeds)]
+    hr = runs[0]
+    c1 = Coarsener(hr, size["nx_lr"], filter="exponential")
+    t0 = time.perf_counter()
+    states = jax.tree.map(lambda *x: jnp.stack(x), *[r.initial_state() for r in runs])
+    spinup_ke = []
+    year_steps = int(YEAR / DT)
+    n_years = int(np.ceil(size["spinup_years"]))
+    for y in range(n_years):
+        n = min(year_steps, int(size["spinup_years"] * YEAR / DT) - y * year_steps)
+        states = _advance_many(hr, states, n)
+        c = jax.device_get(_coarse_many(c1, states.qh))
+        spinup_ke.append(_mean_ke(c["u"], c["v"]))
+        log(f"spin-up year {y + 1}: upper-layer KE per seed "
+            f"{np.round(spinup_ke[-1][:, 0] * 1e3, 3).tolist()} (1e-3 m2 s-2, "
+            f"{time.perf_counter() - t0:.0f} s)")
+    q0 = np.asarray(_coarse_many(c1, states.qh)["q"])
+    fine, _ = _sample(hr, jax.tree.map(lambda x: x[0], states), c1,
+                      int(size["fine_days"] * 4), 6)
+    recs = []
+    for _ in range(int(size["data_years"] * 360)):
+        states = _advance_many(hr, states, 24)
+        recs.append(jax.device_get(_coarse_many(c1, states.qh)))
+    daily = {k: np.stack([r[k] for r in recs], axis=1) for k in recs[0]}
+    data = {"q": daily["q"], "s": daily["q_forcing"], "u": daily["u"], "v": daily["v"],
+            "q_start": q0, "fine_q": np.concatenate([q0[0][None], fine["q"]]),
+            "spinup_ke": np.stack(spinup_ke)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **data)
+    log(f"data: {n_seeds} seeds, {daily['q'].shape[1]} daily snapshots each, "
+        f"{fine['q'].shape[0]} 6-hourly ({time.perf_counter() - t0:.0f} s)")
+    return data
 
 
 def make_data(size: dict, preset: str, seed: int, path: Path, log) -> dict:
@@ -215,6 +313,32 @@ def score(runs: list[dict], base: dict, ref: dict, L: float) -> dict:
     out["ke_per_layer"] = np.mean(ke, axis=0).tolist() if pooled_ok else None
     return out
 
+
+def hires_noise_floor(data: dict, starts: list, n_days: int, base_runs: list[dict],
+                      model: TwoLayerQG) -> dict:
+    """What a perfect closure scores: for member ``(i, d)`` the coarse-grained hi-res run of
+    seed i over the member's days ``d + 1 … d + n_days``, scored like a closure, against a
+    reference of the *other* seeds only (leave one out; the unclosed member's distance is
+    taken against the same reference).  ``data`` arrays have a seed axis; needs ≥ 2 seeds and
+    ``d + n_days`` within the data period."""
+    per, ke = [], []
+    for (i, d), unclosed in zip(starts, base_runs, strict=True):
+        if d + n_days > data["q"].shape[1]:
+            raise ValueError(f"start day {d} + {n_days} days is past the data period")
+        others = [j for j in range(data["q"].shape[0]) if j != i]
+        ref = {k: data[k][others].reshape((-1,) + data[k].shape[2:]) for k in ("q", "u", "v")}
+        ref["psi"] = np.asarray(_fields(model, model.fft(jnp.asarray(ref["q"]))).psi)
+        run = {k: data[k][i, d:d + n_days] for k in ("q", "u", "v")}
+        run["psi"] = np.asarray(_fields(model, model.fft(jnp.asarray(run["q"]))).psi)
+        ke.append(_mean_ke(run["u"], run["v"]).mean(axis=0))
+        per.append(_group_scores(similarity_scores(online_distances(run, ref, model.L),
+                                                   online_distances(unclosed, ref, model.L))))
+    out = {"members": per, "pooled": None, "ke_per_layer": np.mean(ke, axis=0).tolist()}
+    for g in ("distributional", "spectral", "all"):
+        out[g] = _mean_se([p[g] for p in per])
+    return out
+
+
 def energy_tendency_spectrum(model: TwoLayerQG, q, forcing):
     """Total-energy tendency of a PV forcing ``S`` per layer and wavenumber:
     ``−(H_i/H) Re(conj(ψ̂_i) Ŝ_i) w / (nx ny)² / Δκ`` summed over annuli and averaged over
@@ -253,7 +377,8 @@ def zb_diagnostics(model: TwoLayerQG, q, s, kappa: float) -> dict:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", choices=sorted(SIZES), default="small")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="eddy")
+    p.add_argument("--config", "--preset", dest="preset", choices=sorted(PRESETS),
+                   default="eddy", help="configuration (Ross et al. 2023): eddy or jet")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache", type=Path, default=Path("runs/qg_ensemble"))
     p.add_argument("--out", type=Path, help="write all numbers as JSON here")
@@ -270,8 +395,16 @@ def main(argv=None):
                    help="gamma of the window PV-variance term of the online loss")
     p.add_argument("--only", nargs="+", help="score only these closures (names as printed)")
     p.add_argument("--tag", default="", help="suffix of the online-tuned networks' names")
+    p.add_argument("--train-config", choices=sorted(PRESETS),
+                   help="generalisation: also score the networks trained on this "
+                        "configuration (from --train-cache), without retraining")
+    p.add_argument("--train-cache", type=Path,
+                   help="cache directory of --train-config's run (default --cache)")
+    p.add_argument("--train-nets", nargs="+",
+                   help="names of --train-config's networks to score (default: the 100 %% "
+                        "networks of seed 0 and every *_online* network there)")
     args = p.parse_args(argv)
-    size = SIZES[args.size]
+    size = protocol(args.size, args.preset)
     log = print
     cache = args.cache / f"{args.size}_{args.preset}_{args.seed}"
     results_path = cache / "results.json"
@@ -283,12 +416,22 @@ def main(argv=None):
         cache.mkdir(parents=True, exist_ok=True)
         results_path.write_text(json.dumps(out, indent=1, default=float))
 
-    data = make_data(size, args.preset, args.seed, cache / "data.npz", log)
+    if size["hires_seeds"] > 1:
+        data = make_data_seeds(size, args.preset, args.seed, cache / "data.npz", log)
+    else:  # one seed: the cached eddy data have no seed axis
+        data = make_data(size, args.preset, args.seed, cache / "data.npz", log)
+        data = {k: (v if k == "fine_q" else v[None]) for k, v in data.items()}
     lr = TwoLayerQG(nx=size["nx_lr"], dt=DT, **PRESETS[args.preset])
-    q, s = data["q"], data["s"]
-    n_train = int(0.8 * q.shape[0])
-    q_test, s_test = q[n_train:], s[n_train:]
-    scales = (tuple(layer_rms(q)), tuple(layer_rms(s)))
+    # training pool / test set: the first 80 % / last 20 % of every seed's snapshots
+    n_train = int(0.8 * data["q"].shape[1])
+
+    def flat(x):
+        return x.reshape((-1,) + x.shape[2:])
+
+    q, s = flat(data["q"][:, :n_train]), flat(data["s"][:, :n_train])
+    q_test, s_test = flat(data["q"][:, n_train:]), flat(data["s"][:, n_train:])
+    n_train = q.shape[0]
+    scales = (tuple(layer_rms(flat(data["q"]))), tuple(layer_rms(flat(data["s"]))))
     group = surviving_group(lr)
     out["group"] = group
 
@@ -365,20 +508,33 @@ def main(argv=None):
     # -- ensemble online scores --------------------------------------------------------------
     if "scores" in args.stages:
         scores = out.setdefault("scores", {})
-        ref = {k: data[k] for k in ("q", "u", "v")}
+        ref = {k: flat(data[k]) for k in ("q", "u", "v")}
         ref["psi"] = np.asarray(_fields(lr, lr.fft(jnp.asarray(ref["q"]))).psi)
-        spacing, members = size["start_spacing_days"], size["members"]
-        starts_a = [m * spacing for m in range(members)]
-        starts_b = [m * spacing + spacing // 2 for m in range(members)]
-        q_all = np.concatenate([data["q_start"][None], q])  # day d = index d
+        spacing, n_days = size["start_spacing_days"], size["online_days"]
+        # member = (hi-res seed, start day); day d of seed i = q_all[i, d]
+        starts_a = [(i, m * spacing) for i in range(size["hires_seeds"])
+                    for m in range(size["members_per_seed"])]
+        starts_b = [(i, d + spacing // 2) for i, d in starts_a]
+        q_all = np.concatenate([data["q_start"][:, None], data["q"]], axis=1)
+
+        def q0s(starts):
+            return np.stack([q_all[i, d] for i, d in starts])
+
         out["starts_days"] = {"A": starts_a, "B": starts_b}
-        n_days = size["online_days"]
         kappa = KAPPA_PYQG_64 * (64 / lr.nx) ** 2
         t0 = time.perf_counter()
-        base_runs = run_ensemble(lr, q_all[starts_a], n_days)
+        base_runs = run_ensemble(lr, q0s(starts_a), n_days)
         base = base_distances(base_runs, ref, lr.L)
-        log(f"unclosed ensemble ({members} x {n_days} days): {time.perf_counter() - t0:.0f} s")
+        log(f"unclosed ensemble ({len(starts_a)} x {n_days} days): "
+            f"{time.perf_counter() - t0:.0f} s")
+        noise = "hi-res, other seeds as reference (noise floor)"
+        if size["hires_seeds"] > 1 and noise not in scores:
+            scores[noise] = hires_noise_floor(data, starts_a, n_days, base_runs, lr)
+            save()
+            log(f"{noise}: all {scores[noise]['all'][0]:+.3f} ± {scores[noise]['all'][1]:.3f}")
         closures = {"unclosed, 2nd ensemble (noise floor)": None,
+                    "smagorinsky": build_closure("smagorinsky"),
+                    "backscatter": build_closure("backscatter"),
                     "zanna_bolton": ZannaBolton2020(kappa=kappa),
                     "zanna_bolton, kappa sign flipped": ZannaBolton2020(kappa=-kappa)}
         names = ["cnn_small_100_s0", "equivariant_cnn_small_100_s0", "cnn_online",
@@ -388,13 +544,30 @@ def main(argv=None):
         for name in dict.fromkeys(names):
             if net_path(name).exists():
                 closures[name] = load_closure(net_path(name))
+        if args.train_config:  # generalisation: networks trained on another configuration
+            tdir = ((args.train_cache or args.cache)
+                    / f"{args.size}_{args.train_config}_{args.seed}" / "nets")
+            tnames = args.train_nets or (
+                ["cnn_small_100_s0", "equivariant_cnn_small_100_s0"]
+                + sorted(p.stem for p in tdir.glob("*_online*.eqx")))
+            checks = out.setdefault("generalisation_groups", {})
+            for name in tnames:
+                net = load_closure(tdir / f"{name}.eqx")
+                label = f"{args.train_config}-trained {name}"
+                if isinstance(net, EquivariantQGClosure):
+                    # the trained group must be a symmetry of this configuration too
+                    checks[label] = {"net": net.group.name, "surviving": group}
+                    if net.group.name not in (group, "trivial"):
+                        raise ValueError(f"{label} is equivariant under {net.group.name}, "
+                                         f"which {args.preset} does not keep ({group})")
+                closures[label] = net
         for name, closure in closures.items():
             if name in scores or (args.only and name not in args.only):
                 continue
             t0 = time.perf_counter()
             model = eqx.tree_at(lambda m: m.closure, lr, closure, is_leaf=lambda x: x is None)
             starts = starts_b if closure is None else starts_a
-            runs = run_ensemble(model, q_all[starts], n_days)
+            runs = run_ensemble(model, q0s(starts), n_days)
             scores[name] = score(runs, base, ref, lr.L)
             scores[name]["seconds"] = time.perf_counter() - t0
             save()
@@ -404,15 +577,15 @@ def main(argv=None):
                 f"{sc['spectral'][0]:+.3f} ± {sc['spectral'][1]:.3f}"
                 + (f", pooled all {sc['pooled']['all']:+.3f}" if sc["pooled"] else "")
                 + f" ({sc['seconds']:.0f} s)")
-        ke_base = [np.mean(0.5 * (r["u"] ** 2 + r["v"] ** 2), axis=(0, 2, 3))
-                   for r in base_runs]
-        out["ke_unclosed"] = np.mean(ke_base, axis=0).tolist()
-        out["ke_hires"] = np.mean(0.5 * (ref["u"] ** 2 + ref["v"] ** 2), axis=(0, 2, 3)).tolist()
+        out["ke_unclosed"] = np.mean([_mean_ke(r["u"], r["v"]).mean(axis=0)
+                                      for r in base_runs], axis=0).tolist()
+        out["ke_hires"] = _mean_ke(ref["u"], ref["v"]).mean(axis=0).tolist()
+        out["ke_hires_per_seed"] = _mean_ke(data["u"], data["v"]).mean(axis=1).tolist()
         save()
 
     if "zb" in args.stages:
         kappa = KAPPA_PYQG_64 * (64 / lr.nx) ** 2
-        out["zb"] = zb_diagnostics(lr, q[::5], s[::5], kappa)
+        out["zb"] = zb_diagnostics(lr, flat(data["q"])[::5], flat(data["s"])[::5], kappa)
         save()
         z = out["zb"]
         log(f"ZB: least-squares kappa per layer {z['kappa_least_squares']} (used {kappa:.3g}); "
