@@ -12,7 +12,12 @@ import pytest
 import pyclimaocean  # noqa: F401  (x64)
 from pyclimaocean.calibration import Case, Problem, calibrate_scipy
 from pyclimaocean.calibration.gauss_newton import gauss_newton_loop, residuals_and_jacobian
-from pyclimaocean.calibration.optimize import METHODS, calibrate, calibrate_gauss_newton
+from pyclimaocean.calibration.optimize import (
+    METHODS,
+    calibrate,
+    calibrate_gauss_newton,
+    calibrate_multistart,
+)
 from pyclimaocean.calibration.toy import diffusion_twin
 from pyclimaocean.params import Parameter, ParameterError, ParameterSet, Prior
 
@@ -147,3 +152,23 @@ def test_settings_are_checked(linear):
         calibrate_gauss_newton(linear, max_iterations=0, progress=False)
     with pytest.raises(ParameterError):
         calibrate_gauss_newton(linear, damping=0.0, progress=False)
+
+
+@pytest.mark.slow  # 90 s measured at load ~12 (toy compile, EKI, two L-BFGS-B runs, GN)
+def test_multistart_with_an_ensemble_start_and_gauss_newton_polish(toy):
+    # the battery's "robust" strategy: L-BFGS-B from the first guess and from an EKI mean; runs
+    # stopped by the iteration limit (2 here) are continued by Gauss–Newton
+    problem, _ = toy
+    ref = calibrate_scipy(problem, gtol=1e-3, progress=False)
+    res = calibrate_multistart(problem, n_starts=2, ensemble_start="eki", ensemble_size=8, ensemble_iterations=2,
+                               polish="gauss_newton", max_iterations=2, gtol=1e-3)
+    kinds = [s["kind"] for s in res.extra["starts"]]
+    assert kinds == ["first guess", "eki mean"]
+    assert all(s["polished"] for s in res.extra["starts"])  # neither converged in 2 iterations
+    assert res.extra["n_forward"] > 2 * 9 and res.extra["n_jacobians"] >= 2
+    assert res.loss <= ref.loss + 1e-6
+    np.testing.assert_allclose(res.theta, ref.theta, rtol=1e-3)
+    with pytest.raises(ParameterError):
+        calibrate_multistart(problem, ensemble_start="ukf")
+    with pytest.raises(ParameterError):
+        calibrate_multistart(problem, polish="newton")

@@ -759,35 +759,78 @@ def calibrate_multistart(
     ftol: float = 1e-12,
     progress: bool | None = None,
     agreement: float = 0.5,
+    ensemble_start: str | None = None,
+    ensemble_iterations: int = 3,
+    ensemble_size: int = 20,
+    polish: str | None = None,
 ) -> CalibrationResult:
-    """L-BFGS-B from ``n_starts`` points — the first guess (``include_first_guess``) and draws of
-    the (bound-truncated) prior — returning the run that reached the lowest loss.
+    """L-BFGS-B from ``n_starts`` points — the first guess (``include_first_guess``), the mean of
+    a short ensemble run (``ensemble_start``) and draws of the (bound-truncated) prior —
+    returning the run that reached the lowest loss.
+
+    Args:
+        ensemble_start: ``"eki"`` (``ensemble_size`` members) or ``"uki"``: one start is the
+            ensemble mean after ``ensemble_iterations`` updates from the prior (as
+            :func:`calibrate_hybrid`; its forward runs are in ``extra["n_forward"]``); it
+            takes the place of a prior draw.
+        polish: ``"gauss_newton"``: a start whose L-BFGS-B run did not converge (iteration
+            limit, failed line search) is continued by :func:`calibrate_gauss_newton` from its
+            end point, which is kept where it lowers the loss (its Jacobians in
+            ``extra["n_jacobians"]``, its trial runs in ``extra["n_forward"]``); ``None``: no
+            polishing.
 
     ``extra["starts"]`` lists every start (start point, end point, loss, convergence,
     evaluations); ``extra["n_at_best"]`` counts the starts that ended within ``agreement`` (in
     loss; 0.5 = a change of 1 in χ²) of the best.  When other starts ended at a clearly higher
     loss the loss has several local minima, which a warning says.  ``n_evaluations`` is the sum
-    over all starts.
+    of loss+gradient evaluations over all starts.
     """
 
     if not (isinstance(n_starts, int) and n_starts >= 1):
         raise ParameterError(f"n_starts = {n_starts!r} must be an int >= 1")
+    if ensemble_start not in (None, "eki", "uki"):
+        raise ParameterError(f"ensemble_start {ensemble_start!r} is not supported. Supported: eki, uki (or None)")
+    if polish not in (None, "gauss_newton"):
+        raise ParameterError(f"polish {polish!r} is not supported. Supported: gauss_newton (or None)")
     t0 = time.perf_counter()
-    n_draws = n_starts - 1 if include_first_guess else n_starts
     starts = [np.asarray(problem.u0, dtype=float)] if include_first_guess else []
+    n_forward, n_jacobians = 0, 0
+    if ensemble_start is not None and len(starts) < n_starts:
+        if ensemble_start == "eki":
+            ens = ensemble_kalman_inversion(problem, ensemble_size=ensemble_size, max_iterations=ensemble_iterations,
+                                            seed=seed, progress=False)
+        else:
+            ens = unscented_kalman_inversion(problem, max_iterations=ensemble_iterations, progress=False)
+        n_forward += int(ens.n_forward)
+        starts.append(np.asarray(ens.u, dtype=float))
+    n_draws = n_starts - len(starts)
     if n_draws > 0:
         draws = np.asarray(prior_ensemble(problem, max(n_draws, 2), jax.random.PRNGKey(seed)))
         starts += list(draws[:n_draws])
     fits = [calibrate_scipy(problem, u0=u, max_iterations=max_iterations, gtol=gtol, ftol=ftol,
                             progress=progress) for u in starts]
+    n_lbfgsb = int(sum(f.n_evaluations for f in fits))
+    polished = [False] * len(fits)
+    if polish == "gauss_newton":
+        for i, f in enumerate(fits):
+            if f.converged:
+                continue
+            g = calibrate_gauss_newton(problem, u0=f.u, gtol=gtol, ftol=ftol, progress=False)
+            n_forward += int(g.extra["n_forward"])
+            n_jacobians += int(g.extra["n_jacobians"])
+            if g.loss < f.loss:
+                g.message = f"L-BFGS-B: {f.message}; then {g.message}"
+                fits[i], polished[i] = g, True
     losses = np.array([f.loss for f in fits])
     k = int(np.argmin(losses))
     best = fits[k]
     n_at_best = int(np.sum(losses <= losses[k] + agreement))
     table = [{"u0": u.tolist(), "theta0": np.asarray(problem.physical(jnp.asarray(u))).tolist(),
               "theta": f.theta.tolist(), "loss": float(f.loss), "data_misfit": float(f.data_misfit),
-              "converged": bool(f.converged), "n_evaluations": int(f.n_evaluations)}
-             for u, f in zip(starts, fits, strict=True)]
+              "converged": bool(f.converged), "n_evaluations": int(f.n_evaluations), "polished": p,
+              "kind": ("first guess" if (j == 0 and include_first_guess) else
+                       f"{ensemble_start} mean" if (ensemble_start and j == int(include_first_guess)) else "prior draw")}
+             for j, (u, f, p) in enumerate(zip(starts, fits, polished, strict=True))]
     best.method = "multistart"
     best.history.attrs["method"] = f"multistart (best of {len(fits)} scipy L-BFGS-B runs: start {k})"
     best.message = (f"best of {len(fits)} starts is start {k} (0 = first guess)"
@@ -798,10 +841,12 @@ def calibrate_multistart(
         best.extra["warnings"].append(
             f"{len(fits) - n_at_best} of {len(fits)} starts ended at a higher loss ({', '.join(f'{x:.6g}' for x in others)} "
             f"vs {losses[k]:.6g}): the loss has other local minima or rough stretches")
-    best.n_evaluations = int(sum(f.n_evaluations for f in fits))
+    best.n_evaluations = n_lbfgsb
     best.wall_time = time.perf_counter() - t0
     best.extra.update(starts=table, best_start=k, n_at_best=n_at_best,
                       n_hvp=int(sum(f.extra.get("n_hvp", 0) for f in fits)))
+    if ensemble_start is not None or polish is not None:
+        best.extra.update(n_forward=n_forward, n_jacobians=n_jacobians)
     return best
 
 
