@@ -36,7 +36,7 @@ What ``benchmarks/qg_learned_closures.py`` measured from *one* run per closure (
 * **Jet** (``--config jet``): the jets wander over years, so the reference pools
   ``hires_seeds`` hi-res runs (one ``vmap``, 8 spin-up years: from pyqg's 1e-7 initial noise
   the jet's instability takes ~4 years to saturate), the members start from every seed
-  (``members_per_seed`` each) and run 1.5 years, and a second noise floor is scored: each
+  (``members_per_seed`` each, 540 days apart) and run a year, and a second noise floor: each
   member's own hi-res stretch against a reference of the *other* seeds (leave one out), i.e.
   what a perfect closure scores at this sample size.
 * **Generalisation** (``--train-config eddy --train-cache DIR``): the networks trained on the
@@ -118,7 +118,7 @@ SIZES = {
 #: Changes to a size for a configuration.  The jet's jets wander over years, so one hi-res
 #: run of a few years is not a reference (docs/qg.md, "Online benchmark": a second hi-res seed
 #: scored -2.5 against the first): the jet reference pools ``hires_seeds`` hi-res runs, each
-#: low-res member runs 1.5 years, and ``members_per_seed`` members start from each seed.  From
+#: low-res member runs a year, and ``members_per_seed`` members start from each seed.  From
 #: pyqg's 1e-7 initial noise the jet's instability needs ~4 years to saturate (upper-layer
 #: KE 0.002, 0.01, 0.1 × 1e-3 m² s⁻² after years 1, 2, 3 at 128²), hence 8 spin-up years.
 CONFIG_SIZES = {
@@ -126,7 +126,7 @@ CONFIG_SIZES = {
         "tiny": {"hires_seeds": 2, "spinup_years": 1.0, "data_years": 0.5,
                  "members_per_seed": 2, "start_spacing_days": 60, "online_days": 60},
         "small": {"hires_seeds": 4, "spinup_years": 8.0, "data_years": 3.0,
-                  "members_per_seed": 2, "start_spacing_days": 540, "online_days": 540,
+                  "members_per_seed": 2, "start_spacing_days": 540, "online_days": 360,
                   "fractions": (0.1, 1.0), "seeds": (0,), "nets": {"small": (12, 2)}},
     },
 }
