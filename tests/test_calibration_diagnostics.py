@@ -1,6 +1,9 @@
 """Honest calibration diagnostics: per-iteration history, SciPy's full termination reason,
 priors in the report, zero-sensitivity parameters and the noise floor of the loss plot."""
 
+import logging
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -119,6 +122,37 @@ def test_parameters_with_identically_zero_sensitivity_are_reported():
     assert r.extra["zero_sensitivity"] == ["flux_gain", "flux_efficiency"]
     assert r.extra["data_gradient"][0] != 0.0
     assert any(w.startswith("flux_gain: the data misfit has exactly zero gradient") for w in r.extra["warnings"])
+
+
+@pytest.mark.slow
+def test_one_compiled_value_and_gradient_serves_calibration_diagnostics_and_laplace(caplog):
+    """The end-of-calibration diagnostics (data misfit and its gradient, for the exactly-zero
+    sensitivity check) and laplace's stationarity gradient reuse the optimizer's compiled
+    loss-and-gradient program: exactly one program with an adjoint of the model is compiled
+    (the Hessian is laplace's own).  A grid (nz = 11) no other test uses, so nothing is cached."""
+    from pyclimaocean.inference import laplace
+
+    problem, _ = diffusion_twin(fluxes=(0.0,), noise_std=1e-4, nz=11,
+                                controls=("kappa_background", "flux_gain", "flux_efficiency"),
+                                first_guess={"kappa_background": 3e-4, "flux_gain": 1.3})
+    caplog.clear()
+    with jax.log_compiles(True), caplog.at_level(logging.DEBUG, logger="jax"):
+        r = calibrate_scipy(problem, max_iterations=20, progress=False)
+        post = laplace(problem, optimizer_result=r, num_samples=200, on_nonstationary="ignore")
+    programs = [m.getMessage().split(" ")[1] for m in caplog.records if m.getMessage().startswith("Compiling")]
+    with_model = [p for p in programs if "loss" in p or "misfit" in p or "grad" in p]
+    assert with_model == ["jit(loss_terms)"], with_model
+    assert r.extra["zero_sensitivity"] == ["flux_gain", "flux_efficiency"]
+    assert post.diagnostics["zero_sensitivity"] == ["flux_gain", "flux_efficiency"]
+    g = np.asarray(jax.grad(problem.data_misfit)(jnp.asarray(r.u)))
+    np.testing.assert_allclose(r.extra["data_gradient"], g, rtol=1e-12)
+    assert r.extra["data_gradient"][0] != 0.0
+    # physical space: the data gradient from the physical-space program, chained to u-space
+    rp = calibrate_scipy(problem, space="physical", max_iterations=20, progress=False)
+    assert rp.extra["zero_sensitivity"] == ["flux_gain", "flux_efficiency"]
+    gp = np.asarray(jax.grad(problem.data_misfit)(jnp.asarray(rp.u)))
+    np.testing.assert_allclose(rp.extra["data_gradient"], gp, rtol=1e-8)
+    assert rp.data_misfit == pytest.approx(float(problem.data_misfit(jnp.asarray(rp.u))), rel=1e-12)
 
 
 def test_scipy_termination_reason_spells_out_a_failed_line_search():

@@ -68,18 +68,49 @@ METHODS = ("scipy_lbfgsb", "optax_lbfgs", "optax_adam", "trust_region", "hybrid"
 
 
 @eqx.filter_jit
+def loss_terms(problem: Problem, u):
+    """``(Φ, ∇Φ, misfit, ∇misfit)`` at ``u`` ``(n,)``: the loss and the data misfit with their
+    u-space gradients from one forward and one adjoint run of the model (the regularisation's
+    value and gradient, which do not run the model, are added to the misfit's).
+
+    One compiled program serves the optimizers' evaluations, the diagnostics at the end of a
+    calibration (the misfit and its gradient for the exactly-zero-sensitivity check) and the
+    stationarity test of :func:`~pyclimaocean.inference.laplace`; problems of the same
+    structure (any data) share it.
+    """
+    misfit, g_misfit = jax.value_and_grad(problem.data_misfit)(u)
+    reg, g_reg = jax.value_and_grad(problem.regularization_term)(u)
+    return misfit + reg, g_misfit + g_reg, misfit, g_misfit
+
+
 def _value_and_grad(problem: Problem, u):
-    return jax.value_and_grad(problem.loss)(u)
+    return loss_terms(problem, u)[:2]
 
 
 @eqx.filter_jit
+def _loss_terms_physical(problem: Problem, theta):
+    """:func:`loss_terms` of :meth:`Problem.loss_physical` in physical space: ``(Φ(θ), ∇_θΦ,
+    misfit, ∇_θ misfit)``, one forward and one adjoint run."""
+    misfit, g_misfit = jax.value_and_grad(problem.data_misfit_physical)(theta)
+    reg, g_reg = jax.value_and_grad(problem.regularization_physical)(theta)
+    return misfit + reg, g_misfit + g_reg, misfit, g_misfit
+
+
 def _value_and_grad_physical(problem: Problem, theta):
-    return jax.value_and_grad(problem.loss_physical)(theta)
+    return _loss_terms_physical(problem, theta)[:2]
 
 
-@eqx.filter_jit
-def _misfit_and_grad(problem: Problem, u):
-    return jax.value_and_grad(problem.data_misfit)(u)
+def _misfit_and_grad(problem: Problem, u, space: str = "unconstrained"):
+    """Data misfit and its u-space gradient at ``u``, from the same compiled program the
+    optimizer used in ``space`` (no further compilation of the adjoint)."""
+    if space == "physical":
+        theta = problem.physical(u)
+        _, _, misfit, g_theta = _loss_terms_physical(problem, theta)
+        # T is elementwise: ∂misfit/∂u_i = ∂misfit/∂θ_i · dθ_i/du_i
+        dtheta_du = jax.jvp(problem.physical, (u,), (jnp.ones_like(u),))[1]
+        return misfit, g_theta * dtheta_du
+    _, _, misfit, g = loss_terms(problem, u)
+    return misfit, g
 
 
 @eqx.filter_jit
@@ -268,7 +299,8 @@ def _finish(problem, method, u, rows, n_eval, converged, message, t0, space="unc
     u = jnp.asarray(u)
     loss = float(rows[-1]["loss"])
     theta = np.asarray(problem.physical(u))
-    misfit, data_grad = _misfit_and_grad(problem, u)  # one forward + adjoint, for diagnostics
+    # the optimizer's own compiled value and gradient (a cache hit): no new adjoint compilation
+    misfit, data_grad = _misfit_and_grad(problem, u, space)
     priors = problem.prior_report()
     warn, zero = calibration_warnings(problem, rows[0]["u"], np.asarray(u), data_grad, priors=priors)
     if not converged:

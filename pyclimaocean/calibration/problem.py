@@ -413,25 +413,31 @@ class Problem(eqx.Module):
         here (no Jacobian: there is no change of variables); ``"ridge"`` uses ½λ‖θ − θ₀‖²
         scaled by the bounds' width where finite.
         """
-        theta = jnp.asarray(theta)
-        ps = self.parameter_set(theta)
+        return self.data_misfit_physical(theta) + self.regularization_physical(theta)
+
+    def data_misfit_physical(self, theta):
+        """½‖Γ^{-1/2}(𝒢 − y)‖² as a function of the physical vector θ ``(n,)``."""
+        ps = self.parameter_set(jnp.asarray(theta))
         preds = []
         for c in self.cases:
             preds.append(c.noise.whiten(c.predict(ps) - c.y))
-        misfit = 0.5 * jnp.sum(jnp.concatenate(preds) ** 2)
+        return 0.5 * jnp.sum(jnp.concatenate(preds) ** 2)
+
+    def regularization_physical(self, theta):
+        """The regularisation part of :meth:`loss_physical` (see there)."""
+        theta = jnp.asarray(theta)
         if self.regularization == "none":
-            return misfit
+            return jnp.zeros(())
         if self.regularization == "ridge":
             lo = np.array([p.lower for p in self._params()])
             hi = np.array([p.upper for p in self._params()])
             width = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
             theta0 = self.theta0
-            return misfit + 0.5 * self.ridge_weight * jnp.sum(((theta - theta0) / width) ** 2)
-        lp = sum(
+            return 0.5 * self.ridge_weight * jnp.sum(((theta - theta0) / width) ** 2)
+        return -sum(
             p.prior_distribution().log_prob(theta[i])
             for i, p in enumerate(self._params())
         )
-        return misfit - lp
 
     # -- reporting -------------------------------------------------------------------------
     def regularization_centre(self) -> np.ndarray | None:
