@@ -1,7 +1,8 @@
 """Cost of the adjoint of the 3-D basin model (not a test).
 
     python -m benchmarks.basin_gradient [--size full|small] [--steps 1000] [--repeat 3]
-                                        [--policies names,saveable] [--no-memory]
+                                        [--policies names,saveable] [--levels 2,3]
+                                        [--no-memory] [--no-breakdown]
 
 Prints, for a ``--steps``-step run of the acc-like sector (:func:`acc_sector`):
 
@@ -16,6 +17,10 @@ Prints, for a ``--steps``-step run of the acc-like sector (:func:`acc_sector`):
   - ``saveable``: a step keeps every residual (no recomputation inside a step; the segment
     still recomputes its steps once);
   - ``none``: no checkpointing at all (stores every step; only feasible for short runs).
+
+  and for each number of checkpoint levels of ``--levels`` (``integrate(checkpoint_levels=n)``:
+  2 = √T segments, the default; 3 = segments of ≈T^(2/3) steps split into sub-segments of
+  ≈T^(1/3): fewer stored states for one more recomputation sweep);
 
 * the breakdown of the gradient into forward pass, recomputation and reverse sweep: the
   ``jax.vjp`` forward (with residuals) and the pullback of the whole run timed separately, and
@@ -91,9 +96,9 @@ def _policy(name: str):
     return {"names": None, "saveable": jax.checkpoint_policies.everything_saveable}[name]
 
 
-def build(size: str, steps: int, policy: str):
+def build(size: str, steps: int, policy: str, levels: int = 2):
     """``(model, forward, gradient, vjp_forward, pullback, v)``: jitted functions of the
-    parameter vector ``v``."""
+    parameter vector ``v`` (``levels``: ``integrate``'s ``checkpoint_levels``)."""
     import jax
     import jax.numpy as jnp
 
@@ -109,12 +114,13 @@ def build(size: str, steps: int, policy: str):
     def loss(vec):
         m = params.with_values(vec).apply(model)
         if policy == "none":
-            ckpt, step_policy = None, STEP_POLICY
+            ckpt, step_policy, n_levels = None, STEP_POLICY, None
         else:
-            ckpt = "auto"
+            ckpt, n_levels = "auto", levels
             step_policy = _policy(policy) or STEP_POLICY
         final, _ = integrate(lambda s: m.step(s), m.initial_state(), steps,
-                             checkpoint_every=ckpt, step_policy=step_policy)
+                             checkpoint_every=ckpt, step_policy=step_policy,
+                             checkpoint_levels=n_levels)
         misfit_T = jnp.sum(((final.T - t_ref) * wet) ** 2) / n_wet
         ke = jnp.sum(final.u**2 + final.v**2) / n_wet
         return misfit_T + 1e2 * ke
@@ -236,9 +242,10 @@ def kernel_breakdown(model, repeat: int) -> dict:
     return out
 
 
-def timing_child(size: str, steps: int, repeat: int, policy: str, split: bool) -> None:
+def timing_child(size: str, steps: int, repeat: int, policy: str, split: bool,
+                 levels: int = 2, breakdown: bool = True) -> None:
     """Time one configuration in this (fresh) process; print JSON."""
-    model, forward, gradient, vjp_forward, pullback, v = build(size, steps, policy)
+    model, forward, gradient, vjp_forward, pullback, v = build(size, steps, policy, levels)
     if split:
         _, pb = vjp_forward(v)
         (tf, cf), (tg, cg), (tvf, _), (tpb, _) = timed_together(
@@ -251,20 +258,22 @@ def timing_child(size: str, steps: int, repeat: int, policy: str, split: bool) -
     out = {"forward": tf, "gradient": tg, "vjp_forward": tvf, "pullback": tpb,
            "forward_cpu": cf, "gradient_cpu": cg,
            "loss": float(value), "grad_finite": bool(np.all(np.isfinite(np.asarray(grad)))),
+           "grad": [float(x) for x in np.asarray(grad)],
            "cells": int(np.prod(model.grid.shape)), "shape": list(model.grid.shape),
            "n_substeps": model.n_substeps}
-    if policy != "none":
+    # (the per-step pieces do not depend on the number of checkpoint levels)
+    if breakdown and policy != "none" and levels == 2:
         out["per_step"] = step_breakdown(model, repeat, policy)
-    if policy == "names":
+    if breakdown and policy == "names" and levels == 2:
         out["kernels"] = kernel_breakdown(model, repeat)
     print(json.dumps(out))
 
 
-def memory_child(kind: str, size: str, steps: int, policy: str) -> None:
+def memory_child(kind: str, size: str, steps: int, policy: str, levels: int = 2) -> None:
     """Compile and run one configuration in this (fresh) process; print JSON with memory."""
     import jax
 
-    _, forward, gradient, _, _, v = build(size, steps, policy)
+    _, forward, gradient, _, _, v = build(size, steps, policy, levels)
     fn = forward if kind == "forward" else gradient
     compiled = fn.lower(v).compile()
     xla = xla_buffer_bytes(compiled)
@@ -297,20 +306,27 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--policies", default="names,saveable",
                         help=f"comma-separated step checkpoint policies from {POLICIES}")
+    parser.add_argument("--levels", default="2",
+                        help="comma-separated checkpoint levels (integrate's checkpoint_levels)")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory rows")
+    parser.add_argument("--no-breakdown", action="store_true",
+                        help="skip the per-step and per-kernel timings")
     parser.add_argument("--split", action="store_true",
                         help="also time the whole run's jax.vjp forward and pullback apart")
     parser.add_argument("--one-core", action="store_true",
                         help="restrict every child process to one core")
     parser.add_argument("--timing-child", choices=POLICIES)
     parser.add_argument("--memory-child", nargs=2, metavar=("KIND", "POLICY"))
+    parser.add_argument("--checkpoint-levels", type=int, default=2)
     args = parser.parse_args(argv)
     if os.environ.get("PYCLIMAOCEAN_BENCH_ONE_CORE") and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # before JAX starts
     if args.timing_child:
-        return timing_child(args.size, args.steps, args.repeat, args.timing_child, args.split)
+        return timing_child(args.size, args.steps, args.repeat, args.timing_child, args.split,
+                            args.checkpoint_levels, not args.no_breakdown)
     if args.memory_child:
-        return memory_child(args.memory_child[0], args.size, args.steps, args.memory_child[1])
+        return memory_child(args.memory_child[0], args.size, args.steps, args.memory_child[1],
+                            args.checkpoint_levels)
 
     import jax
 
@@ -318,6 +334,12 @@ def main(argv=None):
     for p in policies:
         if p not in POLICIES:
             parser.error(f"unknown policy {p!r}; choose from {', '.join(POLICIES)}")
+    levels = [int(n) for n in args.levels.split(",") if n]
+    if any(n < 2 for n in levels):
+        parser.error("--levels: each number of checkpoint levels must be >= 2")
+    # (policy, levels) variants; "none" has no checkpoints, so no levels
+    variants = [(p, n) for p in policies for n in (levels if p != "none" else [2])]
+    variants = list(dict.fromkeys(variants))
     common = ["--size", args.size, "--steps", str(args.steps)]
     model = build_model(args.size)
     nz, ny, nx = model.grid.shape
@@ -328,12 +350,21 @@ def main(argv=None):
           f"{model.n_substeps} barotropic substeps, {args.steps} steps, "
           f"{len(model.parameters())} parameters")
 
+    if set(levels) != {2}:
+        from pyclimaocean.integrate import default_checkpoint_lengths
+
+        for n in levels:
+            print(f"{n} checkpoint levels: nested segment lengths "
+                  f"{default_checkpoint_lengths(args.steps, levels=n)}")
+
     results = {}
     print(f"\n{'step checkpoint policy':24s} {'forward (s)':>12s} {'gradient (s)':>13s} "
           f"{'ratio':>7s} {'CPU-time ratio':>15s} {'vjp fwd (s)':>12s} {'pullback (s)':>13s}")
-    for p in policies:
+    for p, n in variants:
         t = _child(["--timing-child", p, "--repeat", str(args.repeat), *common,
-                    *(["--split"] if args.split else [])], args.one_core)
+                    "--checkpoint-levels", str(n), *(["--split"] if args.split else []),
+                    *(["--no-breakdown"] if args.no_breakdown else [])], args.one_core)
+        p = _label(p, n)
         results[p] = t
         print(f"{p:24s} {t['forward']:12.3f} {t['gradient']:13.3f} "
               f"{t['gradient'] / t['forward']:7.2f} "
@@ -342,6 +373,12 @@ def main(argv=None):
         if not t["grad_finite"]:
             print("  (gradient not finite)")
     print("(times: minimum over --repeat interleaved calls; CPU time: of the whole process)")
+    first = next(iter(results.values()))
+    for p, t in results.items():
+        diff = max(abs(a - b) / max(abs(b), 1e-300) for a, b in zip(t["grad"], first["grad"],
+                                                                    strict=True))
+        print(f"  {p}: loss {t['loss']:.15e}, gradient max relative difference to "
+              f"{next(iter(results))!r} {diff:.1e}")
 
     for p, t in results.items():
         s = t.get("per_step")
@@ -376,8 +413,9 @@ def main(argv=None):
     if args.no_memory:
         return
     mem = {"forward": _child(["--memory-child", "forward", policies[0], *common])}
-    for p in policies:
-        mem[p] = _child(["--memory-child", "gradient", p, *common])
+    for p, n in variants:
+        mem[_label(p, n)] = _child(["--memory-child", "gradient", p, *common,
+                                    "--checkpoint-levels", str(n)])
     print(f"\n{'memory (MiB)':30s} {'XLA buffers':>12s} {'RSS after':>10s} {'peak RSS':>9s} "
           f"{'RSS increase':>13s}")
     for kind, m in mem.items():
@@ -386,11 +424,15 @@ def main(argv=None):
         print(f"{label:30s} {xla:>12s} {m['rss_after_compile_kib'] / 1024:10.1f} "
               f"{m['rss_peak_kib'] / 1024:9.1f} {m['rss_increase_kib'] / 1024:13.1f}")
     f = mem["forward"]
-    for p in policies:
+    for p in (_label(p, n) for p, n in variants):
         line = f"ratio to forward, policy {p!r}: peak RSS {mem[p]['rss_peak_kib'] / f['rss_peak_kib']:.2f}"
         if f["xla_bytes"] and mem[p]["xla_bytes"]:
             line += f", XLA buffers {mem[p]['xla_bytes'] / f['xla_bytes']:.1f}"
         print(line)
+
+
+def _label(policy: str, levels: int) -> str:
+    return policy if levels == 2 or policy == "none" else f"{policy}, {levels} levels"
 
 
 if __name__ == "__main__":
