@@ -56,14 +56,18 @@ DT = 3600.0  # s (Ross et al. 2023)
 YEAR = 360 * 86400.0  # s
 DEFAULT_FIGURE = Path("docs/figures/qg_spectrum_vs_pyqg_jax.png")
 DEFAULT_RESULTS = Path("benchmarks/results/qg_spectrum_vs_pyqg_jax.json")
-POLICIES = ("default", "none_saved")
+#: gradient variants: "default" (the model's hand-written step adjoint, integrate's step
+#: policy), "autodiff" (JAX differentiates the step, ``adjoint="autodiff"``), "none_saved"
+#: (autodiff, and the step checkpoint keeps no grid fields)
+POLICIES = ("default", "autodiff", "none_saved")
 
 
-def ours(nx: int, seed: int = 0):
+def ours(nx: int, seed: int = 0, adjoint: str = "hand"):
     import pyclimaocean  # noqa: F401  (enables x64)
     from pyclimaocean.models.qg import TwoLayerQG
 
-    return TwoLayerQG(nx=nx, dt=DT, seed=seed)  # defaults = "eddy" (pyqg QGModel defaults)
+    # defaults = "eddy" (pyqg QGModel defaults)
+    return TwoLayerQG(nx=nx, dt=DT, seed=seed, adjoint=adjoint)
 
 
 def reference(nx: int):
@@ -107,7 +111,7 @@ def build_gradient(nx: int, steps: int, policy: str):
     from pyclimaocean.integrate import integrate
     from pyclimaocean.models.qg import kinetic_energy
 
-    model = ours(nx)
+    model = ours(nx, adjoint="hand" if policy == "default" else "autodiff")
     spun = jax.jit(lambda s: model.run(s, 4000, checkpoint_every=None)[0])(
         model.initial_state())
     params = model.parameters()
@@ -143,7 +147,7 @@ def step_breakdown(nx: int, policy: str, repeat: int) -> dict:
 
     from pyclimaocean.integrate import STEP_POLICY
 
-    model = ours(nx)
+    model = ours(nx, adjoint="hand" if policy == "default" else "autodiff")
     state = jax.jit(lambda s: model.run(s, 100, checkpoint_every=None)[0])(
         model.initial_state())
     pol = STEP_POLICY
@@ -307,7 +311,7 @@ def main(argv=None):
     parser.add_argument("--nx", type=int, nargs="+")
     parser.add_argument("--steps", type=int)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--policies", default="default,none_saved",
+    parser.add_argument("--policies", default="default,autodiff",
                         help=f"gradient: comma-separated step checkpoint policies {POLICIES}")
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--seeds", type=int, default=4)
@@ -359,8 +363,10 @@ def main(argv=None):
         print(f"{'step policy':12s} {'forward (s)':>12s} {'gradient (s)':>13s} {'ratio':>6s} "
               f"{'CPU-time ratio':>15s} | per step (CPU): {'step (ms)':>9s} "
               f"{'recompute':>9s} {'pullback':>9s} {'1 + rec. + pullb.':>17s}")
+        grads = {}
         for p in policies:
             r = child("gradient", nx, steps, args.repeat, p)
+            grads[p] = np.asarray(r["grad"])
             s = r["per_step"]
             rec, pb = s["vjp_forward"] / s["step"], s["pullback"] / s["step"]
             print(f"{p:12s} {r['forward']:12.3f} {r['gradient']:13.3f} "
@@ -370,6 +376,10 @@ def main(argv=None):
                   flush=True)
         print("(whole-run times: minimum of --repeat interleaved calls; per step: of 20x as "
               "many; recompute and pullback in units of one step)")
+        first = policies[0]
+        for p in policies[1:]:
+            diff = np.max(np.abs(grads[p] - grads[first]) / np.abs(grads[first]))
+            print(f"gradient {p!r} vs {first!r}: largest relative difference {diff:.1e}")
         if args.no_memory:
             return None
         mem = {"forward": child("memory", "forward", nx, steps, policies[0])}
