@@ -133,7 +133,7 @@ def test_no_slip_walls_add_the_side_drag_and_dissipate():
     assert work(True) < work(False) < 0.0
 
 
-@pytest.mark.slow  # 34 s measured (load ~15 on 2 cores; compiles the gradient)
+@pytest.mark.slow  # 8.2 s of CPU measured at load ~28 (10.8 s with a separately compiled forward)
 def test_no_slip_viscosity_gradient_matches_finite_differences():
     """d(KE)/dA_h through 30 steps of the tiny box with no-slip walls, from rest under wind:
     reverse mode vs a central difference (relative step 1e-3)."""
@@ -150,8 +150,14 @@ def test_no_slip_viscosity_gradient_matches_finite_differences():
         return mean_kinetic_energy(mm, final)
 
     a = jnp.asarray(1e3)
-    grad = float(jax.jit(jax.grad(loss))(a))
-    f = jax.jit(loss)
+    # one compiled program: its value is the loss for the finite differences (a separately
+    # compiled forward would cost a second compilation of the run)
+    value_and_grad = jax.jit(jax.value_and_grad(loss))
+    grad = float(value_and_grad(a)[1])
+
+    def f(v):
+        return value_and_grad(v)[0]
+
     h = 1.0
     fd = (float(f(a + h)) - float(f(a - h))) / (2 * h)
     assert grad < 0.0  # more friction, less energy
@@ -345,7 +351,7 @@ def test_restoring_and_flux_budget():
     assert change == pytest.approx(expected, rel=1e-10)
 
 
-@pytest.mark.slow  # 67 s measured (machine shared; compiles forward and gradient)
+@pytest.mark.slow  # 11 s of CPU measured at load ~29 (14 s with a separately compiled forward)
 def test_gradients_match_finite_differences():
     """Reverse-mode gradients through 60 steps vs central differences (relative step 1e-3):
     relative error < 1e-6 for viscosity, linear and quadratic drag, wind amplitude and the
@@ -362,8 +368,14 @@ def test_gradients_match_finite_differences():
         return 1e3 * mean_kinetic_energy(mm, final) + mean_sst(mm, final)
 
     x = jnp.asarray([float(ps[n].value) for n in names])
-    grad = jax.jit(jax.grad(loss))(x)
-    f = jax.jit(loss)
+    # one compiled program: its value is the loss for the finite differences (a separately
+    # compiled forward would cost a second compilation of the run)
+    value_and_grad = jax.jit(jax.value_and_grad(loss))
+    grad = value_and_grad(x)[1]
+
+    def f(v):
+        return value_and_grad(v)[0]
+
     for i, name in enumerate(names):
         h = 1e-3 * abs(float(x[i]))
         e = jnp.zeros_like(x).at[i].set(h)
