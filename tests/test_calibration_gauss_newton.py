@@ -11,7 +11,11 @@ import pytest
 
 import pyclimaocean  # noqa: F401  (x64)
 from pyclimaocean.calibration import Case, Problem, calibrate_scipy
-from pyclimaocean.calibration.gauss_newton import gauss_newton_loop, residuals_and_jacobian
+from pyclimaocean.calibration.gauss_newton import (
+    _regularization_terms,
+    gauss_newton_loop,
+    residuals_and_jacobian,
+)
 from pyclimaocean.calibration.optimize import (
     METHODS,
     calibrate,
@@ -96,6 +100,9 @@ def test_jacobian_matches_finite_differences_and_gradient_matches_reverse_mode(t
         scale = float(jnp.max(jnp.abs(fd)))
         assert scale > 0
         np.testing.assert_allclose(J[:, i], fd, rtol=0, atol=1e-6 * scale)
+    # the regularisation's Hessian is diagonal (one term per control): its one-HVP form is exact
+    H_reg = np.asarray(_regularization_terms(problem, u)[2])
+    np.testing.assert_allclose(H_reg, jax.hessian(problem.regularization_term)(u), rtol=1e-12, atol=1e-12)
     g = np.asarray(J).T @ np.asarray(r) + np.asarray(jax.grad(problem.regularization_term)(u))
     np.testing.assert_allclose(g, jax.grad(problem.loss)(u), rtol=1e-10, atol=1e-10 * float(np.max(np.abs(g))))
 
@@ -116,6 +123,7 @@ def test_reaches_the_lbfgsb_optimum_on_the_nonlinear_toy(toy):
     assert res.summary()["n_forward_runs"] == res.extra["n_forward"]
 
 
+@pytest.mark.slow  # 14 s measured at load ~12 (with the fixture)
 def test_rejected_step_raises_the_damping(linear):
     # on Φ + a steep wall that is flat at the start (the Gauss–Newton model cannot see it) and
     # that the full step crosses: the first trial is rejected, λ grows from 0, the step shrinks,
