@@ -73,6 +73,9 @@ REGIMES = {
 CONTROL_ORDER = ["c_surface", "c_wind_ustar", "c_lo_u", "c_conv_c", "c_hi_u", "c_lo_c", "c_conv_u",
                  "c_hi_c", "c_un_u", "c_un_c", "c_lo_e", "c_hi_e", "c_conv_e", "c_lo_d", "c_hi_d", "c_un_d"]
 METHODS = ("lbfgsb", "hybrid", "eki_small", "eki_large", "uki")
+#: methods added after the first battery (``--add``: run on the twins of an existing file)
+NEW_METHODS = ("gauss_newton", "robust")
+ALL_METHODS = METHODS + NEW_METHODS
 INITIAL_GRADIENT = 0.01  # K m⁻¹
 INITIAL_MIXED_LAYER = 8.0  # m
 PRIOR_SCALE = 0.2
@@ -185,17 +188,22 @@ def _compiled():
     import equinox as eqx
     import jax
 
+    from pyclimaocean.calibration.gauss_newton import residuals_and_jacobian
+
     return SimpleNamespace(
         misfit=eqx.filter_jit(lambda problem, u: problem.data_misfit(u)),
         forward=eqx.filter_jit(lambda problem, u: problem.forward(u)),
         value_and_grad=eqx.filter_jit(lambda problem, u: jax.value_and_grad(problem.loss)(u)),
+        jacobian=residuals_and_jacobian,
     )
 
 
-def _ratio(problem, repeats: int = 7, calls: int = 3) -> float:
+def _ratio(problem, repeats: int = 7, calls: int = 3, jacobian: bool = False):
     """r = time(value_and_grad) / time(forward), both jitted and warm, timed interleaved
     (``repeats`` alternating rounds of ``calls`` calls each; the fastest round of each) in
-    process CPU time, which waiting for a core on a shared machine does not inflate."""
+    process CPU time, which waiting for a core on a shared machine does not inflate.  With
+    ``jacobian``: ``(r, r_J)``, r_J = time(residuals and their forward-mode Jacobian, n
+    tangents) / time(forward), timed in the same rounds."""
     import jax
 
     c = _compiled()
@@ -208,11 +216,15 @@ def _ratio(problem, repeats: int = 7, calls: int = 3) -> float:
         return (time.process_time() - t) / calls
 
     timed(c.value_and_grad), timed(c.forward)  # compile / warm up
-    t_vg, t_fw = np.inf, np.inf
+    if jacobian:
+        timed(c.jacobian)
+    t_vg, t_fw, t_j = np.inf, np.inf, np.inf
     for _ in range(repeats):
         t_vg = min(t_vg, timed(c.value_and_grad))
         t_fw = min(t_fw, timed(c.forward))
-    return t_vg / t_fw
+        if jacobian:
+            t_j = min(t_j, timed(c.jacobian))
+    return (t_vg / t_fw, t_j / t_fw) if jacobian else t_vg / t_fw
 
 
 def ensemble_sizes(n: int) -> tuple[int, int]:
@@ -221,12 +233,19 @@ def ensemble_sizes(n: int) -> tuple[int, int]:
 
 
 def run_twin(problem, truth, *, r: float, eki_iterations: int, uki_iterations: int, svi_steps: int,
-             methods=METHODS):
-    """One twin: every method's end point, success, cost; Laplace and SVI coverage."""
+             methods=METHODS, r_jacobian: float | None = None, identifiable=None):
+    """One twin: every method's end point, success, cost; Laplace and SVI coverage.
+
+    ``identifiable`` given (from a stored row of the same twin): the adjoint fit and Laplace
+    are not rerun (only ``methods``, which must then not include ``lbfgsb``)."""
     import jax.numpy as jnp
 
     from pyclimaocean.calibration import calibrate_scipy, ensemble_kalman_inversion
-    from pyclimaocean.calibration.optimize import calibrate_hybrid
+    from pyclimaocean.calibration.optimize import (
+        calibrate_gauss_newton,
+        calibrate_hybrid,
+        calibrate_multistart,
+    )
     from pyclimaocean.calibration.uki import unscented_kalman_inversion
     from pyclimaocean.inference import laplace, run_svi
 
@@ -238,15 +257,20 @@ def run_twin(problem, truth, *, r: float, eki_iterations: int, uki_iterations: i
     tol = np.sqrt(m / 2)
     out = {"n_controls": n, "m": m, "misfit_truth": misfit_true, "methods": {}}
     t0 = time.perf_counter()
-    fit = calibrate_scipy(problem, progress=False)
-    post = laplace(problem, fit.u, method="gauss_newton", optimizer_result=fit, on_nonstationary="ignore",
-                   precision=None)
-    lo, hi = post.interval(0.95)
-    rel_std = np.std(post.theta_samples, axis=0) / np.abs(np.asarray(fit.theta))
-    identifiable = rel_std <= 0.02
-    out.update(covered=post.covers(truth).tolist(), identifiable=identifiable.tolist(),
-               rel_std=rel_std.tolist(), laplace_stationary=bool(post.diagnostics.get("stationary", True)),
-               lbfgsb_wall_s=time.perf_counter() - t0)
+    if identifiable is not None:
+        if "lbfgsb" in methods:
+            raise ValueError("identifiable given: the adjoint fit is not rerun, so 'lbfgsb' cannot be a method")
+        identifiable = np.asarray(identifiable, dtype=bool)
+        svi_steps = 0
+    else:
+        fit = calibrate_scipy(problem, progress=False)
+        post = laplace(problem, fit.u, method="gauss_newton", optimizer_result=fit, on_nonstationary="ignore",
+                       precision=None)
+        rel_std = np.std(post.theta_samples, axis=0) / np.abs(np.asarray(fit.theta))
+        identifiable = rel_std <= 0.02
+        out.update(covered=post.covers(truth).tolist(), identifiable=identifiable.tolist(),
+                   rel_std=rel_std.tolist(), laplace_stationary=bool(post.diagnostics.get("stationary", True)),
+                   lbfgsb_wall_s=time.perf_counter() - t0)
     if svi_steps > 0:
         t1 = time.perf_counter()
         svi = run_svi(problem, guide="multivariate_normal", num_steps=svi_steps, init_from=post, progress=False)
@@ -269,7 +293,8 @@ def run_twin(problem, truth, *, r: float, eki_iterations: int, uki_iterations: i
                 return float(cost_per_row[i])
         return None
 
-    def record(name, theta, u, total_cost, history=None, cost_per_row=None, note="", n_forward=0, evals=None):
+    def record(name, theta, u, total_cost, history=None, cost_per_row=None, note="", n_forward=0, evals=None,
+               **split):
         value = float(misfit(problem, jnp.asarray(u)))
         ok_p, err = params_ok(theta)
         success = ok_p and value <= misfit_true + tol
@@ -282,7 +307,8 @@ def run_twin(problem, truth, *, r: float, eki_iterations: int, uki_iterations: i
                                 "cost": float(total_cost), "cost_to_success": cost_success,
                                 "reached_success": cost_success is not None, "note": note,
                                 # the split of the cost: forward runs + loss+gradient evaluations (x r)
-                                "n_forward": int(n_forward), "n_evaluations": None if evals is None else int(evals)}
+                                "n_forward": int(n_forward), "n_evaluations": None if evals is None else int(evals),
+                                **split}
 
     j_small, j_large = ensemble_sizes(n)
     out["ensemble_sizes"] = [j_small, j_large]
@@ -306,12 +332,35 @@ def run_twin(problem, truth, *, r: float, eki_iterations: int, uki_iterations: i
         elif name == "uki":
             k = unscented_kalman_inversion(problem, max_iterations=uki_iterations, progress=False)
             record(name, k.theta, k.u, k.n_forward, k.history, k.history["n_forward"].values, n_forward=k.n_forward)
+        elif name == "gauss_newton":
+            # Levenberg–Marquardt: a Jacobian (n forward-mode passes) costs r_J forward runs, a
+            # trial step one forward run
+            g = calibrate_gauss_newton(problem, progress=False)
+            h = g.history
+            nf, nj = g.extra["n_forward"], g.extra["n_jacobians"]
+            record(name, g.theta, g.u, nf + nj * r_jacobian, h,
+                   h["n_forward"].values + h["n_jacobians"].values * r_jacobian, g.message[:80],
+                   n_forward=nf, n_jacobians=nj, r_jacobian=r_jacobian)
+        elif name == "robust":
+            # L-BFGS-B from the first guess and from the mean of 3 EKI updates (J = j_small); a
+            # run that did not converge is continued by Gauss–Newton; the lower loss is kept.
+            # Cost: everything it ran (the choice needs every start), so cost to success = cost
+            res = calibrate_multistart(problem, n_starts=2, ensemble_start="eki", ensemble_iterations=3,
+                                       ensemble_size=j_small, polish="gauss_newton", progress=False)
+            nf, nj, ne = res.extra["n_forward"], res.extra["n_jacobians"], res.n_evaluations
+            record(name, res.theta, res.u, nf + ne * r + nj * (r_jacobian or 0.0), note=res.message[:120],
+                   n_forward=nf, evals=ne, n_jacobians=nj, r_jacobian=r_jacobian,
+                   starts=[{k: v for k, v in st.items() if k in ("kind", "loss", "data_misfit", "converged",
+                                                                  "n_evaluations", "polished")}
+                           for st in res.extra["starts"]], best_start=res.extra["best_start"])
         out["methods"][name]["wall_s"] = time.perf_counter() - t1
     return out
 
 
-def _plan(full: bool, twins: int | None):
-    """[(kind, n_controls, twins_per_regime)], size per kind, iterations."""
+def _plan(full: bool, twins: int | None, field_controls: tuple[int, ...] | None = None):
+    """[(kind, n_controls, twins_per_regime)], size per kind.  ``field_controls``: the field
+    groups' numbers of controls (default 31, ``--full`` 63); a field twin with n controls has
+    nz = n + 1 levels over the same depth (finer cells, same physics)."""
     if full:
         catke = dict(nz=32, depth=128.0, dt=600.0, hours=48.0, obs_hours=6.0)
         field = dict(nz=64, depth=128.0, dt=600.0, hours=48.0, obs_hours=6.0)
@@ -320,9 +369,19 @@ def _plan(full: bool, twins: int | None):
         catke = dict(nz=8, depth=64.0, dt=600.0, hours=12.0, obs_hours=3.0)
         field = dict(nz=32, depth=64.0, dt=600.0, hours=12.0, obs_hours=3.0)
         plan = [("catke", 4, 7), ("catke", 8, 2), ("catke", 16, 2), ("catke", 24, 2), ("field", 31, 2)]
+    if field_controls is not None:
+        per = next(t for k, _, t in plan if k == "field")
+        plan = [p for p in plan if p[0] != "field"] + [("field", n, per) for n in field_controls]
     if twins is not None:
         plan = [(k, n, twins) for k, n, _ in plan]
     return plan, {"catke": catke, "field": field}
+
+
+def _size(sizes, kind, n_controls):
+    size = dict(sizes[kind])
+    if kind == "field":
+        size["nz"] = n_controls + 1
+    return size
 
 
 def _twin_id(kind, n, regime, seed):
@@ -331,8 +390,13 @@ def _twin_id(kind, n, regime, seed):
 
 def run_battery(*, full: bool = False, twins: int | None = None, jsonl: str | None = None, resume: bool = False,
                 only: tuple[str, ...] | None = None, first: tuple[str, ...] = (), eki_iterations: int = 15, uki_iterations: int = 15,
-                svi_steps: int = 500, methods=METHODS, regimes: tuple[str, ...] = tuple(REGIMES)):
-    plan, sizes = _plan(full, twins)
+                svi_steps: int = 500, methods=ALL_METHODS, regimes: tuple[str, ...] = tuple(REGIMES),
+                field_controls: tuple[int, ...] | None = None, add_to: str | None = None):
+    """Run the plan's twins; with ``add_to`` (a file of rows already measured), run only
+    ``methods`` on the twins of that file (their stored identifiable sets), writing rows that
+    hold only those methods to ``jsonl`` (``table`` merges them by twin id)."""
+    plan, sizes = _plan(full, twins, field_controls)
+    base = {row["id"]: row for row in read_rows(add_to)} if add_to else {}
     done = set()
     if resume and jsonl and os.path.exists(jsonl):
         done = {r["id"] for r in read_rows(jsonl)}
@@ -351,15 +415,17 @@ def run_battery(*, full: bool = False, twins: int | None = None, jsonl: str | No
             continue
         seed = 1000 * n_controls + 10 * list(REGIMES).index(regime) + k
         tid = _twin_id(kind, n_controls, regime, seed)
-        if tid in done:
+        if tid in done or (add_to and tid not in base):
             continue
-        problem, truth = make_twin(kind, regime, n_controls, seed, **sizes[kind])
-        r = _ratio(problem)  # per twin, in the same process and minute as its methods run
+        problem, truth = make_twin(kind, regime, n_controls, seed, **_size(sizes, kind, n_controls))
+        # per twin, in the same process and minute as its methods run
+        r, r_jacobian = _ratio(problem, jacobian=True)
         t1 = time.perf_counter()
         row = run_twin(problem, truth, r=r, eki_iterations=eki_iterations,
-                       uki_iterations=uki_iterations, svi_steps=svi_steps, methods=methods)
-        row.update(id=tid, kind=kind, regime=regime, seed=seed, r=r, size=sizes[kind],
-                   wall_s=time.perf_counter() - t1, truth=truth.tolist())
+                       uki_iterations=uki_iterations, svi_steps=svi_steps, methods=methods, r_jacobian=r_jacobian,
+                       identifiable=base[tid]["identifiable"] if add_to else None)
+        row.update(id=tid, kind=kind, regime=regime, seed=seed, r=r, r_jacobian=r_jacobian,
+                   size=_size(sizes, kind, n_controls), wall_s=time.perf_counter() - t1, truth=truth.tolist())
         rows.append(row)
         if jsonl:
             with open(jsonl, "a") as f:
@@ -367,7 +433,7 @@ def run_battery(*, full: bool = False, twins: int | None = None, jsonl: str | No
         print(f"[{time.perf_counter() - t0:6.0f} s] {tid}: r = {r:.2f}, "
               + ", ".join(f"{m}: {'ok' if v['success'] else 'FAIL'} ({v['cost_to_success'] or v['cost']:.0f})"
                           for m, v in row["methods"].items())
-              + f"; Laplace covers {sum(row['covered'])}/{n_controls}"
+              + (f"; Laplace covers {sum(row['covered'])}/{n_controls}" if "covered" in row else "")
               + (f", SVI {sum(row['svi_covered'])}" if "svi_covered" in row else ""), flush=True)
     return rows
 
@@ -390,12 +456,33 @@ def read_rows(path):
     return rows
 
 
+def merge_rows(rows):
+    """Rows of several files merged by twin id: a row that holds only added methods (``--add``)
+    contributes its methods (and r_J) to the first row of that twin."""
+    out: dict[str, dict] = {}
+    for row in rows:
+        if row["id"] not in out:
+            out[row["id"]] = dict(row, methods=dict(row["methods"]))
+            continue
+        base = out[row["id"]]
+        base["methods"].update(row["methods"])
+        for key in ("r_jacobian",):
+            if key in row:
+                base.setdefault(key, row[key])
+    return list(out.values())
+
+
 def costs(row, name, r=None):
     """``(cost, cost_to_success or None)`` of a method on a twin, in forward-run equivalents; with
     ``r`` given, the loss+gradient evaluations of L-BFGS-B and the hybrid are priced at ``r``
     instead of the r measured with the twin (timing ratios are noise on an overloaded machine)."""
     v = row["methods"][name]
     cost, success = v["cost"], v.get("cost_to_success")
+    if "n_jacobians" in v:  # gauss_newton (no loss+gradient evaluation) and robust (cost = whole run)
+        if r is None or not v.get("n_evaluations"):
+            return cost, success
+        total = v["n_forward"] + v["n_evaluations"] * r + v["n_jacobians"] * (v.get("r_jacobian") or 0.0)
+        return total, (None if success is None else total)
     if r is None or name not in ("lbfgsb", "hybrid"):
         return cost, success
     r_row = row["r"]
@@ -412,13 +499,19 @@ def _groups(rows):
     return sorted({(r.get("kind", "catke"), r["n_controls"]) for r in rows}, key=lambda g: (g[0] != "catke", g[1]))
 
 
-def table(rows, methods=METHODS, r=None) -> str:
+LABELS = {"lbfgsb": "adjoint L-BFGS-B", "hybrid": "hybrid (EKI, then L-BFGS-B)", "eki_small": "EKI, J = max(10, n+2)",
+          "eki_large": "EKI, J = 2 max(10, n+2)", "uki": "UKI (2n+1 points)",
+          "gauss_newton": "Gauss–Newton (LM, forward-mode J)",
+          "robust": "robust: L-BFGS-B from first guess + EKI mean, GN polish"}
+
+
+def table(rows, methods=ALL_METHODS, r=None) -> str:
     lines = ["| controls | twins | method | success | reached success | median cost to success (fwd-run equiv.) "
              "| median cost of the run | Laplace / SVI 95 % coverage |",
              "|---|---|---|---|---|---|---|---|"]
     for kind, n in _groups(rows):
         sub = [r for r in rows if r.get("kind", "catke") == kind and r["n_controls"] == n]
-        cov = np.mean([c for r in sub for c in r["covered"]])
+        cov = np.mean([c for r in sub for c in r.get("covered", [])])
         svi = [c for r in sub for c in r.get("svi_covered", [])]
         label = f"{n}" + (" (field)" if kind == "field" else "")
         for k, name in enumerate(methods):
@@ -440,7 +533,7 @@ def table(rows, methods=METHODS, r=None) -> str:
     return "\n".join(lines)
 
 
-def twin_table(rows, methods=METHODS, r=None) -> str:
+def twin_table(rows, methods=ALL_METHODS, r=None) -> str:
     """Per twin: cost to success (fwd-run equivalents), or ``FAIL (cost of the run; misfit − the
     truth's, worst identifiable error)``; Laplace / SVI coverage."""
     lines = ["| twin | r | identifiable | " + " | ".join(methods) + " | Laplace / SVI cover |",
@@ -465,17 +558,15 @@ def twin_table(rows, methods=METHODS, r=None) -> str:
     return "\n".join(lines)
 
 
-def plot(rows, path, methods=METHODS, r=None):
+def plot(rows, path, methods=ALL_METHODS, r=None):
     """Median cost to success (fwd-run equivalents) vs number of controls, per method."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = {"lbfgsb": "adjoint L-BFGS-B", "hybrid": "hybrid (EKI, then L-BFGS-B)", "eki_small": "EKI, J = max(10, n+2)",
-              "eki_large": "EKI, J = 2 max(10, n+2)", "uki": "UKI (2n+1 points)"}
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for name, marker in zip(methods, "osv^D", strict=True):
+    fig, ax = plt.subplots(figsize=(7.2, 4.8))
+    for name, marker in zip(methods, "osv^DXP", strict=False):
         xs, ys, fails_x, fails_y = [], [], [], []
         for kind, n in _groups(rows):
             priced = [costs(row, name, r) for row in rows if row.get("kind", "catke") == kind
@@ -487,7 +578,9 @@ def plot(rows, path, methods=METHODS, r=None):
             elif priced:
                 fails_x.append(n)
                 fails_y.append(np.median([c for c, _ in priced]))
-        line, = ax.plot(xs, ys, marker=marker, label=labels[name])
+        if not xs and not fails_x:
+            continue
+        line, = ax.plot(xs, ys, marker=marker, label=LABELS[name])
         if fails_x:
             ax.plot(fails_x, fails_y, marker=marker, ls="none", mfc="none", color=line.get_color())
     ax.set_xscale("log")
@@ -495,7 +588,7 @@ def plot(rows, path, methods=METHODS, r=None):
     ns = sorted({n for _, n in _groups(rows)})
     ax.set_xticks(ns, [str(n) for n in ns])
     ax.set_xticks([], minor=True)
-    ax.set_xlabel("number of controls n (31: the initial-stratification field)")
+    ax.set_xlabel("number of controls n (31, 63: the initial-stratification field)")
     ax.set_ylabel("median cost to success (forward-run equivalents)")
     ax.set_title("Calibration battery (open markers: never succeeded; cost of the run)", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
@@ -517,6 +610,11 @@ def main(argv=None):
     ap.add_argument("--only", nargs="*", default=None, help="groups such as catke-4 field-31")
     ap.add_argument("--first", nargs="*", default=[], help="run these groups' twins before the others")
     ap.add_argument("--svi-steps", type=int, default=500)
+    ap.add_argument("--methods", nargs="*", default=list(ALL_METHODS), choices=list(ALL_METHODS))
+    ap.add_argument("--field-controls", nargs="*", type=int, default=None,
+                    help="numbers of controls of the field groups (default 31; --full 63)")
+    ap.add_argument("--add", default=None, metavar="FILE",
+                    help="run only --methods (not lbfgsb) on the twins stored in FILE, writing to --jsonl")
     ap.add_argument("--regimes", nargs="*", default=list(REGIMES), choices=list(REGIMES),
                     help="regimes, in the order the round-robin visits them")
     ap.add_argument("--table-only", action="store_true", help="print the table (and --plot) from --jsonl")
@@ -526,16 +624,20 @@ def main(argv=None):
                          "(default: the r measured with each twin)")
     args = ap.parse_args(argv)
     if args.table_only:
-        rows = [row for path in args.jsonl.split(",") for row in read_rows(path)]
+        rows = merge_rows([row for path in args.jsonl.split(",") for row in read_rows(path)])
     else:
         t0 = time.perf_counter()
         rows = run_battery(full=args.full, twins=args.twins_per_regime, jsonl=args.jsonl, resume=args.resume,
                            only=tuple(args.only) if args.only else None, first=tuple(args.first),
-                           svi_steps=args.svi_steps,
-                           regimes=tuple(args.regimes))
+                           svi_steps=args.svi_steps, methods=tuple(args.methods),
+                           regimes=tuple(args.regimes),
+                           field_controls=tuple(args.field_controls) if args.field_controls else None,
+                           add_to=args.add)
         print(f"\ntotal wall time {time.perf_counter() - t0:.0f} s")
         if args.jsonl and args.resume:
             rows = read_rows(args.jsonl)
+        if args.add:
+            rows = merge_rows(read_rows(args.add) + rows)
     print(table(rows, r=args.r))
     print()
     print(twin_table(rows, r=args.r))
