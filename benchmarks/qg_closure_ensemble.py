@@ -398,6 +398,7 @@ def hires_noise_floor(data: dict, starts: list, n_days: int, base_runs: list[dic
         if d + n_days > data["q"].shape[1]:
             raise ValueError(f"start day {d} + {n_days} days is past the data period")
         if i not in refs:
+            refs.clear()  # members are ordered by seed: one reference in memory at a time
             others = [j for j in range(data["q"].shape[0]) if j != i]
             ref = {k: data[k][others].reshape((-1,) + data[k].shape[2:])
                    for k in ("q", "u", "v")}
