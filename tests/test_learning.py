@@ -175,7 +175,7 @@ def test_offline_closure_beats_no_closure_on_held_out_data(truth_data, offline_c
     assert rmse["cnn"][-1] < 0.5 * rmse["none"][-1]  # at 0.25 MTU
 
 
-@pytest.mark.slow  # 6.2 s measured (fast tier: pytest -m 'not slow')
+@pytest.mark.slow  # 13.6 s of CPU with the module's truth-data fixture, load ~32 (16.1 s with eager runs)
 def test_online_loss_gradient_matches_finite_differences(truth_data):
     """d(online loss)/d(weights) through 6 unrolled RK4 steps vs central differences (float64)."""
     train, base = truth_data["train"], truth_data["base"]
@@ -190,10 +190,17 @@ def test_online_loss_gradient_matches_finite_differences(truth_data):
     loss = learning.make_online_loss(base, COARSE_DT)
     params, static = eqx.partition(cnn, eqx.is_inexact_array)
 
-    def f(p):
+    def f_eager(p):
         return loss(eqx.combine(p, static), windows)
 
-    grad = jax.grad(f)(params)
+    # one compiled program: its value is the loss for the finite differences (eager calls
+    # compile the run's scan anew each time)
+    value_and_grad = jax.jit(jax.value_and_grad(f_eager))
+    grad = value_and_grad(params)[1]
+
+    def f(p):
+        return value_and_grad(p)[0]
+
     leaves, treedef = jax.tree_util.tree_flatten(params)
     keys = jax.random.split(jax.random.PRNGKey(9), len(leaves))
     direction = jax.tree_util.tree_unflatten(
@@ -213,7 +220,7 @@ def test_online_loss_gradient_matches_finite_differences(truth_data):
     np.testing.assert_allclose(float(ad), float(fd), rtol=1e-6)
     # the checkpointed solver gives the same gradient
     loss_ckpt = learning.make_online_loss(base, COARSE_DT, checkpoint_every=2)
-    grad_ckpt = jax.grad(lambda p: loss_ckpt(eqx.combine(p, static), windows))(params)
+    grad_ckpt = jax.jit(jax.grad(lambda p: loss_ckpt(eqx.combine(p, static), windows)))(params)
     for a, b in zip(
         jax.tree_util.tree_leaves(grad), jax.tree_util.tree_leaves(grad_ckpt), strict=True
     ):
