@@ -44,7 +44,7 @@ def small_laplace(small):
     return laplace(small[0], num_samples=4000)
 
 
-@pytest.mark.slow  # 2.7 s measured (fast tier: pytest -m 'not slow')
+@pytest.mark.slow  # 5 s of CPU measured (63 s wall at load ~29 on 2 cores)
 def test_numpyro_potential_energy_is_the_loss(small):
     from numpyro.infer.util import potential_energy
 
@@ -58,7 +58,7 @@ def test_numpyro_potential_energy_is_the_loss(small):
     assert pe[1] - pe[0] == pytest.approx(loss[1] - loss[0], rel=1e-10)
 
 
-@pytest.mark.slow  # 6.0 s measured (fast tier: pytest -m 'not slow')
+@pytest.mark.slow  # 11 s of CPU measured (107 s wall at load ~29 on 2 cores)
 def test_hessian_methods_agree(small, small_laplace):
     problem, _ = small
     u = small_laplace.u_map
@@ -72,7 +72,7 @@ def test_hessian_methods_agree(small, small_laplace):
         hessian(problem, u, method="bfgs")
 
 
-@pytest.mark.slow  # 5.5 s measured (fast tier: pytest -m 'not slow')
+@pytest.mark.slow  # 9 s of CPU measured (85 s wall at load ~29 on 2 cores)
 def test_laplace_reports_the_non_identifiable_pair(full):
     problem, truth = full
     post = laplace(problem, precision=0.05)
@@ -109,7 +109,7 @@ def test_identifiability_separates_unidentifiable_from_imprecise():
     assert "contraction 0.09 < 0.5" in b["reason"] and "2.0" in a["precision_note"]
 
 
-@pytest.mark.slow  # 12.0 s measured (fast tier: pytest -m 'not slow')
+@pytest.mark.slow  # 12 s of CPU measured (112 s wall at load ~29 on 2 cores)
 def test_svi_guides_run_and_report(small, small_laplace):
     problem, _ = small
     for guide in ("normal", "low_rank"):
@@ -124,14 +124,15 @@ def test_svi_guides_run_and_report(small, small_laplace):
         run_svi(problem.with_regularization("none"))
 
 
-@pytest.mark.slow  # 13.4 s measured (fast tier: pytest -m 'not slow')
+@pytest.mark.slow  # 21 s of CPU measured in the file's run (30 s alone, with its fixtures; load ~29)
 def test_svi_warm_start_from_laplace(small, small_laplace):
     """``init_from``: the guide starts with the Laplace centre and covariance (checked with a
     vanishing learning rate), for each guide family; mismatched names are refused."""
     problem, _ = small
     lap = small_laplace
+    frozen = optax.sgd(1e-12)  # one object: the warm and cold fits below share a compilation
     for guide in ("multivariate_normal", "normal", "low_rank"):
-        post = run_svi(problem, guide=guide, num_steps=1, optimizer=optax.sgd(1e-12),
+        post = run_svi(problem, guide=guide, num_steps=1, optimizer=frozen,
                        init_from=lap, num_samples=4000, seed=2)
         np.testing.assert_allclose(post.u_map, lap.u_map, atol=1e-8)  # per named parameter
         if guide != "normal":
@@ -144,7 +145,7 @@ def test_svi_warm_start_from_laplace(small, small_laplace):
         if guide == "multivariate_normal":  # full covariance: correlations carried over too
             diff = np.corrcoef(post.u_samples.T) - np.corrcoef(lap.u_samples.T)
             assert np.max(np.abs(diff)) < 0.08
-    cold = run_svi(problem, guide="multivariate_normal", num_steps=1, optimizer=optax.sgd(1e-12),
+    cold = run_svi(problem, guide="multivariate_normal", num_steps=1, optimizer=frozen,
                    init_u=lap.u_map, init_scale=0.01, num_samples=4000, seed=2)
     cold_ratio = cold.u_samples.std(0) / lap.u_samples.std(0)
     assert np.any(np.abs(cold_ratio - 1) > 0.3), cold_ratio  # without init_from the check fails
@@ -153,7 +154,7 @@ def test_svi_warm_start_from_laplace(small, small_laplace):
         run_svi(problem, init_from=bad, num_steps=1)
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # 10 s of CPU measured (52 s wall at load ~29 on 2 cores)
 def test_svi_and_laplace_agree_on_a_near_gaussian_posterior(small, small_laplace):
     problem, _ = small
     svi = run_svi(problem, guide="multivariate_normal", num_steps=3000, num_particles=8,
@@ -199,7 +200,7 @@ def _count_compilations(caplog, fn):
     return out, sum(r.getMessage().startswith("Compiling") for r in caplog.records)
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # 34 s of CPU measured (204 s wall at load ~29 on 2 cores)
 def test_svi_compiles_once_per_problem_structure_and_matches_the_eager_fit(caplog):
     """Two twins of the same structure (other truth, other noise): the second compiled fit
     compiles nothing; it equals NumPyro's eager ``SVI`` loop on the same problem (names in
@@ -258,7 +259,7 @@ def _coverage(method: str, n_seeds: int, return_spread: bool = False):
     return np.array(hits)  # (seeds, n)
 
 
-@pytest.mark.slow  # 6.2 s measured (fast tier: pytest -m 'not slow')
+@pytest.mark.slow  # 12 s of CPU measured (61 s wall at load ~29 on 2 cores)
 def test_laplace_95_percent_intervals_cover_the_truth_over_20_twins():
     hits = _coverage("laplace", 20)
     rate = hits.mean()
@@ -269,7 +270,8 @@ def test_laplace_95_percent_intervals_cover_the_truth_over_20_twins():
     print(f"Laplace coverage over 20 seeds x 4 parameters: {rate:.3f} (per parameter {hits.mean(0)})")
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # 26 s of CPU measured (121 s wall at load ~29 on 2 cores); alone 44 s of process
+# CPU against 186 s when run_svi compiled every twin's fit anew (93 s wall measured then)
 def test_svi_95_percent_intervals_cover_the_truth_over_20_twins():
     """SVI started from the Laplace approximation.  (A cold start at the MAP with spread 0.01,
     1500 steps, covered only 0.81: the guide's spread had grown to 0.3–0.9 of the posterior's —
@@ -279,6 +281,8 @@ def test_svi_95_percent_intervals_cover_the_truth_over_20_twins():
     rate = hits.mean()
     assert rate >= 0.86, (rate, hits.mean(0))
     assert np.all((spread > 0.8) & (spread < 1.25)), spread  # spread SVI / Laplace, per twin
+    print(f"SVI coverage over 20 seeds x 4 parameters: {rate:.3f} (per parameter {hits.mean(0)}); "
+          f"spread / Laplace {spread.min():.3f}-{spread.max():.3f}")
 
 
 # -- stationarity flags ------------------------------------------------------------------------
@@ -289,7 +293,7 @@ def test_laplace_at_the_map_is_flagged_stationary(small, small_laplace):
     assert small_laplace.summary()["stationary"] is True
 
 
-@pytest.mark.slow  # 4.3 s measured (fast tier: pytest -m 'not slow')
+@pytest.mark.slow  # 8 s of CPU measured (50 s wall at load ~29 on 2 cores)
 def test_laplace_at_a_non_converged_point_flags_it(small, small_laplace):
     """Two L-BFGS-B iterations from the first guess: the optimizer says not converged and the
     point is many posterior standard deviations from the MAP: flagged in the result, warned,
@@ -318,7 +322,7 @@ def test_laplace_at_a_non_converged_point_flags_it(small, small_laplace):
     assert any(w.startswith("warm start (laplace)") for w in svi.diagnostics["warnings"])
 
 
-@pytest.mark.slow  # 3.5 s measured (fast tier: pytest -m 'not slow')
+@pytest.mark.slow  # 6 s of CPU measured (45 s wall at load ~29 on 2 cores)
 def test_laplace_reports_zero_sensitivity_parameters():
     """No surface flux: flux_gain multiplies zero, its data-Hessian row is identically 0."""
     problem, _ = diffusion_twin(fluxes=(0.0,), noise_std=1e-4, controls=("kappa_background", "flux_gain"))
