@@ -448,7 +448,9 @@ def profile_figures(out: Path, setup: CalibrationSetup, *, u_prior=None, u_post=
     def outputs(us, i):
         if us is None:
             return None
-        us = jnp.atleast_2d(jnp.asarray(us))
+        # float64, never weakly typed: the first guess u₀ is a weak-typed array, and a weak
+        # and a strong input are two compilations of the whole ensemble run
+        us = jnp.atleast_2d(jnp.asarray(us, dtype=jnp.float64))
         o = _ensemble_outputs(problem, i, us)
         return {v: np.asarray(o[v]) for v in obs_vars}
 
