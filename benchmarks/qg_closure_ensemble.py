@@ -61,6 +61,7 @@ docs/qg.md ("Ensemble scores, ...") reports the measured numbers.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import time
@@ -245,6 +246,15 @@ def make_data(size: dict, preset: str, seed: int, path: Path, log) -> dict:
     log(f"data: {hr.nx} -> {size['nx_lr']}, {daily['q'].shape[0]} daily snapshots, "
         f"{fine['q'].shape[0]} 6-hourly ({time.perf_counter() - t0:.0f} s)")
     return data
+
+
+def with_scales(net, scales):
+    """``net`` (a trained CNN closure) with other static RMS ``(input, output)`` scales and
+    the same weights: the normalisation of another configuration's data."""
+    new = copy.copy(net)
+    object.__setattr__(new, "input_scale", tuple(float(x) for x in scales[0]))
+    object.__setattr__(new, "output_scale", tuple(float(x) for x in scales[1]))
+    return new
 
 
 def make_net(kind: str, width: int, depth: int, group: str, scales, key):
@@ -479,6 +489,9 @@ def main(argv=None):
     p.add_argument("--train-nets", nargs="+",
                    help="names of --train-config's networks to score (default: the 100 %% "
                         "networks of seed 0 and every *_online* network there)")
+    p.add_argument("--train-rescale", action="store_true",
+                   help="score the --train-config networks with this configuration's RMS "
+                        "input/output scales instead of their own (weights unchanged)")
     args = p.parse_args(argv)
     size = protocol(args.size, args.preset)
     log = print
@@ -635,6 +648,9 @@ def main(argv=None):
             for name in tnames:
                 net = load_closure(tdir / f"{name}.eqx")
                 label = f"{args.train_config}-trained {name}"
+                if args.train_rescale:  # same weights, this configuration's RMS scales
+                    net = with_scales(net, scales)
+                    label += f", {args.preset} scales"
                 if isinstance(net, EquivariantQGClosure):
                     # the trained group must be a symmetry of this configuration too
                     checks[label] = {"net": net.group.name, "surviving": group}
