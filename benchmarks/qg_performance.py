@@ -20,7 +20,9 @@ with the ``bench`` extra (``pip install -e .[bench]``), never a runtime dependen
   steps w.r.t. the model's five physical parameters (``rek``, ``beta``, ``U1``, ``U2``,
   ``rd``), starting from a state spun up for 4000 steps, through
   :func:`pyclimaocean.integrate` with √T segment checkpointing, against the jitted forward of
-  the same loss; the ratio of the minimum times, per step checkpoint policy of ``--policies``;
+  the same loss; the ratio of the minimum times, per variant of ``--policies`` (the model's
+  hand-written step adjoint, JAX's differentiation of the step, ...), all variants' calls
+  interleaved in one process;
   then the peak resident memory (and XLA's buffer accounting) of the forward and of the
   gradient, each in a fresh process.
 * ``spectrum``: time-mean isotropic KE spectrum per layer of an ensemble of ``--seeds`` runs
@@ -56,13 +58,13 @@ DT = 3600.0  # s (Ross et al. 2023)
 YEAR = 360 * 86400.0  # s
 DEFAULT_FIGURE = Path("docs/figures/qg_spectrum_vs_pyqg_jax.png")
 DEFAULT_RESULTS = Path("benchmarks/results/qg_spectrum_vs_pyqg_jax.json")
-#: gradient variants: "default" (the model's hand-written step adjoint, integrate's step
-#: policy), "autodiff" (JAX differentiates the step, ``adjoint="autodiff"``), "none_saved"
-#: (autodiff, and the step checkpoint keeps no grid fields)
-POLICIES = ("default", "autodiff", "none_saved")
+#: gradient variants: "autodiff" (JAX differentiates the step, the model's default, with
+#: integrate's step policy), "hand" (the hand-written step adjoint, ``adjoint="hand"``),
+#: "none_saved" (autodiff, and the step checkpoint keeps no grid fields)
+POLICIES = ("autodiff", "hand", "none_saved")
 
 
-def ours(nx: int, seed: int = 0, adjoint: str = "hand"):
+def ours(nx: int, seed: int = 0, adjoint: str = "autodiff"):
     import pyclimaocean  # noqa: F401  (enables x64)
     from pyclimaocean.models.qg import TwoLayerQG
 
@@ -111,30 +113,40 @@ def build_gradient(nx: int, steps: int, policy: str):
     from pyclimaocean.integrate import integrate
     from pyclimaocean.models.qg import kinetic_energy
 
-    model = ours(nx, adjoint="hand" if policy == "default" else "autodiff")
+    model = ours(nx, adjoint="hand" if policy == "hand" else "autodiff")
     spun = jax.jit(lambda s: model.run(s, 4000, checkpoint_every=None)[0])(
         model.initial_state())
     params = model.parameters()
-    step_policy = None  # "default": integrate's STEP_POLICY (keeps the tagged grid fields)
+    step_policy = None  # integrate's STEP_POLICY (keeps the tagged grid fields)
     if policy == "none_saved":  # as before the fields were tagged: recompute the whole step
         step_policy = jax.checkpoint_policies.save_only_these_names("tridiagonal_solution")
 
     def loss(vec):
         m = params.with_values(vec).apply(model)
-        final, _ = integrate(m.step, spun, steps, checkpoint_every="auto",
+        # stepper(): the step with its parameter arrays computed once, outside the loop
+        final, _ = integrate(m.stepper(), spun, steps, checkpoint_every="auto",
                              step_policy=step_policy)
         return jnp.sum(kinetic_energy(m, final.qh))
 
     return jax.jit(loss), jax.jit(jax.value_and_grad(loss)), params.vector()
 
 
-def gradient_child(nx: int, steps: int, repeat: int, policy: str) -> dict:
-    forward, gradient, v = build_gradient(nx, steps, policy)
-    (tf, cf), (tg, cg) = timed_together([(forward, v), (gradient, v)], repeat)
-    value, grad = gradient(v)
-    return {"forward": tf, "gradient": tg, "forward_cpu": cf, "gradient_cpu": cg,
-            "loss": float(value), "grad": [float(g) for g in np.asarray(grad)],
-            "per_step": step_breakdown(nx, policy, 20 * repeat)}
+def gradient_child(nx: int, steps: int, repeat: int, policies: str) -> dict:
+    """Forward and gradient of each of the comma-separated ``policies``, all calls
+    interleaved in this one process (so that the machine's load affects them alike)."""
+    names = policies.split(",")
+    built = {p: build_gradient(nx, steps, p) for p in names}
+    calls = [c for p in names for c in ((built[p][0], built[p][2]), (built[p][1], built[p][2]))]
+    times = timed_together(calls, repeat)
+    out = {}
+    for i, p in enumerate(names):
+        (tf, cf), (tg, cg) = times[2 * i], times[2 * i + 1]
+        forward, gradient, v = built[p]
+        value, grad = gradient(v)
+        out[p] = {"forward": tf, "gradient": tg, "forward_cpu": cf, "gradient_cpu": cg,
+                  "loss": float(value), "grad": [float(g) for g in np.asarray(grad)],
+                  "per_step": step_breakdown(nx, p, 20 * repeat)}
+    return out
 
 
 def step_breakdown(nx: int, policy: str, repeat: int) -> dict:
@@ -147,7 +159,7 @@ def step_breakdown(nx: int, policy: str, repeat: int) -> dict:
 
     from pyclimaocean.integrate import STEP_POLICY
 
-    model = ours(nx, adjoint="hand" if policy == "default" else "autodiff")
+    model = ours(nx, adjoint="hand" if policy == "hand" else "autodiff")
     state = jax.jit(lambda s: model.run(s, 100, checkpoint_every=None)[0])(
         model.initial_state())
     pol = STEP_POLICY
@@ -311,7 +323,7 @@ def main(argv=None):
     parser.add_argument("--nx", type=int, nargs="+")
     parser.add_argument("--steps", type=int)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--policies", default="default,autodiff",
+    parser.add_argument("--policies", default="autodiff,hand",
                         help=f"gradient: comma-separated step checkpoint policies {POLICIES}")
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--seeds", type=int, default=4)
@@ -364,8 +376,9 @@ def main(argv=None):
               f"{'CPU-time ratio':>15s} | per step (CPU): {'step (ms)':>9s} "
               f"{'recompute':>9s} {'pullback':>9s} {'1 + rec. + pullb.':>17s}")
         grads = {}
+        results = child("gradient", nx, steps, args.repeat, ",".join(policies))
         for p in policies:
-            r = child("gradient", nx, steps, args.repeat, p)
+            r = results[p]
             grads[p] = np.asarray(r["grad"])
             s = r["per_step"]
             rec, pb = s["vjp_forward"] / s["step"], s["pullback"] / s["step"]

@@ -53,6 +53,7 @@ from jax.ad_checkpoint import checkpoint_name
 
 from ...core import AbstractModel, Coordinate, Variable
 from ...core.model import select_parameters
+from ...integrate import integrate
 from ...params import Parameter, ParameterSet, Prior
 from .closure import AbstractQGClosure, QGFields
 from .diagnostics import (
@@ -140,22 +141,21 @@ def _sum_to(x, shape):
 
 def _hand_forward(spec, ops, qh, dqh_p, dqh_pp, lvl):
     """The step of :meth:`TwoLayerQG.step` without a closure, written out (the same operations
-    in the same order as :meth:`TwoLayerQG.pv_tendency` and the AB3 update): returns the new
-    ``q̂``, the tendency ``∂q̂/∂t`` and the grid fields the adjoint needs
-    ``(q, u + U, v)``."""
+    on the same values as :meth:`TwoLayerQG.pv_tendency` and the AB3 update, so the same
+    result to the last bit): returns the new ``q̂``, the tendency ``∂q̂/∂t`` and the grid
+    fields the adjoint needs ``(q, u + U, v)``."""
     nx, ny, L, W, filter_factor, filter_cutoff, dt = spec
     g = spectral_grid(nx, ny, L, W, filter_factor, filter_cutoff)
-    inv_det, b2, b1, F1, F2, Qy, rek, Ubg = ops
+    inv_det, b2, b1, F1, F2, ikQy, drag, ubg = ops
     ik, il = 1j * g.kx, 1j * g.ky
     q1, q2 = qh[..., 0, :, :], qh[..., 1, :, :]
     ph = jnp.stack([-(b2 * q1 + F1 * q2) * inv_det, -(F2 * q1 + b1 * q2) * inv_det], axis=-3)
     s = (ny, nx)
     q, u, v = (jnp.fft.irfft2(fh, s=s) for fh in (qh, -il * ph, ik * ph))
-    ut = u + Ubg[:, None, None]
-    dqh = -(ik * jnp.fft.rfft2(ut * q) + il * jnp.fft.rfft2(v * q))
-    dqh = dqh - jnp.asarray(ik) * Qy[:, None, None] * ph
-    drag = rek * g.wv2 * ph[..., 1, :, :]
-    dqh = dqh + jnp.stack([jnp.zeros_like(drag), drag], axis=-3)
+    ut = u + ubg
+    dqh = -(ik * jnp.fft.rfft2(ut * q) + il * jnp.fft.rfft2(v * q)) - ikQy * ph
+    lower = drag * ph[..., 1, :, :]
+    dqh = dqh + jnp.stack([jnp.zeros_like(lower), lower], axis=-3)
     dt1, dt2, dt3 = _ab3_coefficients(dt, lvl)
     new = g.filter * (qh + dt1 * dqh + dt2 * dqh_p + dt3 * dqh_pp)
     return (new, dqh), (q, ut, v)
@@ -166,10 +166,10 @@ def _hand_step(spec, ops, qh, dqh_p, dqh_pp, lvl):
     """``(q̂ⁿ⁺¹, ∂q̂/∂t)`` of one step of a model without a closure, with a hand-written
     adjoint (:func:`_hand_step_bwd`).
 
-    ``spec = (nx, ny, L, W, filter_factor, filter_cutoff, dt)`` (static);
-    ``ops = (1/det, κ² + F₂, κ² + F₁, F₁, F₂, Q_y, r_ek, U)``: the inversion's per-wavenumber
-    arrays ``(ny, nk)`` (m², m⁻², m⁻²), ``F₁``, ``F₂`` (m⁻²), ``Q_y`` ``(2,)`` (m⁻¹ s⁻¹),
-    ``r_ek`` (s⁻¹) and the background flow ``(2,)`` (m s⁻¹)."""
+    ``spec = (nx, ny, L, W, filter_factor, filter_cutoff, dt)`` (static); ``ops``: the
+    parameters as per-wavenumber arrays (:meth:`TwoLayerQG.step_operators`), so that the
+    adjoint's parameter cotangents are elementwise products, which a loop over steps
+    accumulates and sums once (:meth:`TwoLayerQG.stepper`)."""
     return _hand_forward(spec, ops, qh, dqh_p, dqh_pp, lvl)[0]
 
 
@@ -195,7 +195,7 @@ def _hand_step_bwd(spec, res, cts):
     nx, ny, L, W, filter_factor, filter_cutoff, dt = spec
     g = spectral_grid(nx, ny, L, W, filter_factor, filter_cutoff)
     ops, qh, lvl, q, ut, v = res
-    inv_det, b2, b1, F1, F2, Qy, rek, Ubg = ops
+    inv_det, b2, b1, F1, F2, ikQy, drag, ubg = ops
     lam, lam_t = cts
     ik, il = 1j * g.kx, 1j * g.ky
     n_points = nx * ny
@@ -207,36 +207,27 @@ def _hand_step_bwd(spec, res, cts):
     a = jnp.fft.irfft2(jnp.conj(-ik * mu) * to_grid, s=s)
     b = jnp.fft.irfft2(jnp.conj(-il * mu) * to_grid, s=s)
     ubar = q * a
-    vbar = q * b
     to_spec = g.weights / n_points  # γᵀ x = conj(ρ(x)) w / N
     qhbar = to_spec * jnp.conj(jnp.fft.rfft2(ut * a + v * b))
     phbar = to_spec * (-il * jnp.conj(jnp.fft.rfft2(ubar))
-                       + ik * jnp.conj(jnp.fft.rfft2(vbar)))
+                       + ik * jnp.conj(jnp.fft.rfft2(q * b)))
     q1, q2 = qh[..., 0, :, :], qh[..., 1, :, :]
     r1, r2 = -(b2 * q1 + F1 * q2), -(F2 * q1 + b1 * q2)  # ψ̂ = r inv_det
     ph = jnp.stack([r1 * inv_det, r2 * inv_det], axis=-3)
     # linear terms −ik Q_y ψ̂ and r_ek κ² ψ̂₂ (lower layer)
-    drag_mu = g.wv2 * mu[..., 1, :, :]
-    phbar = phbar - jnp.asarray(ik) * Qy[:, None, None] * mu
-    phbar = phbar + jnp.stack([jnp.zeros_like(drag_mu), rek * drag_mu], axis=-3)
-    Qy_bar = _sum_to(jnp.real(-ik * mu * ph), (2, 1, 1)).reshape(Qy.shape)
-    rek_bar = jnp.sum(jnp.real(drag_mu * ph[..., 1, :, :]))
-    Ubg_bar = _sum_to(ubar, (2, 1, 1)).reshape(Ubg.shape)
-    # inversion ψ̂₁ = −(b₂ q̂₁ + F₁ q̂₂)/det, ψ̂₂ = −(F₂ q̂₁ + b₁ q̂₂)/det
+    phbar = phbar - ikQy * mu
+    phbar = phbar + jnp.stack([jnp.zeros_like(drag * mu[..., 1, :, :]),
+                               drag * mu[..., 1, :, :]], axis=-3)
     p1, p2 = phbar[..., 0, :, :], phbar[..., 1, :, :]
     d1, d2 = p1 * inv_det, p2 * inv_det
     qhbar = qhbar - jnp.stack([b2 * d1 + F2 * d2, F1 * d1 + b1 * d2], axis=-3)
-    shape = jnp.shape(inv_det)
     ops_bar = (
-        _sum_to(jnp.real(p1 * r1 + p2 * r2), shape),
-        _sum_to(jnp.real(-d1 * q1), jnp.shape(b2)),
-        _sum_to(jnp.real(-d2 * q2), jnp.shape(b1)),
-        jnp.sum(jnp.real(-d1 * q2)).reshape(jnp.shape(F1)),
-        jnp.sum(jnp.real(-d2 * q1)).reshape(jnp.shape(F2)),
-        Qy_bar, rek_bar.reshape(jnp.shape(rek)), Ubg_bar,
+        jnp.real(p1 * r1 + p2 * r2), jnp.real(-d1 * q1), jnp.real(-d2 * q2),
+        jnp.real(-d1 * q2), jnp.real(-d2 * q1), -mu * ph,
+        jnp.real(mu[..., 1, :, :] * ph[..., 1, :, :]), ubar,
     )
-    ops_bar = tuple(jnp.asarray(x, dtype=jnp.result_type(o)) for x, o in zip(
-        ops_bar, ops, strict=True))
+    ops_bar = tuple(_sum_to(x, jnp.shape(o)).astype(jnp.result_type(o))
+                    for x, o in zip(ops_bar, ops, strict=True))
     return (ops_bar, gbar + qhbar, dt2 * gbar, dt3 * gbar,
             np.zeros(jnp.shape(lvl), dtype=jax.dtypes.float0))
 
@@ -277,13 +268,14 @@ class TwoLayerQG(AbstractModel):
         closure: an :class:`~pyclimaocean.models.qg.closure.AbstractQGClosure` adding a
             subgrid PV tendency, or ``None``.
         seed: seed of the random initial PV of :meth:`initial_state` (static).
-        adjoint: how reverse-mode AD goes through :meth:`step` (static): ``"hand"`` (the
-            default; without a closure) uses the hand-written adjoint of the step
-            (:func:`_hand_step`, a ``jax.custom_vjp``; about 25 % less gradient time at
-            nx = 128, docs/qg.md "Performance"), ``"autodiff"`` lets JAX differentiate the
-            step.  Forward mode (``jax.jvp``, ``jax.jacfwd``, ``jax.hessian``, the Laplace
-            Hessians) needs ``"autodiff"``: a ``custom_vjp`` has no forward-mode rule.  With
-            a closure the step is always differentiated by JAX.
+        adjoint: how reverse-mode AD goes through :meth:`step` (static): ``"autodiff"`` (the
+            default) lets JAX differentiate the step; ``"hand"`` (used without a closure)
+            gives the step a hand-written adjoint (``_hand_step``, a ``jax.custom_vjp``; the
+            forward is the same to the last bit, the gradient the same to round-off, and at
+            nx = 128 a gradient costs 3-10 % less, docs/qg.md "Performance").  Forward mode
+            (``jax.jvp``, ``jax.jacfwd``, ``jax.hessian``, the Laplace Hessians) needs
+            ``"autodiff"``: a ``custom_vjp`` has no forward-mode rule.  Loops should take
+            :meth:`stepper` (as :meth:`run` does).
     """
 
     name: ClassVar[str] = "qg"
@@ -325,7 +317,7 @@ class TwoLayerQG(AbstractModel):
         filter_cutoff: float = DEFAULT_FILTER_CUTOFF,
         closure: AbstractQGClosure | None = None,
         seed: int = 0,
-        adjoint: str = "hand",
+        adjoint: str = "autodiff",
     ):
         self.nx = _check_int("nx", nx, 4)
         self.ny = _check_int("ny", nx if ny is None else ny, 4)
@@ -464,25 +456,62 @@ class TwoLayerQG(AbstractModel):
               + 1e-6 * jax.random.uniform(k2, (1, self.nx), dtype=float))
         return self.state_from_q(jnp.stack([q1, jnp.zeros_like(q1)]))
 
+    def step_operators(self) -> tuple:
+        """The parameters as the per-wavenumber arrays of the step with the hand-written
+        adjoint: ``1/det`` (m⁴ → m² per wavenumber, ``(ny, nk)``), ``κ² + F₂``, ``κ² + F₁``,
+        ``F₁``, ``F₂`` (m⁻², ``(ny, nk)``), ``ik Q_y`` (``(2, ny, nk)``, m⁻² s⁻¹),
+        ``r_ek κ²`` (``(ny, nk)``, m⁻² s⁻¹) and the background flow ``U`` on the grid
+        (``(2, ny, nx)``, m s⁻¹); ``det = κ² (κ² + F₁ + F₂)``."""
+        g = self.grid
+        nk = self.nx // 2 + 1
+        F1, F2 = self.F1, self.F2
+        full = (self.ny, nk)
+        ops = (g.inv_wv2 / (g.wv2 + F1 + F2), g.wv2 + F2, g.wv2 + F1,
+               jnp.broadcast_to(jnp.asarray(F1, dtype=float), full),
+               jnp.broadcast_to(jnp.asarray(F2, dtype=float), full),
+               jnp.broadcast_to(jnp.asarray(1j * g.kx) * self.Qy[:, None, None], (2, *full)),
+               self.rek * g.wv2,
+               jnp.broadcast_to(self.Ubg[:, None, None], (2, self.ny, self.nx)))
+        return tuple(jnp.asarray(x) for x in ops)
+
+    def stepper(self):
+        """:meth:`step` as a function of the state alone, with :meth:`step_operators`
+        computed once, here: give it to a loop (``integrate(model.stepper(), ...)``,
+        :meth:`run` does) so that the parameters' cotangents of the hand-written adjoint
+        are accumulated over the steps and summed once, not summed at every step (the
+        same values)."""
+        if self.adjoint != "hand" or self.closure is not None:
+            return self.step
+        ops = self.step_operators()
+        return lambda state: self._hand(ops, state)
+
     def step(self, state: QGState) -> QGState:
         """One AB3 step (forward Euler, then AB2, at the start) followed by the filter."""
-        lvl = state.ab_level
         if self.adjoint == "hand" and self.closure is None:
-            g = self.grid
-            F1, F2 = self.F1, self.F2
-            ops = tuple(jnp.asarray(x, dtype=float) for x in (
-                g.inv_wv2 / (g.wv2 + F1 + F2), g.wv2 + F2, g.wv2 + F1, F1, F2, self.Qy,
-                self.rek, self.Ubg))
-            spec = (self.nx, self.ny, self.L, self.W, self.filter_factor, self.filter_cutoff,
-                    self.dt)
-            qh, dqh = _hand_step(spec, ops, state.qh, state.dqhdt_p, state.dqhdt_pp, lvl)
-        else:
-            dqh = self.pv_tendency(state.qh)
-            dt1, dt2, dt3 = _ab3_coefficients(self.dt, lvl)
-            qh = self.grid.filter * (state.qh + dt1 * dqh + dt2 * state.dqhdt_p
-                                     + dt3 * state.dqhdt_pp)
+            return self._hand(self.step_operators(), state)
+        lvl = state.ab_level
+        dqh = self.pv_tendency(state.qh)
+        dt1, dt2, dt3 = _ab3_coefficients(self.dt, lvl)
+        qh = self.grid.filter * (state.qh + dt1 * dqh + dt2 * state.dqhdt_p
+                                 + dt3 * state.dqhdt_pp)
         return QGState(qh, dqh, state.dqhdt_p, jnp.minimum(lvl + 1, 2).astype(lvl.dtype),
                        state.time + self.dt, state.iteration + 1)
+
+    def _hand(self, ops, state: QGState) -> QGState:
+        lvl = state.ab_level
+        spec = (self.nx, self.ny, self.L, self.W, self.filter_factor, self.filter_cutoff,
+                self.dt)
+        qh, dqh = _hand_step(spec, ops, state.qh, state.dqhdt_p, state.dqhdt_pp, lvl)
+        return QGState(qh, dqh, state.dqhdt_p, jnp.minimum(lvl + 1, 2).astype(lvl.dtype),
+                       state.time + self.dt, state.iteration + 1)
+
+    def run(self, state=None, n_steps: int = 1, *, save_every: int | None = None,
+            checkpoint_every: int | None | str = "auto", observe=None):
+        """:meth:`AbstractModel.run` with :meth:`stepper` (the step operators computed once
+        per run)."""
+        state = self.initial_state() if state is None else state
+        return integrate(self.stepper(), state, n_steps, save_every=save_every,
+                         observe=observe, checkpoint_every=checkpoint_every)
 
     def variables(self) -> tuple[Variable, ...]:
         dims = ("layer", "y", "x")
