@@ -54,7 +54,7 @@ def _run(args):
     return result
 
 
-@pytest.mark.slow  # 48 s of CPU measured at load ~28 (mostly compiling the adjoint)
+@pytest.mark.slow  # 40 s of CPU measured at load ~17 (mostly compiling the adjoint)
 def test_calibrate_cli_small_variant(tmp_path):
     out = tmp_path / "cal"
     r = _run(["calibrate", str(EXAMPLES / "column_calibrate.toml"), "-o", str(out), "--no-progress",
@@ -74,7 +74,7 @@ def test_calibrate_cli_small_variant(tmp_path):
     assert r.exit_code == 2 and "--force" in r.output
 
 
-@pytest.mark.slow  # 6.9 s of CPU measured at load ~28 (reuses the calibrate variant's compiled programs)
+@pytest.mark.slow  # 6.5 s of CPU measured at load ~17 (reuses the calibrate variant's compiled programs)
 def test_calibrate_cli_not_converged_exits_5_with_the_reason(tmp_path):
     """An optimizer that stops before converging: outputs written, the reason printed, exit 5;
     the report names the prior of every control."""
@@ -137,7 +137,7 @@ def test_calibrate_cli_eki_variant(tmp_path):
     assert s["method"] == "eki" and s["n_forward_runs"] == 1 + 3 * 9
 
 
-@pytest.mark.slow  # 36 s of CPU measured at load ~28 (after the calibrate variant in this file)
+@pytest.mark.slow  # 30 s of CPU measured at load ~17 (after the calibrate variant in this file)
 def test_infer_cli_small_variant(tmp_path):
     """L-BFGS-B stops at max_iterations = 30 without its convergence test passing: every output
     is written, but the posterior is flagged (the optimizer did not converge) and the CLI exits

@@ -417,9 +417,9 @@ def write_common(out: Path, raw: dict, setup: CalibrationSetup) -> list[Path]:
 
 
 @eqx.filter_jit
-def _ensemble_outputs(problem, case_index: int, us):
-    case = problem.cases[case_index]
-    return jax.vmap(lambda u: case.outputs(problem.theta(u)))(us)
+def _ensemble_outputs(problem, model, simulate, us):
+    """``simulate`` outputs of ``model`` for each row of ``us`` ``(k, n)`` (unconstrained)."""
+    return jax.vmap(lambda u: simulate(problem.theta(u).apply(model)))(us)
 
 
 def profile_figures(out: Path, setup: CalibrationSetup, *, u_prior=None, u_post=None,
@@ -451,7 +451,13 @@ def profile_figures(out: Path, setup: CalibrationSetup, *, u_prior=None, u_post=
         # float64, never weakly typed: the first guess u₀ is a weak-typed array, and a weak
         # and a strong input are two compilations of the whole ensemble run
         us = jnp.atleast_2d(jnp.asarray(us, dtype=jnp.float64))
-        o = _ensemble_outputs(problem, i, us)
+        case = problem.cases[i]
+        model = case.model
+        if any(len(g) > 1 and i in g for g in problem.groups):
+            # cases batched together trace with array leaves (Problem.predict_cases stacks
+            # them): with those leaves as arrays, one compiled run serves every case of the group
+            model = jax.tree_util.tree_map(jnp.asarray, model)
+        o = _ensemble_outputs(problem, model, case.simulate, us)
         return {v: np.asarray(o[v]) for v in obs_vars}
 
     u_truth = (problem.unconstrained(jnp.asarray([setup.truth[n].value for n in problem.names]))
