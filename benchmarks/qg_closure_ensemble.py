@@ -615,7 +615,7 @@ def main(argv=None):
         base_runs = run_ensemble(lr, q0s(starts_a), n_days)
         out["reference_check"] = check_reference(
             {k: v[:30] for k, v in base_runs[0].items()},
-            {k: v[::len(v) // 90][:90] for k, v in ref.items()}, lr.L)
+            {k: v[::max(1, len(v) // 90)][:90] for k, v in ref.items()}, lr.L)
         reference = Reference(ref, lr.L)
         base = base_distances(base_runs, reference)
         log(f"unclosed ensemble ({len(starts_a)} x {n_days} days): "
