@@ -272,7 +272,7 @@ class TwoLayerQG(AbstractModel):
             default) lets JAX differentiate the step; ``"hand"`` (used without a closure)
             gives the step a hand-written adjoint (``_hand_step``, a ``jax.custom_vjp``; the
             forward is the same to the last bit, the gradient the same to round-off, and at
-            nx = 128 a gradient costs 3-10 % less, docs/qg.md "Performance").  Forward mode
+            nx = 128 a gradient costs 5-10 % less, docs/qg.md "Performance").  Forward mode
             (``jax.jvp``, ``jax.jacfwd``, ``jax.hessian``, the Laplace Hessians) needs
             ``"autodiff"``: a ``custom_vjp`` has no forward-mode rule.  Loops should take
             :meth:`stepper` (as :meth:`run` does).
