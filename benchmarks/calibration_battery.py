@@ -391,7 +391,8 @@ def _twin_id(kind, n, regime, seed):
 def run_battery(*, full: bool = False, twins: int | None = None, jsonl: str | None = None, resume: bool = False,
                 only: tuple[str, ...] | None = None, first: tuple[str, ...] = (), eki_iterations: int = 15, uki_iterations: int = 15,
                 svi_steps: int = 500, methods=ALL_METHODS, regimes: tuple[str, ...] = tuple(REGIMES),
-                field_controls: tuple[int, ...] | None = None, add_to: str | None = None):
+                field_controls: tuple[int, ...] | None = None, add_to: str | None = None,
+                ids: tuple[str, ...] | None = None):
     """Run the plan's twins; with ``add_to`` (a file of rows already measured), run only
     ``methods`` on the twins of that file (their stored identifiable sets), writing rows that
     hold only those methods to ``jsonl`` (``table`` merges them by twin id)."""
@@ -415,7 +416,7 @@ def run_battery(*, full: bool = False, twins: int | None = None, jsonl: str | No
             continue
         seed = 1000 * n_controls + 10 * list(REGIMES).index(regime) + k
         tid = _twin_id(kind, n_controls, regime, seed)
-        if tid in done or (add_to and tid not in base):
+        if tid in done or (add_to and tid not in base) or (ids and tid not in ids):
             continue
         problem, truth = make_twin(kind, regime, n_controls, seed, **_size(sizes, kind, n_controls))
         # per twin, in the same process and minute as its methods run
@@ -613,6 +614,7 @@ def main(argv=None):
     ap.add_argument("--methods", nargs="*", default=list(ALL_METHODS), choices=list(ALL_METHODS))
     ap.add_argument("--field-controls", nargs="*", type=int, default=None,
                     help="numbers of controls of the field groups (default 31; --full 63)")
+    ap.add_argument("--ids", nargs="*", default=None, help="run only these twins (ids as in the tables)")
     ap.add_argument("--add", default=None, metavar="FILE",
                     help="run only --methods (not lbfgsb) on the twins stored in FILE, writing to --jsonl")
     ap.add_argument("--regimes", nargs="*", default=list(REGIMES), choices=list(REGIMES),
@@ -632,7 +634,7 @@ def main(argv=None):
                            svi_steps=args.svi_steps, methods=tuple(args.methods),
                            regimes=tuple(args.regimes),
                            field_controls=tuple(args.field_controls) if args.field_controls else None,
-                           add_to=args.add)
+                           add_to=args.add, ids=tuple(args.ids) if args.ids else None)
         print(f"\ntotal wall time {time.perf_counter() - t0:.0f} s")
         if args.jsonl and args.resume:
             rows = read_rows(args.jsonl)
