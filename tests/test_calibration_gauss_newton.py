@@ -67,7 +67,7 @@ def linear(toy):
     return Problem(controls, [Case(model, c.operator, y, c.noise, _simulate_linear, "linear")])
 
 
-@pytest.mark.slow  # 22 s measured at load ~3 (with the fixture)
+@pytest.mark.slow  # 13 s measured at load ~7 (with the toy fixture)
 def test_one_step_on_a_linear_least_squares_problem(linear):
     # the exact minimiser of ½‖W(A u + b − y)‖² + ½‖(u − μ)/s‖², from the normal equations
     r0 = np.asarray(linear.residuals(jnp.zeros(3)))
@@ -87,7 +87,7 @@ def test_one_step_on_a_linear_least_squares_problem(linear):
     assert res.loss <= lb.loss + 1e-9
 
 
-@pytest.mark.slow  # 28 s measured at load ~3 (toy compile; fast tier: pytest -m 'not slow')
+@pytest.mark.slow  # 16 s measured at load ~7 (fast tier: pytest -m 'not slow')
 def test_jacobian_matches_finite_differences_and_gradient_matches_reverse_mode(toy):
     problem, _ = toy
     u = jnp.asarray(problem.u0) + 0.05
@@ -107,7 +107,7 @@ def test_jacobian_matches_finite_differences_and_gradient_matches_reverse_mode(t
     np.testing.assert_allclose(g, jax.grad(problem.loss)(u), rtol=1e-10, atol=1e-10 * float(np.max(np.abs(g))))
 
 
-@pytest.mark.slow  # 29 s measured at load ~3 (fast tier: pytest -m 'not slow')
+@pytest.mark.slow  # 7 s measured at load ~7 (fast tier: pytest -m 'not slow')
 def test_reaches_the_lbfgsb_optimum_on_the_nonlinear_toy(toy):
     problem, _ = toy
     ref = calibrate_scipy(problem, gtol=1e-3, progress=False)
@@ -123,7 +123,7 @@ def test_reaches_the_lbfgsb_optimum_on_the_nonlinear_toy(toy):
     assert res.summary()["n_forward_runs"] == res.extra["n_forward"]
 
 
-@pytest.mark.slow  # 14 s measured at load ~12 (with the fixture)
+@pytest.mark.slow  # < 1 s at load ~7, 6 s with the toy fixture alone
 def test_rejected_step_raises_the_damping(linear):
     # on Φ + a steep wall that is flat at the start (the Gauss–Newton model cannot see it) and
     # that the full step crosses: the first trial is rejected, λ grows from 0, the step shrinks,
@@ -162,7 +162,7 @@ def test_settings_are_checked(linear):
         calibrate_gauss_newton(linear, damping=0.0, progress=False)
 
 
-@pytest.mark.slow  # 90 s measured at load ~12 (toy compile, EKI, two L-BFGS-B runs, GN)
+@pytest.mark.slow  # 7 s measured at load ~7 (EKI, two L-BFGS-B runs, GN)
 def test_multistart_with_an_ensemble_start_and_gauss_newton_polish(toy):
     # the battery's "robust" strategy: L-BFGS-B from the first guess and from an EKI mean; runs
     # stopped by the iteration limit (2 here) are continued by Gauss–Newton
