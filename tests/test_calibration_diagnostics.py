@@ -124,7 +124,7 @@ def test_parameters_with_identically_zero_sensitivity_are_reported():
     assert any(w.startswith("flux_gain: the data misfit has exactly zero gradient") for w in r.extra["warnings"])
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # 15 s of CPU measured (15 s wall at load ~4)
 def test_one_compiled_value_and_gradient_serves_calibration_diagnostics_and_laplace(caplog):
     """The end-of-calibration diagnostics (data misfit and its gradient, for the exactly-zero
     sensitivity check) and laplace's stationarity gradient reuse the optimizer's compiled

@@ -82,7 +82,7 @@ def _write_observations(config: Path, path: Path) -> dict[str, float]:
     return {f"closure.{n}": float(getattr(model.closure, n)) for n in ("c_pen_c", "c_wind_ustar")}
 
 
-@pytest.mark.slow  # 21.7 s measured (fast tier: pytest -m 'not slow')
+@pytest.mark.slow  # 20 s of CPU measured (118 s wall at load ~29 on 2 cores)
 def test_calibrate_config_with_observations_from_a_netcdf_file(tmp_path):
     obs_path = tmp_path / "obs.nc"
     config = tmp_path / "cal.toml"
@@ -105,7 +105,7 @@ def test_calibrate_config_with_observations_from_a_netcdf_file(tmp_path):
     np.testing.assert_allclose(written["T"].values, xr.load_dataset(obs_path)["T"].values)
 
 
-@pytest.mark.slow  # 18.8 s measured (fast tier: pytest -m 'not slow')
+@pytest.mark.slow  # 20 s of CPU measured (116 s wall at load ~29 on 2 cores)
 def test_calibrate_config_uki_variant(tmp_path):
     out = tmp_path / "uki"
     s = calibrate_from_file(EXAMPLES / "column_calibrate.toml", out, [
