@@ -37,14 +37,13 @@ def parse_id(tid: str):
 
 
 def analyse(tid: str, *, full: bool = False, n_segment: int = 29) -> dict:
+    import equinox as eqx
     import jax.numpy as jnp
 
     from pyclimaocean.calibration import calibrate_scipy
     from pyclimaocean.calibration.landscape import scan
     from pyclimaocean.inference import laplace
     from pyclimaocean.inference.laplace import hessian
-
-    import equinox as eqx
 
     loss_fn = eqx.filter_jit(lambda problem, u: problem.loss(u))
     misfit_fn = _compiled().misfit
