@@ -79,6 +79,36 @@ def test_force_leaves_no_stale_file_and_refuses_without_it(tmp_path):
     assert res.exit_code == 2 and (other / "notes.txt").read_text() == "keep"
 
 
+@pytest.mark.parametrize("verb", ["calibrate", "infer"])
+def test_refused_directory_is_refused_before_the_twin_is_built(tmp_path, monkeypatch, verb):
+    """A directory that would be refused costs nothing: no twin built, nothing compiled, the
+    folder untouched (check_output_dir runs before build_calibration)."""
+    import pyclimaocean.calibration.experiment as cal_exp
+    import pyclimaocean.inference.experiment as inf_exp
+
+    def must_not_build(*args, **kwargs):
+        raise AssertionError("build_calibration called for a refused output directory")
+
+    monkeypatch.setattr(cal_exp, "build_calibration", must_not_build)
+    monkeypatch.setattr(inf_exp, "build_calibration", must_not_build)
+    out = tmp_path / "old"
+    out.mkdir()
+    (out / "config.toml").write_text("[experiment]\n")
+    (out / "result.nc").write_text("keep")
+    extra = ["--set", "inference.num_samples=500"] if verb == "infer" else []
+    res = runner.invoke(app, [verb, str(EXAMPLE), "-o", str(out), "--no-progress", *extra])
+    assert res.exit_code == 2 and "--force" in res.output and "Traceback" not in res.output
+    assert (out / "result.nc").read_text() == "keep"
+    # a folder that is not an experiment: refused even with --force, before any build
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep")
+    res = runner.invoke(app, [verb, str(EXAMPLE), "-o", str(other), "--force", "--no-progress",
+                              *extra])
+    assert res.exit_code == 2 and "does not look like" in res.output
+    assert (other / "notes.txt").read_text() == "keep"
+
+
 def test_l96_observables_are_the_model_metadata(tmp_path):
     res = runner.invoke(app, ["calibrate", str(EXAMPLE), "-o", str(tmp_path / "x"),
                               "--set", 'calibration.observations.variables=["T"]',

@@ -69,6 +69,7 @@ from ..config import (
 )
 from ..core.model import apply_parameter_section
 from ..core.registry import get_model_entry
+from ..io.experiment_dir import check_output_dir
 from ..io.experiment_dir import dump_toml as _dump_toml
 from ..io.experiment_dir import prepare_output_dir as _prepare_experiment_dir
 from ..io.files import atomic_write_bytes, jsonable, write_netcdf_atomic
@@ -87,6 +88,7 @@ __all__ = [
     "CalibrationSetup",
     "DEFAULT_FTOL",
     "build_calibration",
+    "check_output_dir",
     "calibrate_from_file",
     "calibration_schema",
     "load_calibration",
@@ -513,9 +515,11 @@ def calibrate_from_file(
             f"calibration.uki_alpha = {cal.uki_alpha} regularises towards the first guess; with "
             f"calibration.regularization = {cal.regularization!r} the prior is imposed already: "
             "use calibration.uki_alpha = 1 or calibration.regularization = 'none'")
+    out = output_dir or Path("runs") / f"{cfg.experiment.name}_calibration"
+    check_output_dir(out, force=force)  # refuse before the twin is built and compiled
     setup = build_calibration(cfg, raw, str(config_path))
     problem = setup.problem
-    out = prepare_output_dir(output_dir or Path("runs") / f"{cfg.experiment.name}_calibration", force)
+    out = prepare_output_dir(out, force)
     files = write_common(out, raw, setup)
     if cal.method == "eki":
         res = ensemble_kalman_inversion(problem, ensemble_size=cal.ensemble_size, max_iterations=cal.max_iterations,

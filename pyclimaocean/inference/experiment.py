@@ -34,6 +34,7 @@ from pydantic import Field
 
 from ..calibration.experiment import (
     build_calibration,
+    check_output_dir,
     load_calibration,
     prepare_output_dir,
     profile_figures,
@@ -88,8 +89,10 @@ def infer_from_file(
             f"config error in {config_path}:\n  calibration.regularization = "
             f"{cfg.calibration.regularization!r}: inference needs 'prior'"
         )
+    out = output_dir or Path("runs") / f"{cfg.experiment.name}_inference"
+    check_output_dir(out, force=force)  # refuse before the twin is built and compiled
     setup = build_calibration(cfg, raw, str(config_path), needs_gradients=True)  # MAP + Hessian
-    out = prepare_output_dir(output_dir or Path("runs") / f"{cfg.experiment.name}_inference", force)
+    out = prepare_output_dir(out, force)
     problem, inf = setup.problem, cfg.inference
     files = write_common(out, raw, setup)
     cal = cfg.calibration

@@ -26,6 +26,7 @@ from .provenance import collect_provenance, utc_now, write_provenance
 
 __all__ = [
     "EXPERIMENT_MARKERS",
+    "check_output_dir",
     "close_experiment_dir",
     "dump_toml",
     "experiment_logger",
@@ -62,22 +63,15 @@ def dump_toml(data: dict) -> str:
 _dump_toml = dump_toml
 
 
-def prepare_output_dir(out: str | Path, *, force: bool = False, resume: bool = False) -> Path:
-    """Create the experiment directory, refusing to overwrite work.
-
-    * does not exist or is empty: created;
-    * non-empty and ``resume``: kept as it is;
-    * non-empty and ``force``: emptied, but only if it holds an experiment (one of
-      ``config.toml``, ``provenance.json``, ``ensemble.json``) — an arbitrary folder is never
-      deleted;
-    * otherwise: :class:`FileExistsError` (CLI exit code 2).
-    """
+def check_output_dir(out: str | Path, *, force: bool = False, resume: bool = False) -> Path:
+    """The refusals of :func:`prepare_output_dir`, with no side effect: raises the same
+    :class:`FileExistsError` when that call would, creates and deletes nothing.  A verb whose
+    set-up is expensive (a calibration compiles its twin) calls it first, so a refused
+    directory costs nothing."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"output path {str(out)!r} exists and is not a directory")
-    if out.exists() and any(out.iterdir()):
-        if resume:
-            return out
+    if out.exists() and any(out.iterdir()) and not resume:
         if not force:
             raise FileExistsError(
                 f"output directory {str(out)!r} already holds an experiment; "
@@ -89,6 +83,24 @@ def prepare_output_dir(out: str | Path, *, force: bool = False, resume: bool = F
                 "pyclimaocean experiment (no config.toml / provenance.json): refusing to "
                 "delete it, even with --force. Choose another --output-dir."
             )
+    return out
+
+
+def prepare_output_dir(out: str | Path, *, force: bool = False, resume: bool = False) -> Path:
+    """Create the experiment directory, refusing to overwrite work.
+
+    * does not exist or is empty: created;
+    * non-empty and ``resume``: kept as it is;
+    * non-empty and ``force``: emptied, but only if it holds an experiment (one of
+      ``config.toml``, ``provenance.json``, ``ensemble.json``) — an arbitrary folder is never
+      deleted;
+    * otherwise: :class:`FileExistsError` (CLI exit code 2; :func:`check_output_dir` raises
+      the same without touching anything).
+    """
+    out = check_output_dir(out, force=force, resume=resume)
+    if out.exists() and any(out.iterdir()):
+        if resume:
+            return out
         for child in out.iterdir():
             if child.is_dir() and not child.is_symlink():
                 shutil.rmtree(child)
