@@ -53,7 +53,12 @@ _LAMBDA_FLOOR = 1e-8
 def residuals_and_jacobian(problem: Problem, u):
     """``(r, J)``: whitened residuals ``(m,)`` and their Jacobian ``(m, n)`` by forward mode
     (n tangent passes, vectorised by ``jacfwd``; the residuals come from the same pass)."""
-    return jax.jacfwd(lambda v: (problem.residuals(v), problem.residuals(v)), has_aux=True)(u)[::-1]
+    def residuals_twice(v):
+        r = problem.residuals(v)  # one traced model run: the output and, as aux, its value
+        return r, r
+
+    J, r = jax.jacfwd(residuals_twice, has_aux=True)(u)
+    return r, J
 
 
 @eqx.filter_jit
