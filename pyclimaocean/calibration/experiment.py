@@ -8,6 +8,7 @@ exactly as for ``pyclimaocean run``) plus a ``[calibration]`` section::
     [calibration]
     method = "scipy_lbfgsb"          # scipy_lbfgsb | optax_lbfgs | optax_adam | eki | uki |
                                      # trust_region | hybrid | multistart | gauss_newton (docs/calibration.md)
+    # n_starts = 3 ; ensemble_start = "eki" ; restarts = 2 ; select = "lowest"   # multistart only
     regularization = "prior"         # prior | physical | ridge | none
     max_iterations = 100
     # ftol = 1e-12                   # default: the method's own (see DEFAULT_FTOL)
@@ -160,6 +161,12 @@ class CaseSpec(Section):
     set: dict[str, Any] = Field(default_factory=dict, description="dotted overrides of the base config")
 
 
+#: the multistart's own options of ``[calibration]`` and their defaults (given with another
+#: method, they are refused: nothing would read them)
+MULTISTART_OPTION_DEFAULTS = {"ensemble_start": None, "ensemble_start_iterations": 3, "polish": None,
+                              "restarts": 0, "select": "lowest", "agreement": 0.5}
+
+
 class CalibrationSection(Section):
     """``[calibration]`` (see the module docstring)."""
 
@@ -173,10 +180,22 @@ class CalibrationSection(Section):
         None, ge=0, description="relative decrease at which to stop (default: the method's, "
         "DEFAULT_FTOL; 0 disables it)")
     learning_rate: float = Field(0.01, gt=0, description="optax_adam")
-    ensemble_size: int = Field(20, ge=2, le=10000, description="eki (and the eki stage of hybrid)")
+    ensemble_size: int = Field(20, ge=2, le=10000, description="eki (and the eki stage of hybrid, multistart's ensemble_start)")
     hybrid_ensemble: Literal["eki", "uki"] = Field("eki", description="hybrid: ensemble stage")
     hybrid_iterations: int = Field(3, ge=1, le=1000, description="hybrid: ensemble updates before L-BFGS-B")
     n_starts: int = Field(4, ge=1, le=1000, description="multistart: first guess + prior draws")
+    ensemble_start: Literal["eki", "uki"] | None = Field(
+        None, description="multistart: one start is the mean of ensemble_start_iterations EKI (ensemble_size "
+        "members) or UKI updates from the prior, in place of a prior draw")
+    ensemble_start_iterations: int = Field(3, ge=1, le=1000, description="multistart: updates of the ensemble start")
+    polish: Literal["gauss_newton"] | None = Field(
+        None, description="multistart: continue an unconverged start with Gauss-Newton")
+    restarts: int = Field(0, ge=0, le=100, description="multistart: restarts of an unconverged L-BFGS-B run "
+                          "from its end point")
+    select: Literal["lowest", "earliest"] = Field(
+        "lowest", description="multistart: return the lowest loss, or the earliest start within agreement of it")
+    agreement: float = Field(0.5, ge=0, le=1e6, description="multistart: losses within this are the same fit "
+                             "(0.5 = a change of 1 in chi^2)")
     trust_region_hessian: Literal["hvp", "bfgs", "sr1"] = Field("hvp", description="trust_region")
     eki_dt: float = Field(1.0, gt=0, description="eki step")
     uki_alpha: float = Field(1.0, gt=0, le=1, description="uki regularisation alpha (1 with a prior)")
@@ -190,6 +209,22 @@ class CalibrationSection(Section):
         names = [c.name for c in self.cases]
         if len(set(names)) != len(names):
             raise ValueError(f"case names must be unique, got {names}")
+        return self
+
+    @model_validator(mode="after")
+    def _multistart_options(self):
+        # options that only the multistart reads must not be silently ignored
+        if self.method != "multistart":
+            given = [k for k, default in MULTISTART_OPTION_DEFAULTS.items() if getattr(self, k) != default]
+            if given:
+                raise ValueError(
+                    ", ".join(f"calibration.{k} = {getattr(self, k)!r}" for k in given)
+                    + f": {'applies' if len(given) == 1 else 'apply'} to method = 'multistart' only "
+                    f"(method is {self.method!r}); remove {'it' if len(given) == 1 else 'them'} or set "
+                    "method = 'multistart'")
+        elif self.ensemble_start is not None and self.n_starts < 2:
+            raise ValueError(f"calibration.ensemble_start = {self.ensemble_start!r} needs calibration.n_starts "
+                             f">= 2 (the first guess and the ensemble mean); n_starts is {self.n_starts}")
         return self
 
     def method_ftol(self, method: str | None = None) -> float:
@@ -536,7 +571,9 @@ def calibrate_from_file(
             kwargs.update(ensemble_method=cal.hybrid_ensemble, ensemble_iterations=cal.hybrid_iterations,
                           ensemble_size=cal.ensemble_size, eki_dt=cal.eki_dt, seed=cfg.experiment.seed)
         elif cal.method == "multistart":
-            kwargs.update(n_starts=cal.n_starts, seed=cfg.experiment.seed)
+            kwargs.update(n_starts=cal.n_starts, seed=cfg.experiment.seed, ensemble_start=cal.ensemble_start,
+                          ensemble_iterations=cal.ensemble_start_iterations, ensemble_size=cal.ensemble_size,
+                          polish=cal.polish, restarts=cal.restarts, select=cal.select, agreement=cal.agreement)
         elif cal.method == "trust_region":
             kwargs["hessian"] = cal.trust_region_hessian
         res = calibrate(problem, cal.method, **kwargs)

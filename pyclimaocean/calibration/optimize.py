@@ -58,6 +58,8 @@ __all__ = [
     "calibrate_hybrid",
     "calibrate_multistart",
     "calibrate_gauss_newton",
+    "select_start",
+    "SELECT_RULES",
     "history_dataset",
     "scipy_termination_reason",
     "calibration_warnings",
@@ -804,6 +806,8 @@ def calibrate_multistart(
     ensemble_iterations: int = 3,
     ensemble_size: int = 20,
     polish: str | None = None,
+    restarts: int = 0,
+    select: str = "lowest",
 ) -> CalibrationResult:
     """L-BFGS-B from ``n_starts`` points — the first guess (``include_first_guess``), the mean of
     a short ensemble run (``ensemble_start``) and draws of the (bound-truncated) prior —
@@ -819,6 +823,17 @@ def calibrate_multistart(
             end point, which is kept where it lowers the loss (its Jacobians in
             ``extra["n_jacobians"]``, its trial runs in ``extra["n_forward"]``); ``None``: no
             polishing.
+        restarts: a start whose L-BFGS-B run stopped without converging (iteration limit,
+            failed line search) is run again from its end point, with a fresh L-BFGS-B memory,
+            up to ``restarts`` times while a restart lowers the loss (before any ``polish``);
+            its evaluations are counted with the start's.  Raise ``max_iterations`` too where
+            runs are cut by the iteration limit on many ill-conditioned controls.
+        select: which start is returned.  ``"lowest"``: the lowest loss.  ``"earliest"``: the
+            first start, in the order first guess, ensemble mean, prior draws, whose loss is
+            within ``agreement`` of the lowest — two end points whose losses differ by less
+            than the noise (``agreement`` = 0.5 is a change of 1 in χ²) are equally good fits,
+            and this prefers the one reached from the first guess (see
+            :func:`select_start`).
 
     ``extra["starts"]`` lists every start (start point, end point, loss, convergence,
     evaluations); ``extra["n_at_best"]`` counts the starts that ended within ``agreement`` (in
@@ -833,6 +848,12 @@ def calibrate_multistart(
         raise ParameterError(f"ensemble_start {ensemble_start!r} is not supported. Supported: eki, uki (or None)")
     if polish not in (None, "gauss_newton"):
         raise ParameterError(f"polish {polish!r} is not supported. Supported: gauss_newton (or None)")
+    if not (isinstance(restarts, int) and restarts >= 0):
+        raise ParameterError(f"restarts = {restarts!r} must be an int >= 0")
+    if select not in SELECT_RULES:
+        raise ParameterError(f"select {select!r} is not supported. Supported: {', '.join(SELECT_RULES)}")
+    if not agreement >= 0:
+        raise ParameterError(f"agreement = {agreement} must be >= 0")
     t0 = time.perf_counter()
     starts = [np.asarray(problem.u0, dtype=float)] if include_first_guess else []
     n_forward, n_jacobians = 0, 0
@@ -848,8 +869,12 @@ def calibrate_multistart(
     if n_draws > 0:
         draws = np.asarray(prior_ensemble(problem, max(n_draws, 2), jax.random.PRNGKey(seed)))
         starts += list(draws[:n_draws])
-    fits = [calibrate_scipy(problem, u0=u, max_iterations=max_iterations, gtol=gtol, ftol=ftol,
-                            progress=progress) for u in starts]
+    fits, n_restarted = [], []
+    for u in starts:
+        f, k_restarts = _lbfgsb_with_restarts(problem, u, restarts, max_iterations=max_iterations, gtol=gtol,
+                                              ftol=ftol, progress=progress)
+        fits.append(f)
+        n_restarted.append(k_restarts)
     n_lbfgsb = int(sum(f.n_evaluations for f in fits))
     polished = [False] * len(fits)
     if polish == "gauss_newton":
@@ -863,32 +888,76 @@ def calibrate_multistart(
                 g.message = f"L-BFGS-B: {f.message}; then {g.message}"
                 fits[i], polished[i] = g, True
     losses = np.array([f.loss for f in fits])
-    k = int(np.argmin(losses))
+    k = select_start(losses, select, agreement)
     best = fits[k]
-    n_at_best = int(np.sum(losses <= losses[k] + agreement))
+    k_low = int(np.argmin(losses))
+    n_at_best = int(np.sum(losses <= losses[k_low] + agreement))
     table = [{"u0": u.tolist(), "theta0": np.asarray(problem.physical(jnp.asarray(u))).tolist(),
               "theta": f.theta.tolist(), "loss": float(f.loss), "data_misfit": float(f.data_misfit),
               "converged": bool(f.converged), "n_evaluations": int(f.n_evaluations), "polished": p,
+              "restarts": int(nr),
               "kind": ("first guess" if (j == 0 and include_first_guess) else
                        f"{ensemble_start} mean" if (ensemble_start and j == int(include_first_guess)) else "prior draw")}
-             for j, (u, f, p) in enumerate(zip(starts, fits, polished, strict=True))]
+             for j, (u, f, p, nr) in enumerate(zip(starts, fits, polished, n_restarted, strict=True))]
     best.method = "multistart"
-    best.history.attrs["method"] = f"multistart (best of {len(fits)} scipy L-BFGS-B runs: start {k})"
-    best.message = (f"best of {len(fits)} starts is start {k} (0 = first guess)"
+    best.history.attrs["method"] = f"multistart ({select} of {len(fits)} scipy L-BFGS-B runs: start {k})"
+    best.message = (f"returned start {k} of {len(fits)} (0 = first guess; select = {select!r}, lowest loss: "
+                    f"start {k_low})"
                     f"{'' if include_first_guess else ' (prior draws only)'}; {n_at_best} of {len(fits)} "
-                    f"ended within {agreement:g} of its loss; its run: {best.message}")
+                    f"ended within {agreement:g} of the lowest loss; its run: {best.message}")
     if n_at_best < len(fits):
-        others = sorted(float(x) for x in losses if x > losses[k] + agreement)
+        others = sorted(float(x) for x in losses if x > losses[k_low] + agreement)
         best.extra["warnings"].append(
             f"{len(fits) - n_at_best} of {len(fits)} starts ended at a higher loss ({', '.join(f'{x:.6g}' for x in others)} "
-            f"vs {losses[k]:.6g}): the loss has other local minima or rough stretches")
+            f"vs {losses[k_low]:.6g}): the loss has other local minima or rough stretches")
     best.n_evaluations = n_lbfgsb
     best.wall_time = time.perf_counter() - t0
-    best.extra.update(starts=table, best_start=k, n_at_best=n_at_best,
+    best.extra.update(starts=table, best_start=k, lowest_start=k_low, n_at_best=n_at_best, select=select,
                       n_hvp=int(sum(f.extra.get("n_hvp", 0) for f in fits)))
     if ensemble_start is not None or polish is not None:
         best.extra.update(n_forward=n_forward, n_jacobians=n_jacobians)
     return best
+
+
+#: rules of :func:`select_start`
+SELECT_RULES = ("lowest", "earliest")
+
+
+def select_start(losses, select: str = "lowest", agreement: float = 0.5) -> int:
+    """Index of the start a multistart returns, from the starts' final losses (in start order).
+
+    ``"lowest"``: the lowest loss.  ``"earliest"``: the first start whose loss is within
+    ``agreement`` of the lowest (losses that differ by less than the noise, 0.5 = a change of 1
+    in χ², are equally good fits; the earlier start — the first guess, then the ensemble mean —
+    is preferred over prior draws).
+    """
+    losses = np.asarray(losses, dtype=float)
+    if losses.ndim != 1 or losses.size == 0:
+        raise ParameterError(f"losses must be a non-empty 1-D sequence, got shape {losses.shape}")
+    if select == "lowest":
+        return int(np.argmin(losses))
+    if select == "earliest":
+        return int(np.flatnonzero(losses <= np.min(losses) + agreement)[0])
+    raise ParameterError(f"select {select!r} is not supported. Supported: {', '.join(SELECT_RULES)}")
+
+
+def _lbfgsb_with_restarts(problem, u0, restarts: int, **kwargs):
+    """``(fit, n_restarts)``: L-BFGS-B from ``u0``, run again from its end point (fresh memory)
+    while it has not converged, a restart lowers the loss and fewer than ``restarts`` were made;
+    ``fit.n_evaluations`` counts every run's evaluations, ``fit.message`` names the restarts."""
+    fit = calibrate_scipy(problem, u0=u0, **kwargs)
+    total, done = fit.n_evaluations, 0
+    while not fit.converged and done < restarts:
+        again = calibrate_scipy(problem, u0=fit.u, **kwargs)
+        total += again.n_evaluations
+        done += 1
+        if not again.loss < fit.loss:
+            fit.message += f"; restart {done} did not lower the loss ({again.loss:.8g}): {again.message}"
+            break
+        again.message = f"restart {done} from the end point of: {fit.message}; then {again.message}"
+        fit = again
+    fit.n_evaluations = int(total)
+    return fit, done
 
 
 def calibrate_gauss_newton(
