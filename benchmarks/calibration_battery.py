@@ -445,6 +445,12 @@ def run_battery(*, full: bool = False, twins: int | None = None, jsonl: str | No
              for kind, n_controls, per_regime in plan if k < per_regime]
     if first:  # these groups' twins first (stable: round-robin within and after them)
         order.sort(key=lambda t: f"{t[0]}-{t[1]}" not in first)
+    if ids:  # in the order given
+        def rank(t):
+            tid = _twin_id(t[0], t[1], t[2], 1000 * t[1] + 10 * list(REGIMES).index(t[2]) + t[3])
+            return ids.index(tid) if tid in ids else len(ids)
+
+        order.sort(key=rank)
     for kind, n_controls, regime, k in order:
         if only and f"{kind}-{n_controls}" not in only:
             continue
