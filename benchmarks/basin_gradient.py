@@ -2,6 +2,7 @@
 
     python -m benchmarks.basin_gradient [--size full|small] [--steps 1000] [--repeat 3]
                                         [--policies names,saveable] [--levels 2,3]
+                                        [--adjoints autodiff,hand]
                                         [--no-memory] [--no-breakdown]
 
 Prints, for a ``--steps``-step run of the acc-like sector (:func:`acc_sector`):
@@ -21,6 +22,11 @@ Prints, for a ``--steps``-step run of the acc-like sector (:func:`acc_sector`):
   and for each number of checkpoint levels of ``--levels`` (``integrate(checkpoint_levels=n)``:
   2 = √T segments, the default; 3 = segments of ≈T^(2/3) steps split into sub-segments of
   ≈T^(1/3): fewer stored states for one more recomputation sweep);
+
+  and for each ``--adjoints`` entry (``BasinModel(adjoint=...)``: ``autodiff``, JAX's
+  transposition of the momentum tendency, the default; ``hand``, its hand-written adjoint,
+  :mod:`pyclimaocean.models.basin.adjoint`), all adjoints of one (policy, levels) variant
+  compiled in the same process and timed interleaved;
 
 * the breakdown of the gradient into forward pass, recomputation and reverse sweep: the
   ``jax.vjp`` forward (with residuals) and the pullback of the whole run timed separately, and
@@ -76,9 +82,9 @@ def z_faces_to_2080(nz: int) -> np.ndarray:
     return -depth[::-1]
 
 
-def build_model(size: str):
+def build_model(size: str, adjoint: str = "autodiff"):
     """The benchmark's :class:`BasinModel` for ``size`` (``"full"``, ``"small"`` or
-    ``"DEGxNZ"``, e.g. ``"1.5x20"``)."""
+    ``"DEGxNZ"``, e.g. ``"1.5x20"``) with the momentum tendency's ``adjoint``."""
     import pyclimaocean  # noqa: F401  (enables x64)
     from pyclimaocean.models.basin.setups import acc_sector
 
@@ -87,7 +93,7 @@ def build_model(size: str):
     else:
         d, n = size.split("x")
         deg, nz, dt = float(d), int(n), 3600.0
-    return acc_sector(dlon=deg, dlat=deg, dt=dt, z_faces=z_faces_to_2080(nz))
+    return acc_sector(dlon=deg, dlat=deg, dt=dt, z_faces=z_faces_to_2080(nz), adjoint=adjoint)
 
 
 def _policy(name: str):
@@ -96,7 +102,7 @@ def _policy(name: str):
     return {"names": None, "saveable": jax.checkpoint_policies.everything_saveable}[name]
 
 
-def build(size: str, steps: int, policy: str, levels: int = 2):
+def build(size: str, steps: int, policy: str, levels: int = 2, adjoint: str = "autodiff"):
     """``(model, forward, gradient, vjp_forward, pullback, v)``: jitted functions of the
     parameter vector ``v`` (``levels``: ``integrate``'s ``checkpoint_levels``)."""
     import jax
@@ -104,7 +110,7 @@ def build(size: str, steps: int, policy: str, levels: int = 2):
 
     from pyclimaocean.integrate import STEP_POLICY, integrate
 
-    model = build_model(size)
+    model = build_model(size, adjoint)
     params = model.parameters()
     g = model.grid
     wet = g.maskT
@@ -161,32 +167,41 @@ def timed_together(calls, repeat):
 def step_breakdown(model, repeat: int, policy: str) -> dict:
     """Per-step times (s): forward; checkpointed step's vjp forward and pullback; the
     un-checkpointed step's vjp forward and pullback."""
+    return step_breakdowns([model], repeat, policy)[0]
+
+
+def step_breakdowns(models, repeat: int, policy: str) -> list[dict]:
+    """:func:`step_breakdown` of each of ``models``, all their calls timed interleaved."""
     import jax
 
     from pyclimaocean.integrate import STEP_POLICY
 
-    state = model.initial_state()
-    state = jax.jit(lambda s: jax.lax.scan(lambda c, _: (model.step(c), None), s, None,
-                                           length=3)[0])(state)
-    step = lambda s: model.step(s)  # noqa: E731
-    ck = jax.checkpoint(step, policy=_policy(policy) or STEP_POLICY)
-    cot = _ones_cotangent(state)
-    calls = [(jax.jit(step), state)]
-    out = {}
-    for name, f in (("checkpointed", ck), ("plain", step)):
-        vf = jax.jit(lambda s, f=f: jax.vjp(f, s))
-        _, pb = vf(state)
-        calls += [(vf, state), (jax.jit(lambda pb: pb(cot)), pb)]
-        out[f"{name}_residual_bytes"] = int(sum(x.size * x.dtype.itemsize
-                                                for x in jax.tree_util.tree_leaves(pb)))
+    calls, outs = [], []
+    for model in models:
+        state = model.initial_state()
+        state = jax.jit(lambda s, model=model: jax.lax.scan(
+            lambda c, _: (model.step(c), None), s, None, length=3)[0])(state)
+        step = lambda s, model=model: model.step(s)  # noqa: E731
+        ck = jax.checkpoint(step, policy=_policy(policy) or STEP_POLICY)
+        cot = _ones_cotangent(state)
+        calls.append((jax.jit(step), state))
+        out = {}
+        for name, f in (("checkpointed", ck), ("plain", step)):
+            vf = jax.jit(lambda s, f=f: jax.vjp(f, s))
+            _, pb = vf(state)
+            calls += [(vf, state), (jax.jit(lambda pb, cot=cot: pb(cot)), pb)]
+            out[f"{name}_residual_bytes"] = int(sum(x.size * x.dtype.itemsize
+                                                    for x in jax.tree_util.tree_leaves(pb)))
+        out["state_bytes"] = int(sum(x.size * x.dtype.itemsize
+                                     for x in jax.tree_util.tree_leaves(state)))
+        outs.append(out)
     times = timed_together(calls, repeat)
     keys = ["step", "checkpointed_vjp_forward", "checkpointed_pullback", "plain_vjp_forward",
             "plain_pullback"]
-    for k, (wall, cpu) in zip(keys, times, strict=True):
-        out[k], out[k + "_cpu"] = wall, cpu
-    out["state_bytes"] = int(sum(x.size * x.dtype.itemsize
-                                 for x in jax.tree_util.tree_leaves(state)))
-    return out
+    for i, out in enumerate(outs):
+        for k, (wall, cpu) in zip(keys, times[i * 5:(i + 1) * 5], strict=True):
+            out[k], out[k + "_cpu"] = wall, cpu
+    return outs
 
 
 def _ones_cotangent(tree):
@@ -243,37 +258,51 @@ def kernel_breakdown(model, repeat: int) -> dict:
 
 
 def timing_child(size: str, steps: int, repeat: int, policy: str, split: bool,
-                 levels: int = 2, breakdown: bool = True) -> None:
-    """Time one configuration in this (fresh) process; print JSON."""
-    model, forward, gradient, vjp_forward, pullback, v = build(size, steps, policy, levels)
-    if split:
-        _, pb = vjp_forward(v)
-        (tf, cf), (tg, cg), (tvf, _), (tpb, _) = timed_together(
-            [(forward, v), (gradient, v), (vjp_forward, v), (pullback, pb)], repeat)
-        del pb
-    else:
-        (tf, cf), (tg, cg) = timed_together([(forward, v), (gradient, v)], repeat)
-        tvf = tpb = float("nan")
-    value, grad = gradient(v)
-    out = {"forward": tf, "gradient": tg, "vjp_forward": tvf, "pullback": tpb,
-           "forward_cpu": cf, "gradient_cpu": cg,
-           "loss": float(value), "grad_finite": bool(np.all(np.isfinite(np.asarray(grad)))),
-           "grad": [float(x) for x in np.asarray(grad)],
-           "cells": int(np.prod(model.grid.shape)), "shape": list(model.grid.shape),
-           "n_substeps": model.n_substeps}
+                 levels: int = 2, breakdown: bool = True,
+                 adjoints: tuple[str, ...] = ("autodiff",)) -> None:
+    """Time one configuration in this (fresh) process, for each of ``adjoints`` (all their
+    calls interleaved); print JSON ``{adjoint: results}``."""
+    built = {a: build(size, steps, policy, levels, a) for a in adjoints}
+    calls, pbs = [], []
+    for _, forward, gradient, vjp_forward, pullback, v in built.values():
+        calls += [(forward, v), (gradient, v)]
+        if split:
+            pb = vjp_forward(v)[1]
+            pbs.append(pb)
+            calls += [(vjp_forward, v), (pullback, pb)]
+    times = timed_together(calls, repeat)
+    del pbs
+    per = 4 if split else 2
+    results = {}
+    for i, (a, (model, _, gradient, _, _, v)) in enumerate(built.items()):
+        t = times[i * per:(i + 1) * per]
+        (tf, cf), (tg, cg) = t[0], t[1]
+        tvf, tpb = (t[2][0], t[3][0]) if split else (float("nan"), float("nan"))
+        value, grad = gradient(v)
+        results[a] = {
+            "forward": tf, "gradient": tg, "vjp_forward": tvf, "pullback": tpb,
+            "forward_cpu": cf, "gradient_cpu": cg,
+            "loss": float(value), "grad_finite": bool(np.all(np.isfinite(np.asarray(grad)))),
+            "grad": [float(x) for x in np.asarray(grad)],
+            "cells": int(np.prod(model.grid.shape)), "shape": list(model.grid.shape),
+            "n_substeps": model.n_substeps}
+    models = [b[0] for b in built.values()]
     # (the per-step pieces do not depend on the number of checkpoint levels)
     if breakdown and policy != "none" and levels == 2:
-        out["per_step"] = step_breakdown(model, repeat, policy)
+        for a, s in zip(adjoints, step_breakdowns(models, repeat, policy), strict=True):
+            results[a]["per_step"] = s
     if breakdown and policy == "names" and levels == 2:
-        out["kernels"] = kernel_breakdown(model, repeat)
-    print(json.dumps(out))
+        for a, model in zip(adjoints, models, strict=True):
+            results[a]["kernels"] = kernel_breakdown(model, repeat)
+    print(json.dumps(results))
 
 
-def memory_child(kind: str, size: str, steps: int, policy: str, levels: int = 2) -> None:
+def memory_child(kind: str, size: str, steps: int, policy: str, levels: int = 2,
+                 adjoint: str = "autodiff") -> None:
     """Compile and run one configuration in this (fresh) process; print JSON with memory."""
     import jax
 
-    _, forward, gradient, _, _, v = build(size, steps, policy, levels)
+    _, forward, gradient, _, _, v = build(size, steps, policy, levels, adjoint)
     fn = forward if kind == "forward" else gradient
     compiled = fn.lower(v).compile()
     xla = xla_buffer_bytes(compiled)
@@ -308,6 +337,9 @@ def main(argv=None):
                         help=f"comma-separated step checkpoint policies from {POLICIES}")
     parser.add_argument("--levels", default="2",
                         help="comma-separated checkpoint levels (integrate's checkpoint_levels)")
+    parser.add_argument("--adjoints", default="autodiff",
+                        help="comma-separated BasinModel adjoints (autodiff, hand), timed "
+                             "interleaved in one process per variant")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory rows")
     parser.add_argument("--no-breakdown", action="store_true",
                         help="skip the per-step and per-kernel timings")
@@ -323,10 +355,11 @@ def main(argv=None):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # before JAX starts
     if args.timing_child:
         return timing_child(args.size, args.steps, args.repeat, args.timing_child, args.split,
-                            args.checkpoint_levels, not args.no_breakdown)
+                            args.checkpoint_levels, not args.no_breakdown,
+                            tuple(a for a in args.adjoints.split(",") if a))
     if args.memory_child:
         return memory_child(args.memory_child[0], args.size, args.steps, args.memory_child[1],
-                            args.checkpoint_levels)
+                            args.checkpoint_levels, args.adjoints.split(",")[0])
 
     import jax
 
@@ -334,6 +367,10 @@ def main(argv=None):
     for p in policies:
         if p not in POLICIES:
             parser.error(f"unknown policy {p!r}; choose from {', '.join(POLICIES)}")
+    adjoints = [a for a in args.adjoints.split(",") if a]
+    for a in adjoints:
+        if a not in ("autodiff", "hand"):
+            parser.error(f"unknown adjoint {a!r}; choose from autodiff, hand")
     levels = [int(n) for n in args.levels.split(",") if n]
     if any(n < 2 for n in levels):
         parser.error("--levels: each number of checkpoint levels must be >= 2")
@@ -361,17 +398,19 @@ def main(argv=None):
     print(f"\n{'step checkpoint policy':24s} {'forward (s)':>12s} {'gradient (s)':>13s} "
           f"{'ratio':>7s} {'CPU-time ratio':>15s} {'vjp fwd (s)':>12s} {'pullback (s)':>13s}")
     for p, n in variants:
-        t = _child(["--timing-child", p, "--repeat", str(args.repeat), *common,
-                    "--checkpoint-levels", str(n), *(["--split"] if args.split else []),
-                    *(["--no-breakdown"] if args.no_breakdown else [])], args.one_core)
-        p = _label(p, n)
-        results[p] = t
-        print(f"{p:24s} {t['forward']:12.3f} {t['gradient']:13.3f} "
-              f"{t['gradient'] / t['forward']:7.2f} "
-              f"{t['gradient_cpu'] / t['forward_cpu']:15.2f} {t['vjp_forward']:12.3f} "
-              f"{t['pullback']:13.3f}", flush=True)
-        if not t["grad_finite"]:
-            print("  (gradient not finite)")
+        ts = _child(["--timing-child", p, "--repeat", str(args.repeat), *common,
+                     "--checkpoint-levels", str(n), "--adjoints", ",".join(adjoints),
+                     *(["--split"] if args.split else []),
+                     *(["--no-breakdown"] if args.no_breakdown else [])], args.one_core)
+        for a, t in ts.items():
+            label = _label(p, n, a)
+            results[label] = t
+            print(f"{label:24s} {t['forward']:12.3f} {t['gradient']:13.3f} "
+                  f"{t['gradient'] / t['forward']:7.2f} "
+                  f"{t['gradient_cpu'] / t['forward_cpu']:15.2f} {t['vjp_forward']:12.3f} "
+                  f"{t['pullback']:13.3f}", flush=True)
+            if not t["grad_finite"]:
+                print("  (gradient not finite)")
     print("(times: minimum over --repeat interleaved calls; CPU time: of the whole process)")
     first = next(iter(results.values()))
     for p, t in results.items():
@@ -403,19 +442,23 @@ def main(argv=None):
               f"{s['checkpointed_residual_bytes'] / 2**20:.2f}, plain "
               f"{s['plain_residual_bytes'] / 2**20:.2f}; state "
               f"{s['state_bytes'] / 2**20:.2f}")
-    kern = results.get("names", {}).get("kernels")
-    if kern:
-        print(f"\npieces of a step (CPU ms): {'forward':>9s} {'pullback':>9s} {'ratio':>6s}")
+    for label, t in results.items():
+        kern = t.get("kernels")
+        if not kern:
+            continue
+        print(f"\npieces of a step, {label!r} (CPU ms): {'forward':>9s} {'pullback':>9s} "
+              f"{'ratio':>6s}")
         for name, k in kern.items():
-            print(f"  {name:28s} {k['forward_cpu'] * 1e3:9.2f} {k['pullback_cpu'] * 1e3:9.2f} "
-                  f"{k['pullback_cpu'] / k['forward_cpu']:6.2f}")
+            print(f"  {name:28s} {k['forward_cpu'] * 1e3:9.2f} "
+                  f"{k['pullback_cpu'] * 1e3:9.2f} {k['pullback_cpu'] / k['forward_cpu']:6.2f}")
 
     if args.no_memory:
         return
     mem = {"forward": _child(["--memory-child", "forward", policies[0], *common])}
     for p, n in variants:
-        mem[_label(p, n)] = _child(["--memory-child", "gradient", p, *common,
-                                    "--checkpoint-levels", str(n)])
+        for a in adjoints:
+            mem[_label(p, n, a)] = _child(["--memory-child", "gradient", p, *common,
+                                           "--checkpoint-levels", str(n), "--adjoints", a])
     print(f"\n{'memory (MiB)':30s} {'XLA buffers':>12s} {'RSS after':>10s} {'peak RSS':>9s} "
           f"{'RSS increase':>13s}")
     for kind, m in mem.items():
@@ -424,15 +467,16 @@ def main(argv=None):
         print(f"{label:30s} {xla:>12s} {m['rss_after_compile_kib'] / 1024:10.1f} "
               f"{m['rss_peak_kib'] / 1024:9.1f} {m['rss_increase_kib'] / 1024:13.1f}")
     f = mem["forward"]
-    for p in (_label(p, n) for p, n in variants):
+    for p in (_label(p, n, a) for p, n in variants for a in adjoints):
         line = f"ratio to forward, policy {p!r}: peak RSS {mem[p]['rss_peak_kib'] / f['rss_peak_kib']:.2f}"
         if f["xla_bytes"] and mem[p]["xla_bytes"]:
             line += f", XLA buffers {mem[p]['xla_bytes'] / f['xla_bytes']:.1f}"
         print(line)
 
 
-def _label(policy: str, levels: int) -> str:
-    return policy if levels == 2 or policy == "none" else f"{policy}, {levels} levels"
+def _label(policy: str, levels: int, adjoint: str = "autodiff") -> str:
+    label = policy if levels == 2 or policy == "none" else f"{policy}, {levels} levels"
+    return label if adjoint == "autodiff" else f"{label}, {adjoint} adjoint"
 
 
 if __name__ == "__main__":

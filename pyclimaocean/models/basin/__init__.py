@@ -13,7 +13,7 @@ Example::
 ``(model, state)`` that call them (:mod:`~pyclimaocean.models.basin.diagnostics`).
 """
 
-from . import analysis, kernels, metadata
+from . import adjoint, analysis, kernels, metadata
 from .diagnostics import (
     acc_transport,
     heat_content,
@@ -26,6 +26,7 @@ from .diagnostics import (
     tracer_content,
 )
 from .model import (
+    ADJOINTS,
     TIME_STEPPERS,
     TRACER_ADVECTION,
     BasinMixing,
@@ -38,6 +39,7 @@ from .state import BasinState
 from .timestepping import barotropic_substeps, substep_weights
 
 __all__ = [
+    "ADJOINTS",
     "BasinMixing",
     "BasinModel",
     "BasinState",
@@ -48,6 +50,7 @@ __all__ = [
     "VEROS_ACC_DZ",
     "acc_sector",
     "acc_transport",
+    "adjoint",
     "analysis",
     "barotropic_substeps",
     "heat_content",

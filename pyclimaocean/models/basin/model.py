@@ -54,13 +54,14 @@ from ...physics.equation_of_state import AbstractEquationOfState, LinearEquation
 from . import analysis as A
 from . import diagnostics as D
 from . import kernels as K
+from .adjoint import ADJOINTS, momentum_core
 from .metadata import basin_variables, cgrid_coordinates, derived_fields
 from .plots import basin_figures, basin_summary
 from .state import BasinState
 from .timestepping import barotropic_substeps
 
 __all__ = ["BasinModel", "BasinMixing", "BottomDrag", "SurfaceForcing", "TRACER_ADVECTION",
-           "TIME_STEPPERS"]
+           "TIME_STEPPERS", "ADJOINTS"]
 
 TRACER_ADVECTION = ("centered2", "upwind3")
 TIME_STEPPERS = ("ab2", "rk3")
@@ -158,6 +159,14 @@ class BasinModel(AbstractModel):
             divided by it).
         conserve_tracers: correct the linear-free-surface tracer leak (static; see
             :func:`~pyclimaocean.models.basin.kernels.tracer_advection`).
+        adjoint: how reverse-mode AD goes through the momentum tendency (static):
+            ``"autodiff"`` (the default) lets JAX differentiate it; ``"hand"`` gives its
+            Coriolis, vorticity flux, kinetic-energy gradient, vertical advection and
+            horizontal viscosity a hand-written adjoint
+            (:func:`~pyclimaocean.models.basin.adjoint.momentum_core`, a ``jax.custom_vjp``;
+            gradients equal to round-off).  Forward mode (``jax.jvp``, ``jax.jacfwd``,
+            ``jax.hessian``, the Laplace and Gauss-Newton drivers) needs ``"autodiff"``: a
+            ``custom_vjp`` has no forward-mode rule.
     """
 
     name: ClassVar[str] = "basin"
@@ -179,6 +188,7 @@ class BasinModel(AbstractModel):
     gravity: float = eqx.field(static=True)
     reference_density: float = eqx.field(static=True)
     conserve_tracers: bool = eqx.field(static=True)
+    adjoint: str = eqx.field(static=True)
 
     def __init__(
         self,
@@ -199,6 +209,7 @@ class BasinModel(AbstractModel):
         gravity: float = GRAVITY,
         reference_density: float = REFERENCE_DENSITY,
         conserve_tracers: bool = True,
+        adjoint: str = "autodiff",
     ):
         if not isinstance(grid, CGrid):
             raise TypeError(f"grid must be a CGrid, got {type(grid).__name__}")
@@ -212,6 +223,9 @@ class BasinModel(AbstractModel):
         if time_stepper not in TIME_STEPPERS:
             raise ValueError(f"time_stepper = {time_stepper!r} is not supported. "
                              f"Supported time steppers are: {', '.join(TIME_STEPPERS)}")
+        if adjoint not in ADJOINTS:
+            raise ValueError(f"adjoint = {adjoint!r} is not supported. "
+                             f"Supported adjoints are: {', '.join(ADJOINTS)}")
         self.grid = grid
         self.dt = float(dt)
         self.n_substeps = n_substeps
@@ -232,6 +246,7 @@ class BasinModel(AbstractModel):
         self.gravity = float(gravity)
         self.reference_density = float(reference_density)
         self.conserve_tracers = bool(conserve_tracers)
+        self.adjoint = adjoint
 
     # -- states ------------------------------------------------------------------------------
     def state_from_fields(self, u=0.0, v=0.0, T=None, S=None, eta=0.0, time=0.0) -> BasinState:
@@ -271,6 +286,15 @@ class BasinModel(AbstractModel):
     def momentum_tendency(self, u, v, T, S, flux_z):
         """Explicit ``(G_u, G_v)`` (m s⁻²): everything but ``−g∇η`` and vertical viscosity."""
         g = self.grid
+        m = self.mixing
+        if self.adjoint == "hand":
+            bih = m.biharmonic_viscosity
+            has_bih = not (isinstance(bih, int | float) and bih == 0)
+            spec = (self.momentum_advection, m.viscosity_cos_power, m.no_slip, has_bih)
+            gu, gv = momentum_core(spec, g, u, v, flux_z, m.horizontal_viscosity,
+                                   bih if has_bih else 0.0)
+            pu, pv = K.pressure_gradient(g, K.hydrostatic_pressure(g, self.buoyancy(T, S)))
+            return self._drag_and_wind(u, v, gu + pu, gv + pv)
         q = g.fZ
         if self.momentum_advection:
             q = q + g.vorticity(u, v)
@@ -283,11 +307,14 @@ class BasinModel(AbstractModel):
             fzv = g.ay_plus(flux_z, "T")
             gu = gu + ku + K.vertical_momentum_advection(g, u, fzu, g.inv_areaU, g.maskU)
             gv = gv + kv + K.vertical_momentum_advection(g, v, fzv, g.inv_areaV, g.maskV)
-        m = self.mixing
         hu, hv = K.horizontal_viscosity(g, u, v, m.horizontal_viscosity,
                                         m.biharmonic_viscosity, m.viscosity_cos_power,
                                         m.no_slip)
-        gu, gv = gu + hu, gv + hv
+        return self._drag_and_wind(u, v, gu + hu, gv + hv)
+
+    def _drag_and_wind(self, u, v, gu, gv):
+        """Add the bottom drag and the wind stress to ``(G_u, G_v)``."""
+        g = self.grid
         d = self.drag
         bu, bv = K.bottom_indicator(g.maskU), K.bottom_indicator(g.maskV)
         inv_dz = g.inv_dz[:, None, None]
