@@ -110,3 +110,18 @@ def test_config_refuses_multistart_options_with_another_method_and_an_impossible
         _load("calibration.method=hybrid", "calibration.ensemble_start=eki", "calibration.select=earliest")
     with pytest.raises(ConfigError, match=r"calibration\.ensemble_start = 'eki' needs calibration\.n_starts >= 2"):
         _load("calibration.method=multistart", "calibration.n_starts=1", "calibration.ensemble_start=eki")
+
+
+def test_the_docs_example_of_the_multistart_options_validates():
+    import re
+    import tomllib
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "calibration.md").read_text()
+    blocks = [b for b in re.findall(r"```toml\n(.*?)```", docs, flags=re.S) if 'method = "multistart"' in b]
+    assert len(blocks) == 1
+    example = tomllib.loads(blocks[0])["calibration"]
+    assert {"ensemble_start", "restarts", "select", "agreement", "ensemble_start_iterations"} <= set(example)
+    cal = _load(*(f"calibration.{k}={v!r}" if isinstance(v, str) else f"calibration.{k}={v}"
+                  for k, v in example.items()))
+    for k, v in example.items():
+        assert getattr(cal, k) == v
