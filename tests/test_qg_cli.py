@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -82,29 +81,6 @@ def test_dataset_config_and_one_member(tmp_path):
         load_dataset_config(DATASET, [*SMALL_DATA, "coarse_graining.sample_interval=1000"])
     with pytest.raises(ConfigError, match="smaller than"):
         load_dataset_config(DATASET, [*SMALL_DATA, "coarse_graining.nx=32"])
-
-
-@pytest.fixture(scope="module")
-def prefect_api(tmp_path_factory):
-    """A temporary local Prefect API (as tests/test_workflows.py)."""
-    home = tmp_path_factory.mktemp("prefect_home")
-    env = {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "DO_NOT_TRACK": "1", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    from prefect.settings import PREFECT_HOME, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
-
-    try:
-        with temporary_settings({PREFECT_HOME: str(home)}):
-            with prefect_test_harness(server_startup_timeout=180):
-                yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @pytest.mark.slow  # 134 s + 58 s setup measured on a loaded machine (Prefect, Dask)

@@ -1,5 +1,5 @@
 """Prefect flows, offline: a temporary local API (``prefect_test_harness``, started once per
-session), task results persisted in the experiment directory, Dask task runners.
+session: the ``prefect_api`` fixture in tests/conftest.py), task results persisted in the experiment directory, Dask task runners.
 
 * ``run`` flow: result persisted in ``<dir>/.prefect/results``; ``--resume`` returns it
   without running again.
@@ -35,30 +35,6 @@ SMALL = ["grid.nz=8", "time.stop_time=14400", "time.output_interval=3600",
          "time.checkpoint_interval=7200", "output.plots=false"]
 SMALL_SET = [x for s in SMALL for x in ("--set", s)]
 runner = CliRunner()
-
-
-@pytest.fixture(scope="session")
-def prefect_api(tmp_path_factory):
-    """A temporary Prefect API server for the whole session (no Prefect Cloud, no
-    telemetry); yields its URL."""
-    home = tmp_path_factory.mktemp("prefect_home")
-    env = {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "DO_NOT_TRACK": "1", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
-
-    try:
-        with temporary_settings({PREFECT_HOME: str(home)}):
-            with prefect_test_harness(server_startup_timeout=180):
-                yield PREFECT_API_URL.value()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @pytest.fixture(scope="module")
