@@ -36,9 +36,11 @@ What ``benchmarks/qg_learned_closures.py`` measured from *one* run per closure (
 * **Jet** (``--config jet``): the jets wander over years, so the reference pools
   ``hires_seeds`` hi-res runs (one ``vmap``, 8 spin-up years: from pyqg's 1e-7 initial noise
   the jet's instability takes ~4 years to saturate), the members start from every seed
-  (``members_per_seed`` each, 540 days apart) and run a year, and a second noise floor: each
-  member's own hi-res stretch against a reference of the *other* seeds (leave one out), i.e.
-  what a perfect closure scores at this sample size.
+  (``members_per_seed`` each, 540 days apart), run 3 years unsampled (``discard_days``: the
+  unclosed low-res jet drifts from the hi-res start to its own climate over 3–4 years) and
+  are then sampled daily for 2 years, and a second noise floor: a hi-res stretch of the
+  member's seed as long as a member against a reference of the *other* seeds (leave one
+  out), i.e. what a perfect closure scores at this sample size.
 * **Generalisation** (``--train-config eddy --train-cache DIR``): the networks trained on the
   other configuration (loaded from ``DIR``, not retrained) are scored next to this
   configuration's; an equivariant network's group is checked to be one this configuration
