@@ -121,14 +121,16 @@ def _loss(model, params, names, values):
     return 1e3 * mean_kinetic_energy(m, final) + mean_sst(m, final)
 
 
-@pytest.mark.slow  # 60 s measured (load ~4 on 2 shared cores; two compiled 50-step gradients)
+@pytest.mark.slow  # 205 s measured (load ~20 on 2 shared cores; two compiled 50-step gradients)
 def test_run_gradient_equals_autodiff_and_finite_differences():
     """Gradient through 50 steps (√T checkpoints) with respect to A_h, A_4, linear drag and
     the wind amplitude: hand = JAX to 1e-10 relative; each component against central
-    differences of the same compiled program (relative step 1e-3) to < 1e-6."""
+    differences of the same compiled program (relative step 1e-3) to < 1e-6.  (A_4 = 1e15
+    m⁴ s⁻¹: at 1e13 its effect on the loss is so small that the differences are limited by
+    round-off, 1e-5.)"""
     base, hand = (eqx.tree_at(lambda q: q.mixing.biharmonic_viscosity,
                               _small_acc(horizontal_viscosity=2e5, adjoint=a),
-                              jnp.asarray(1e13)) for a in ("autodiff", "hand"))
+                              jnp.asarray(1e15)) for a in ("autodiff", "hand"))
     names = ["mixing.horizontal_viscosity", "mixing.biharmonic_viscosity", "drag.linear",
              "forcing.wind_stress_amplitude"]
     params = base.parameters(names)
