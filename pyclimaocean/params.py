@@ -38,7 +38,7 @@ import numpy as np
 
 from .config import toml_value
 
-__all__ = ["Prior", "Parameter", "ParameterSet", "ParameterError"]
+__all__ = ["Prior", "Parameter", "ParameterSet", "ParameterError", "prior_blocks"]
 
 
 class ParameterError(ValueError):
@@ -320,6 +320,78 @@ class Parameter(eqx.Module):
             raise ParameterError(f"{name}: {err}") from None
         p.check(name)
         return p
+
+
+def _stacked_bijector(transform: str, lower: np.ndarray, upper: np.ndarray):
+    """:meth:`Parameter.bijector` for ``(k,)`` arrays of bounds that are all finite or all
+    infinite alike (the same rules, elementwise)."""
+    from numpyro.distributions import constraints
+    from numpyro.distributions.transforms import ComposeTransform, ExpTransform, biject_to
+
+    lo, hi = bool(np.isfinite(lower[0])), bool(np.isfinite(upper[0]))
+    if transform == "identity":
+        return biject_to(constraints.real)
+    if transform == "log" and lo and hi:
+        # math.log per entry, as Parameter.bijector takes it (the same bits)
+        log_lo = np.array([math.log(x) for x in lower])
+        log_hi = np.array([math.log(x) for x in upper])
+        return ComposeTransform([biject_to(constraints.interval(log_lo, log_hi)), ExpTransform()])
+    if transform == "logit" or (lo and hi):
+        return biject_to(constraints.interval(lower, upper))
+    if lo:
+        return biject_to(constraints.greater_than(lower))
+    return biject_to(constraints.less_than(upper))
+
+
+def _stacked_prior(kind: str | None, priors: list[Prior | None], lower: np.ndarray, upper: np.ndarray):
+    """:meth:`Parameter.prior_distribution` for ``(k,)`` parameters with the same prior kind:
+    one NumPyro distribution with ``(k,)`` batch shape."""
+    import numpyro.distributions as dist
+
+    if kind is None:
+        return dist.Uniform(lower, upper)
+    k = {a: np.array([p.kwargs[a] for p in priors]) for a in _PRIOR_KINDS[kind]}
+    if kind == "uniform":
+        return dist.Uniform(k["low"], k["high"])
+    if kind == "normal":
+        return dist.Normal(k["loc"], k["scale"])
+    if kind == "lognormal":
+        return dist.LogNormal(k["loc"], k["scale"])
+    if kind == "truncated_normal":
+        return dist.TruncatedNormal(k["loc"], k["scale"], low=k["low"], high=k["high"])
+    return dist.HalfNormal(k["scale"])
+
+
+def prior_blocks(parameters: Iterable[Parameter]) -> list[tuple[np.ndarray, Any, Any]]:
+    """The parameters' bijections and priors, vectorised: ``[(index (k,), bijector, prior)]``.
+
+    Parameters with the same prior kind, the same effective transform and the same finite
+    bounds (lower finite or not, upper finite or not) form one block: ``index`` are their
+    positions in ``parameters``, ``bijector`` maps a ``(k,)`` unconstrained vector to their
+    physical values and ``prior`` is one NumPyro distribution of batch shape ``(k,)``; each
+    gives, entry by entry, what :meth:`Parameter.bijector` and
+    :meth:`Parameter.prior_distribution` give for that parameter.  Summing log densities block
+    by block instead of parameter by parameter keeps the traced program (and its derivatives)
+    a few vector operations long whatever the number of parameters: with one scalar chain per
+    parameter, XLA compiled the gradient and curvature of the prior of 63 parameters for
+    minutes.  Empty blocks never occur; blocks are in order of first appearance.
+    """
+    parameters = list(parameters)
+    groups: dict[tuple, list[int]] = {}
+    for i, p in enumerate(parameters):
+        if p.prior is None:
+            p.prior_distribution()  # raises, naming the problem, without finite bounds
+        key = (None if p.prior is None else p.prior.kind, p.effective_transform,
+               math.isfinite(p.lower), math.isfinite(p.upper))
+        groups.setdefault(key, []).append(i)
+    out = []
+    for (kind, transform, _, _), index in groups.items():
+        ps = [parameters[i] for i in index]
+        lower = np.array([p.lower for p in ps], dtype=float)
+        upper = np.array([p.upper for p in ps], dtype=float)
+        out.append((np.asarray(index), _stacked_bijector(transform, lower, upper),
+                    _stacked_prior(kind, [p.prior for p in ps], lower, upper)))
+    return out
 
 
 class ParameterSet(eqx.Module):

@@ -42,7 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from ..params import ParameterError, ParameterSet
+from ..params import ParameterError, ParameterSet, prior_blocks
 from .observations import ObservationOperator, observation_vector
 
 __all__ = ["Case", "Problem", "REGULARIZATIONS", "sample_truncated_prior"]
@@ -386,12 +386,16 @@ class Problem(eqx.Module):
         """log p(T(u)) (+ log|det ∂T/∂u| when ``jacobian``)."""
         total = 0.0
         u = jnp.asarray(u)
-        for i, p in enumerate(self._params()):
-            bij = p.bijector()
-            x = bij(u[i])
-            total = total + p.prior_distribution().log_prob(x)
+        n = len(self.order)
+        # vectorised over blocks of parameters with the same prior kind and transform (one
+        # scalar chain per parameter compiled for minutes with its derivatives at 63 controls)
+        for index, bij, dist in prior_blocks(self._params()):
+            ui = u if len(index) == n else u[index]
+            x = bij(ui)
+            lp = dist.log_prob(x)
             if jacobian:
-                total = total + bij.log_abs_det_jacobian(u[i], x)
+                lp = lp + bij.log_abs_det_jacobian(ui, x)
+            total = total + jnp.sum(lp)
         return total
 
     def regularization_term(self, u):
@@ -434,10 +438,9 @@ class Problem(eqx.Module):
             width = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
             theta0 = self.theta0
             return 0.5 * self.ridge_weight * jnp.sum(((theta - theta0) / width) ** 2)
-        return -sum(
-            p.prior_distribution().log_prob(theta[i])
-            for i, p in enumerate(self._params())
-        )
+        n = len(self.order)
+        return -sum(jnp.sum(dist.log_prob(theta if len(index) == n else theta[index]))
+                    for index, _, dist in prior_blocks(self._params()))
 
     # -- reporting -------------------------------------------------------------------------
     def regularization_centre(self) -> np.ndarray | None:
