@@ -246,6 +246,9 @@ def main(argv=None):
     p.add_argument("--discard", type=int, default=8, help="samples skipped per window")
     p.add_argument("--windows", type=int, default=2, help="windows per step")
     p.add_argument("--offline-weight", type=float, default=0.0)
+    p.add_argument("--offset", type=int, default=0,
+                   help="score: members start this many days after the benchmark's starts "
+                        "(45: held-out starts, between those the step size was chosen on)")
     p.add_argument("--key", type=int, default=5, help="PRNG key of the window starts")
     p.add_argument("--random-like", help="control: instead of training, move the --from "
                    "weights by a random direction of the norm of this variant's change")
@@ -356,12 +359,13 @@ def main(argv=None):
             f"KE {np.round(np.asarray(v['validation_ke']) * 1e3, 4).tolist()} (1e-3 m2 s-2)")
     if "score" in args.stages:
         q_all = np.concatenate([data["q_start"][None], data["q"]])
-        q0 = np.stack([q_all[m * SPACING] for m in range(MEMBERS)])
+        q0 = np.stack([q_all[m * SPACING + args.offset] for m in range(MEMBERS)])
+        sfx = f"_offset{args.offset}" if args.offset else ""
         ref = {k: data[k] for k in ("q", "u", "v")}
         ref["psi"] = np.asarray(_fields(lr_model, lr_model.fft(jnp.asarray(ref["q"]))).psi)
         reference = Reference(ref, lr_model.L)
         t0 = time.perf_counter()
-        base_path = args.cache / "unclosed_distances.json"
+        base_path = args.cache / f"unclosed_distances{sfx}.json"
         if base_path.exists():
             base = json.loads(base_path.read_text())
         else:
@@ -376,24 +380,29 @@ def main(argv=None):
         runs = run_ensemble(with_closure(lr_model, net), q0, DAYS)
         sc = score(runs, base, reference)
         v = variants.setdefault(args.variant, {})
-        v["score"] = sc
+        v[f"score{sfx}"] = sc
         # the training loss's own measure on the scored runs (all members' days 30-180)
         pooled = np.concatenate([r["q"][30:] for r in runs])
-        v["statistics_misfit_runs"] = float(statistics_misfit(
+        v[f"statistics_misfit_runs{sfx}"] = float(statistics_misfit(
             qg_statistics(lr_model, pooled), qg_statistics(lr_model, q)))
         against = args.start if args.start in cached or args.start in de else (
             "equivariant_cnn_small_100_s0" if "equivariant" in args.start
             else "cnn_small_100_s0")
-        other = (cached.get(against) or de.get(against))["members"]
+        if args.offset:  # held-out starts: the baseline scored here first (same offset)
+            other = variants[against][f"score{sfx}"]["members"]
+        else:
+            other = (cached.get(against) or de.get(against))["members"]
         diff = [a["all"] - b["all"] for a, b in zip(sc["members"], other, strict=True)]
         v["paired_vs"] = against
-        v["paired_all"] = [float(np.mean(diff)), float(np.std(diff, ddof=1) / np.sqrt(len(diff)))]
+        v[f"paired_all{sfx}"] = [float(np.mean(diff)),
+                                 float(np.std(diff, ddof=1) / np.sqrt(len(diff)))]
         save()
         log(f"{args.variant}: all {sc['all'][0]:+.3f} ± {sc['all'][1]:.3f}, distrib. "
             f"{sc['distributional'][0]:+.3f} ± {sc['distributional'][1]:.3f}, spectral "
             f"{sc['spectral'][0]:+.3f} ± {sc['spectral'][1]:.3f}, KE {sc['ke_per_layer']}; "
-            f"paired − {against}: {v['paired_all'][0]:+.3f} ± {v['paired_all'][1]:.3f}; "
-            f"statistics misfit of the runs {v['statistics_misfit_runs']:.4f}")
+            f"paired − {against}: {v[f'paired_all{sfx}'][0]:+.3f} ± "
+            f"{v[f'paired_all{sfx}'][1]:.3f}; statistics misfit of the runs "
+            f"{v[f'statistics_misfit_runs{sfx}']:.4f} (starts offset {args.offset} days)")
     return out
 
 
