@@ -267,15 +267,23 @@ def main(argv=None):
     out["variants"] = {p.stem: json.loads(p.read_text())
                        for p in (results_dir / "variants").glob("*.json")}
 
+    loaded = dict(out["variants"].get(args.variant, {}))
+
     def save():
         for stage in ("diagnose", "drift", "coherence"):
             if stage in args.stages and stage in out:
                 (results_dir / f"{stage}.json").write_text(
                     json.dumps(out[stage], indent=1, default=_json))
         if args.variant in out["variants"]:
-            (results_dir / "variants").mkdir(exist_ok=True)
-            (results_dir / "variants" / f"{args.variant}.json").write_text(
-                json.dumps(out["variants"][args.variant], indent=1, default=_json))
+            # merge into the file as it is now: only the entries this process set replace
+            # the stored ones (another process may have added entries since we read it)
+            path = results_dir / "variants" / f"{args.variant}.json"
+            path.parent.mkdir(exist_ok=True)
+            stored = json.loads(path.read_text()) if path.exists() else {}
+            mine = out["variants"][args.variant]
+            stored.update({k: v for k, v in mine.items()
+                           if k not in loaded or loaded[k] is not v})
+            path.write_text(json.dumps(stored, indent=1, default=_json))
 
     data = dict(np.load(args.base_cache / "data.npz"))
     lr_model = TwoLayerQG(nx=NX_LR, dt=DT, **PRESETS["eddy"])
