@@ -30,6 +30,11 @@ default) there (the Laplace and Gauss-Newton drivers use forward mode).
 
 Float64 throughout; masks are the grid's static arrays (they take no cotangent: the rule
 returns ``None`` for the grid).
+
+Cost (docs/basin.md, "Hand-written adjoint of the momentum tendency"): at 60 × 84 × 20 the
+gradient costs the same as with JAX's transposition within the noise of the measurements
+(CPU-time gradient / forward 4.98 against 4.88 over 100 steps), and needs the same memory;
+hence ``"autodiff"`` stays the default.
 """
 
 from __future__ import annotations
