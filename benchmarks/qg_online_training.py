@@ -7,23 +7,33 @@ copied) and
 
 * **diagnose** (stage ``diagnose``): how far the v3 fine-tuning moved the weights; the size
   and gradient norm of the trajectory term against the offline anchor at the offline weights,
-  and the trajectory gradient norm against the window length; the lead-time drift of the
-  low-res runs (ensemble-mean KE per layer, PV error against the hi-res run from the same
-  start, i.e. the predictability time);
-* **train** (stage ``train``): fine-tunes (or trains from scratch) with
-  :func:`pyclimaocean.learning.qg.fit_online_qg` and ``loss="statistics"``: windows started
-  from coarse-grained hi-res states of the training pool, the first ``discard`` samples of
-  every window skipped (the restart transient), the loss the misfit of the window's
-  statistics (per-layer time-mean KE and enstrophy spectra, variances of q, u, v) to those of
-  the hi-res climate (training pool), optionally + λ × the offline loss;
+  and the trajectory gradient norm against the window length;
+* **drift** (stage ``drift``): the lead-time drift of the low-res runs (ensemble-mean KE per
+  layer) and the PV error against the hi-res run from the same start (predictability time);
+* **coherence** (stage ``coherence``): the mean pairwise cosine of statistics-loss gradients
+  of independent batches, per window length (signal or noise);
+* **train** (stage ``train``): fine-tunes with :func:`pyclimaocean.learning.qg.fit_online_qg`
+  and ``loss="statistics"``: windows started from coarse-grained hi-res states of the
+  training pool (``--starts hires``) or from the low-res model's own climate (``--starts
+  NET``: 8 runs closed by the offline network NET, days 30-120), the first ``discard``
+  samples of every window skipped, the loss the misfit of the windows' statistics
+  (per-layer time-mean KE and enstrophy spectra, variance and kurtosis of q, u, v) to those
+  of the hi-res training pool, optionally + λ × the offline loss; ``--random-like VARIANT``
+  instead moves the weights by a random direction of that variant's norm (control);
+  ``--from cnn|equivariant_cnn`` starts from a fresh network;
+* **validate** (stage ``validate``, also run by ``train``): statistics misfit and mean KE of
+  8 runs of 120 days from training-pool states (the training climate, not the scored runs);
 * **score** (stage ``score``): the same ensemble scoring as the closure ensemble (8 members ×
   180 days, similarity against the unclosed members), paired against the offline network the
-  variant started from (cached per-member scores of ``--base-cache``).
+  variant started from (cached per-member scores of ``--base-cache``); ``--offset 45``
+  scores held-out members started 45 days later (run the offline network there first).
 
-Run: ``python -m benchmarks.qg_online_training --stages diagnose`` and
-``--stages train score --variant NAME [--from equivariant_cnn_small_100_s0] [--lr 1e-3]
-[--steps 40] [--window 20] [--discard 8] [--every 12] [--offline-weight 0]``.  Results in
-``runs/qg_online/results/`` (one JSON per stage and per variant); docs/qg.md ("Online training") reports them.
+Run: ``python -m benchmarks.qg_online_training --stages diagnose drift coherence`` and
+``--stages train score --variant NAME [--from equivariant_cnn_small_100_s0]
+[--starts equivariant_cnn_small_100_s0] [--lr 5e-6] [--steps 30] [--window 20]
+[--discard 2] [--every 12] [--windows 2] [--offline-weight 0] [--key 5]``.  Results in
+``runs/qg_online/results/`` (one JSON per stage and per variant; runs of different
+variants may go side by side); docs/qg.md ("Online training") reports them.
 """
 
 from __future__ import annotations
