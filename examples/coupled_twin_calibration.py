@@ -73,10 +73,20 @@ def main(argv=None) -> dict:
     lbfgs = calibrate(problem, "scipy_lbfgsb", max_iterations=args.lbfgs_iterations)
     eki = ensemble_kalman_inversion(problem, ensemble_size=args.ensemble,
                                     max_iterations=args.iterations, seed=2)
-    # one compiled forward run for both misfits (each eager call would compile the run again)
-    data_misfit = jax.jit(problem.data_misfit)
-    misfit = {"first_guess": float(data_misfit(problem.u0)),
-              "truth": float(data_misfit(problem.unconstrained(jnp.asarray(TRUTH)))),
+    # one compiled forward run (raw outputs of the unconstrained vector u) for the misfits at
+    # the first guess and the truth and for the four plotted runs (each eager call, or each
+    # further jitted function, would compile the coupled run again)
+    case = problem.cases[0]
+    run = jax.jit(lambda u: case.outputs(problem.theta(u)))
+    u_truth = problem.unconstrained(jnp.asarray(TRUTH))
+    outputs = {"first guess": run(problem.u0), "L-BFGS-B": run(jnp.asarray(lbfgs.u)),
+               "EKI": run(jnp.asarray(eki.u)), "truth": run(u_truth)}
+
+    def data_misfit(outputs):  # problem.data_misfit from the run's outputs (one case)
+        return float(0.5 * jnp.sum(problem.residuals_from_prediction(case.operator(outputs)) ** 2))
+
+    misfit = {"first_guess": data_misfit(outputs["first guess"]),
+              "truth": data_misfit(outputs["truth"]),
               "lbfgsb": float(lbfgs.data_misfit), "eki": float(eki.data_misfit),
               "n_observations": int(problem.n_observations)}
     summary = {
@@ -89,22 +99,14 @@ def main(argv=None) -> dict:
         "wall_time_s": time.perf_counter() - t0,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    plot_twin(problem, observations["seasonal_ice_zone"], truth, lbfgs, eki,
-              out / "twin.png")
+    plot_twin(observations["seasonal_ice_zone"], outputs, out / "twin.png")
     return summary
 
 
-def plot_twin(problem, obs, truth, lbfgs, eki, path):
-    """Observations, first guess and both calibrated runs of SST, h and concentration."""
+def plot_twin(obs, outputs, path):
+    """Observations, first guess, truth and both calibrated runs (``outputs``: label -> raw
+    model outputs) of SST, h and concentration."""
     plt = pyplot()
-    case = problem.cases[0]
-    runs = {"first guess": problem.parameters, "L-BFGS-B": lbfgs.parameters,
-            "EKI": eki.parameters, "truth": truth}
-    # the four runs through one compiled forward map of the physical vector θ (in the
-    # problem's parameter order); calling case.outputs eagerly would compile each run anew
-    run = jax.jit(lambda theta: case.outputs(problem.parameter_set(theta)))
-    outputs = {k: run(jnp.asarray([float(v[n].value) for n in problem.order]))
-               for k, v in runs.items()}
     days = np.arange(1, next(iter(outputs.values()))["h"].shape[0] + 1) * 5.0
     fig, axes = plt.subplots(3, 1, figsize=(9, 8), layout="constrained", sharex=True)
     t_obs = (obs["time"].values - obs["time"].values[0]) / np.timedelta64(1, "D") + 5.0 \
