@@ -59,7 +59,7 @@ def test_statistics_misfit_is_zero_only_for_equal_statistics(run16):
         qg_statistics(m, q[0])
 
 
-@pytest.mark.slow  # 70 s measured (2 shared cores at load ~9)
+@pytest.mark.slow  # 70-102 s measured (2 shared cores at load ~9-20)
 def test_statistics_loss_gradient_matches_finite_differences(run16):
     m, q = run16
     student = ConvQGClosure("q", width=4, depth=1, kernel_size=3, activation="tanh",
