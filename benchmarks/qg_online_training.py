@@ -403,13 +403,18 @@ def main(argv=None):
         pooled = np.concatenate([r["q"][30:] for r in runs])
         v[f"statistics_misfit_runs{sfx}"] = float(statistics_misfit(
             qg_statistics(lr_model, pooled), qg_statistics(lr_model, q)))
-        against = args.start if args.start in cached or args.start in de else (
+        # the start network's own scores: the ensemble caches, else this cache's variant of
+        # that name (an offline network scored here first, e.g. another training seed)
+        scored_here = "score" in variants.get(args.start, {})
+        against = args.start if (args.start in cached or args.start in de
+                                 or scored_here) else (
             "equivariant_cnn_small_100_s0" if "equivariant" in args.start
             else "cnn_small_100_s0")
         if args.offset:  # held-out starts: the baseline scored here first (same offset)
             other = variants[against][f"score{sfx}"]["members"]
         else:
-            other = (cached.get(against) or de.get(against))["members"]
+            other = (cached.get(against) or de.get(against)
+                     or variants[against]["score"])["members"]
         diff = [a["all"] - b["all"] for a, b in zip(sc["members"], other, strict=True)]
         v["paired_vs"] = against
         v[f"paired_all{sfx}"] = [float(np.mean(diff)),
