@@ -44,6 +44,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from ...numerics import sum_to_shape
 from . import kernels as K
 
 __all__ = ["ADJOINTS", "momentum_core", "momentum_core_reference"]
@@ -95,13 +96,7 @@ def _core_fwd(spec, grid, u, v, flux_z, laplacian, biharmonic):
 
 def _sum_to(x, like):
     """Cotangent ``x`` of a broadcast operand ``like``: summed over the broadcast axes."""
-    shape = jnp.shape(like)
-    x = jnp.asarray(x)
-    lead = x.ndim - len(shape)
-    x = jnp.sum(x, axis=tuple(range(lead))) if lead > 0 else x
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and x.shape[i] != 1)
-    x = jnp.sum(x, axis=axes, keepdims=True) if axes else x
-    return jnp.broadcast_to(x, shape).astype(jnp.result_type(like, float))
+    return sum_to_shape(x, jnp.shape(like)).astype(jnp.result_type(like, float))
 
 
 def _divergence_T(g, d_bar):

@@ -54,6 +54,7 @@ from jax.ad_checkpoint import checkpoint_name
 from ...core import AbstractModel, Coordinate, Variable
 from ...core.model import select_parameters
 from ...integrate import integrate
+from ...numerics import sum_to_shape
 from ...params import Parameter, ParameterSet, Prior
 from .closure import AbstractQGClosure, QGFields
 from .diagnostics import (
@@ -128,15 +129,6 @@ def _ab3_coefficients(dt: float, lvl):
     dt2 = jnp.where(lvl == 0, 0.0, jnp.where(lvl == 1, -0.5 * dt, -16.0 / 12.0 * dt))
     dt3 = jnp.where(lvl == 2, 5.0 / 12.0 * dt, 0.0)
     return dt1, dt2, dt3
-
-
-def _sum_to(x, shape):
-    """Sum ``x`` over the leading axes it has beyond ``shape`` and over the axes where
-    ``shape`` is 1 (the transpose of a broadcast)."""
-    lead = x.ndim - len(shape)
-    x = jnp.sum(x, axis=tuple(range(lead))) if lead else x
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and x.shape[i] != 1)
-    return jnp.sum(x, axis=axes, keepdims=True) if axes else x
 
 
 def _hand_forward(spec, ops, qh, dqh_p, dqh_pp, lvl):
@@ -226,7 +218,7 @@ def _hand_step_bwd(spec, res, cts):
         jnp.real(-d1 * q2), jnp.real(-d2 * q1), -mu * ph,
         jnp.real(mu[..., 1, :, :] * ph[..., 1, :, :]), ubar,
     )
-    ops_bar = tuple(_sum_to(x, jnp.shape(o)).astype(jnp.result_type(o))
+    ops_bar = tuple(sum_to_shape(x, jnp.shape(o)).astype(jnp.result_type(o))
                     for x, o in zip(ops_bar, ops, strict=True))
     return (ops_bar, gbar + qhbar, dt2 * gbar, dt3 * gbar,
             np.zeros(jnp.shape(lvl), dtype=jax.dtypes.float0))
