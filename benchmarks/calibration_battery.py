@@ -600,6 +600,7 @@ def table(rows, methods=ALL_METHODS, r=None) -> str:
 def twin_table(rows, methods=ALL_METHODS, r=None) -> str:
     """Per twin: cost to success (fwd-run equivalents), or ``FAIL (cost of the run; misfit − the
     truth's, worst identifiable error)``; Laplace / SVI coverage."""
+    methods = [m for m in methods if any(m in row["methods"] for row in rows)]  # columns with a result
     lines = ["| twin | r | identifiable | " + " | ".join(methods) + " | Laplace / SVI cover |",
              "|---" * (len(methods) + 4) + "|"]
     for kind, n in _groups(rows):
@@ -652,7 +653,7 @@ def plot(rows, path, methods=ALL_METHODS, r=None):
     ns = sorted({n for _, n in _groups(rows)})
     ax.set_xticks(ns, [str(n) for n in ns])
     ax.set_xticks([], minor=True)
-    ax.set_xlabel("number of controls n (31, 63: the initial-stratification field)")
+    ax.set_xlabel("number of controls n (31, 63, 127: the initial-stratification field)")
     ax.set_ylabel("median cost to success (forward-run equivalents)")
     ax.set_title("Calibration battery (open markers: never succeeded; cost of the run)", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
