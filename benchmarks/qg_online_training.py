@@ -28,12 +28,23 @@ copied) and
   variant started from (cached per-member scores of ``--base-cache``); ``--offset 45``
   scores held-out members started 45 days later (run the offline network there first).
 
+* **jet** (``--config jet``, stages ``train validate score``): the same training on the jet
+  configuration with the settings of :data:`JET` (jet caches, 30-day windows of daily
+  samples, starts from the low-res jet's own climate after its 3-year adjustment, validation
+  from the starting network's own climate, scores under the jet member protocol of
+  ``benchmarks/qg_closure_ensemble.py``, paired against the starting network); ``--along
+  VARIANT --alpha A`` moves the ``--from`` weights by ``A`` × that variant's change (the step
+  length along the trained direction, chosen on the validation misfit).
+
 Run: ``python -m benchmarks.qg_online_training --stages diagnose drift coherence`` and
 ``--stages train score --variant NAME [--from equivariant_cnn_small_100_s0]
 [--starts equivariant_cnn_small_100_s0] [--lr 5e-6] [--steps 30] [--window 20]
-[--discard 2] [--every 12] [--windows 2] [--offline-weight 0] [--key 5]``.  Results in
-``runs/qg_online/results/`` (one JSON per stage and per variant; runs of different
-variants may go side by side); docs/qg.md ("Online training") reports them.
+[--discard 2] [--every 12] [--windows 2] [--offline-weight 0] [--key 5]``; the jet:
+``--config jet --stages train validate --variant NAME --from equivariant_cnn_small_30_s0
+--starts equivariant_cnn_small_30_s0 --lr 5e-6 --steps 30 --windows 2``, then ``--stages
+score``.  Results in ``runs/qg_online/results/`` (jet: ``runs/qg_online_jet/results/``; one
+JSON per stage and per variant; runs of different variants may go side by side);
+docs/qg.md ("Online training", "Online training on the jet") reports them.
 """
 
 from __future__ import annotations
@@ -59,6 +70,7 @@ from benchmarks.qg_closure_ensemble import (
     run_ensemble,
     score,
 )
+from benchmarks.qg_closure_ensemble import main as ensemble_main
 from pyclimaocean.learning import make_optimizer
 from pyclimaocean.learning.online import make_trajectory_loss, select_trainable
 from pyclimaocean.learning.qg import (
@@ -75,6 +87,55 @@ from pyclimaocean.models.qg import TwoLayerQG, load_closure, save_closure, survi
 from pyclimaocean.models.qg.config import PRESETS
 
 NX_LR, MEMBERS, SPACING, DAYS = 32, 8, 90, 180
+
+#: Settings of ``--config jet`` (the eddy's are the arguments' defaults and the constants
+#: above).  The jet is slower than the eddy: its domain-mean upper-layer KE decorrelates
+#: (e-folding of the autocorrelation of the daily coarse-grained hi-res series) in 124 days
+#: against 33, its bottom drag time 1/rek is 165 days against 20, and its PV field keeps
+#: 53 % autocorrelation after 40 days against 27 %.  So the windows are 3× longer than the
+#: eddy's 10 days (30 daily samples, 720 steps; one step of 2 windows costs about 3× the
+#: eddy's), sampled daily, 3 days discarded; the window starts are the low-res jet's own
+#: climate closed by the starting network (after the 3-year adjustment of the jet member
+#: protocol, docs/qg.md "Jet with members that skip the low-res adjustment"): 8 runs from
+#: training-pool states of all seeds, 1080 days unsampled, then 360 days every 5th day (576
+#: states); validation: 8 runs from 8 of those states (one per run) closed by the variant,
+#: 360 days unsampled (the tuned closure's own adjustment) and 360 days every 2nd day, against
+#: the hi-res training pool (80 % of each of the 4 seeds).  Scores: the jet member protocol
+#: of ``benchmarks/qg_closure_ensemble.py --config jet`` (8 members, 1080 days discarded, 720
+#: sampled), paired against the starting network's per-member scores in ``score_caches``.
+JET = {
+    "base_cache": Path("runs/qg_ensemble_jet/small_jet_0"),
+    "nets_cache": Path("runs/qg_ensemble_jet_de/small_jet_0"),
+    "cache": Path("runs/qg_online_jet"),
+    "window": 30, "every": 24, "discard": 3,
+    "own": {"n_runs": 8, "discard_days": 1080, "days": 360, "spin_days": 0, "every": 5},
+    "validate": {"n_runs": 8, "discard_days": 360, "days": 360, "spin_days": 0, "every": 2},
+    "score_caches": {"equivariant_cnn_small_30_s0": Path("runs/qg_ensemble_jet_long_de2"),
+                     "cnn_small_30_s0": Path("runs/qg_ensemble_jet_long_de"),
+                     "equivariant_cnn_small_10_s0": Path("runs/qg_ensemble_jet_long_de"),
+                     "cnn_small_10_s0": Path("runs/qg_ensemble_jet_long_de"),
+                     "equivariant_cnn_small_100_s0": Path("runs/qg_ensemble_jet_long_p2"),
+                     "cnn_small_100_s0": Path("runs/qg_ensemble_jet_long_nets")},
+}
+EDDY = {"base_cache": Path("runs/qg_ensemble/small_eddy_0"),
+        "nets_cache": Path("runs/qg_ensemble_de/small_eddy_0"), "cache": Path("runs/qg_online"),
+        "window": 20, "every": 12, "discard": 8}
+
+
+def training_pool(data: dict):
+    """``(q, s, q_test, s_test)``: the first 80 % / last 20 % of every hi-res seed's daily
+    snapshots (as ``benchmarks.qg_closure_ensemble``), seeds flattened; the eddy's data have
+    no seed axis."""
+    q_all, s_all = data["q"], data["s"]
+    if q_all.ndim == 4:
+        q_all, s_all = q_all[None], s_all[None]
+    n_train = int(0.8 * q_all.shape[1])
+
+    def flat(x):
+        return x.reshape((-1,) + x.shape[2:])
+
+    return (flat(q_all[:, :n_train]), flat(s_all[:, :n_train]), flat(q_all[:, n_train:]),
+            flat(s_all[:, n_train:]))
 
 
 def _json(x):
@@ -220,40 +281,92 @@ def coherence(lr_model, data, nets_dir: Path, cache: Path, log, every: int = 12,
 
 
 def own_states(lr_model, net_name: str, q, nets_dir: Path, cache: Path, log,
-               n_runs: int = 8, days: int = 120, spin_days: int = 30, every: int = 2):
+               n_runs: int = 8, days: int = 120, spin_days: int = 30, every: int = 2,
+               discard_days: int = 0, prefix: str = "own_states"):
     """PV states of the low-res model's own climate: ``n_runs`` runs closed by the offline
-    network ``net_name`` from training-pool states (spread over the pool), ``days`` long,
-    every ``every``-th day after ``spin_days`` (the drift of the KE takes 1-6 months,
-    docs/qg.md "Online training"); cached."""
-    path = cache / f"own_states_{net_name}.npy"
+    network ``net_name`` from states of ``q`` (spread over it), run ``discard_days`` unsampled,
+    then ``days`` long, every ``every``-th day after ``spin_days`` (eddy: the drift of the KE
+    takes 1-6 months, docs/qg.md "Online training"; jet: :data:`JET` ``"own"``); cached as
+    ``cache / f"{prefix}_{net_name}.npy"``."""
+    path = cache / f"{prefix}_{net_name}.npy"
     if path.exists():
         return np.load(path)
     t0 = time.perf_counter()
     net = load_closure(nets_dir / f"{net_name}.eqx")
     starts = np.linspace(0, q.shape[0] - 1, n_runs).astype(int)
-    runs = run_ensemble(with_closure(lr_model, net), q[starts], days)
+    runs = run_ensemble(with_closure(lr_model, net), q[starts], days, discard_days)
     pool = np.concatenate([r["q"][spin_days::every] for r in runs])
     np.save(path, pool)
     log(f"own states of {net_name}: {pool.shape[0]} ({time.perf_counter() - t0:.0f} s)")
     return pool
 
 
+def score_jet(args, variants: dict, net_path: Path, save, log) -> None:
+    """Score ``args.variant`` under the jet member protocol with
+    ``benchmarks.qg_closure_ensemble --config jet --stages scores --only VARIANT`` (its own
+    cache directory per variant, holding links to the hi-res data and to the network; the
+    same members, starts and unclosed ensemble as every jet score), and pair it per member
+    against the network it started from (``JET["score_caches"]``)."""
+    cache = (args.cache / "scores" / args.variant).resolve()
+    run_dir = cache / "small_jet_0"
+    (run_dir / "nets").mkdir(parents=True, exist_ok=True)
+    for link, target in ((run_dir / "data.npz", args.base_cache / "data.npz"),
+                         (run_dir / "nets" / f"{args.variant}.eqx", net_path if
+                          net_path.exists() else args.nets_cache / "nets" /
+                          f"{args.variant}.eqx")):
+        if not link.is_symlink():
+            link.symlink_to(Path(target).resolve())
+    out = ensemble_main(["--size", "small", "--config", "jet", "--cache", str(cache),
+                         "--stages", "scores", "--only", args.variant])
+    sc = out["scores"][args.variant]
+    v = variants.setdefault(args.variant, {})
+    v["score"] = sc
+    v["protocol"] = out["scores_protocol"]
+    v["ke_unclosed"] = out["ke_unclosed"]
+    against = args.start
+    cached = json.loads((JET["score_caches"][against] / "small_jet_0" / "results.json")
+                        .read_text())
+    if cached["scores_protocol"] != out["scores_protocol"]:
+        raise ValueError(f"{against} was scored under {cached['scores_protocol']}, "
+                         f"not {out['scores_protocol']}")
+    # same unclosed ensemble (deterministic): its mean KE must agree
+    v["ke_unclosed_start_run"] = cached["ke_unclosed"]
+    other = cached["scores"][against]["members"]
+    v["paired_vs"] = against
+    v["start_score"] = {g: cached["scores"][against][g]
+                        for g in ("all", "distributional", "spectral")}
+    v["start_ke_per_layer"] = cached["scores"][against]["ke_per_layer"]
+    for g in ("all", "distributional", "spectral"):
+        diff = [a[g] - b[g] for a, b in zip(sc["members"], other, strict=True)]
+        v[f"paired_{g}"] = [float(np.mean(diff)),
+                            float(np.std(diff, ddof=1) / np.sqrt(len(diff)))]
+    save()
+    log(f"{args.variant} (jet): all {sc['all'][0]:+.3f} ± {sc['all'][1]:.3f}, distrib. "
+        f"{sc['distributional'][0]:+.3f} ± {sc['distributional'][1]:.3f}, spectral "
+        f"{sc['spectral'][0]:+.3f} ± {sc['spectral'][1]:.3f}, KE {sc['ke_per_layer']}; "
+        f"paired − {against}: {v['paired_all'][0]:+.3f} ± {v['paired_all'][1]:.3f}; "
+        f"unclosed KE {out['ke_unclosed']} (start's run {cached['ke_unclosed']})")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--stages", nargs="+", default=["diagnose"],
                    choices=["diagnose", "drift", "coherence", "train", "validate", "score"])
-    p.add_argument("--base-cache", type=Path, default=Path("runs/qg_ensemble/small_eddy_0"))
-    p.add_argument("--nets-cache", type=Path, default=Path("runs/qg_ensemble_de/small_eddy_0"))
+    p.add_argument("--config", choices=["eddy", "jet"], default="eddy",
+                   help="configuration; jet: the settings of JET (caches, windows, starts, "
+                        "validation, scoring under the jet member protocol)")
+    p.add_argument("--base-cache", type=Path, help="hi-res data (default per --config)")
+    p.add_argument("--nets-cache", type=Path, help="offline networks (default per --config)")
     p.add_argument("--v3-cache", type=Path, default=Path("runs/qg_ensemble_on3/small_eddy_0"))
-    p.add_argument("--cache", type=Path, default=Path("runs/qg_online"))
+    p.add_argument("--cache", type=Path, help="this script's cache (default per --config)")
     p.add_argument("--variant", default="stats")
     p.add_argument("--from", dest="start", default="equivariant_cnn_small_100_s0",
                    help="offline network to fine-tune, or cnn/equivariant_cnn from scratch")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--steps", type=int, default=40)
-    p.add_argument("--window", type=int, default=20, help="samples per window")
-    p.add_argument("--every", type=int, default=12, help="model steps (h) between samples")
-    p.add_argument("--discard", type=int, default=8, help="samples skipped per window")
+    p.add_argument("--window", type=int, help="samples per window (eddy 20, jet 30)")
+    p.add_argument("--every", type=int, help="model steps (h) between samples (eddy 12, jet 24)")
+    p.add_argument("--discard", type=int, help="samples skipped per window (eddy 8, jet 3)")
     p.add_argument("--windows", type=int, default=2, help="windows per step")
     p.add_argument("--offline-weight", type=float, default=0.0)
     p.add_argument("--offset", type=int, default=0,
@@ -262,11 +375,22 @@ def main(argv=None):
     p.add_argument("--key", type=int, default=5, help="PRNG key of the window starts")
     p.add_argument("--random-like", help="control: instead of training, move the --from "
                    "weights by a random direction of the norm of this variant's change")
+    p.add_argument("--along", help="instead of training, move the --from weights by --alpha "
+                   "times this (trained) variant's change (a step length along its direction)")
+    p.add_argument("--alpha", type=float, default=1.0, help="step length of --along")
     p.add_argument("--starts", default="hires",
                    help="window starts: 'hires' (coarse-grained hi-res training pool) or the "
                         "name of an offline network whose low-res closed runs give them")
     p.add_argument("--loss", default="statistics", choices=["statistics", "trajectory"])
     args = p.parse_args(argv)
+    settings = JET if args.config == "jet" else EDDY
+    for name in ("base_cache", "nets_cache", "cache", "window", "every", "discard"):
+        if getattr(args, name) is None:
+            setattr(args, name, settings[name])
+    if args.config == "jet" and set(args.stages) & {"diagnose", "drift", "coherence"}:
+        raise ValueError("stages diagnose, drift, coherence are eddy-only; the jet has "
+                         "train, validate, score")
+    own_kwargs = settings.get("own", {})
     log = print
     args.cache.mkdir(parents=True, exist_ok=True)
     # one results file per diagnostic stage and per variant: runs may go side by side
@@ -296,7 +420,7 @@ def main(argv=None):
             path.write_text(json.dumps(stored, indent=1, default=_json))
 
     data = dict(np.load(args.base_cache / "data.npz"))
-    lr_model = TwoLayerQG(nx=NX_LR, dt=DT, **PRESETS["eddy"])
+    lr_model = TwoLayerQG(nx=NX_LR, dt=DT, **PRESETS[args.config])
     if "diagnose" in args.stages:
         out["diagnose"] = diagnose(lr_model, data, args.base_cache / "nets",
                                    args.v3_cache / "nets", log)
@@ -307,15 +431,14 @@ def main(argv=None):
     if "coherence" in args.stages:
         out["coherence"] = coherence(lr_model, data, args.nets_cache / "nets", args.cache, log)
         save()
-    n_train = int(0.8 * data["q"].shape[0])
-    q, s = data["q"][:n_train], data["s"][:n_train]
-    q_test, s_test = data["q"][n_train:], data["s"][n_train:]
+    q, s, q_test, s_test = training_pool(data)
     variants = out.setdefault("variants", {})
     net_path = args.cache / "nets" / f"{args.variant}.eqx"
     if "train" in args.stages:
         t0 = time.perf_counter()
         if args.start in ("cnn", "equivariant_cnn"):  # from scratch, the offline nets' sizes
-            scales = (tuple(layer_rms(data["q"])), tuple(layer_rms(data["s"])))
+            scales = (tuple(layer_rms(np.concatenate([q, q_test]))),
+                      tuple(layer_rms(np.concatenate([s, s_test]))))
             start = make_net(args.start, 12, 2, surviving_group(lr_model), scales,
                              jax.random.PRNGKey(1))
         else:
@@ -326,7 +449,7 @@ def main(argv=None):
             pool = q
         else:  # the low-res model's own climate, closed by the starting network
             pool = own_states(lr_model, args.starts, q, args.nets_cache / "nets", args.cache,
-                              log)
+                              log, **own_kwargs)
         if args.random_like:  # control: a random move of the same size
             trained = load_closure(args.cache / "nets" / f"{args.random_like}.eqx")
             size = _flat_norm(_diff(trained, start))
@@ -339,7 +462,14 @@ def main(argv=None):
             res = type("Moved", (), {"model": eqx.combine(
                 jax.tree_util.tree_unflatten(treedef, moved), static),
                 "history": {"loss": [float("nan")]}})
-        res = res if args.random_like else fit_online_qg(
+        if args.along:  # a step of --alpha times a trained variant's change
+            trained = load_closure(args.cache / "nets" / f"{args.along}.eqx")
+            moved = jax.tree.map(lambda d, x: x + args.alpha * d, _diff(trained, start),
+                                 eqx.filter(start, eqx.is_inexact_array))
+            res = type("Moved", (), {"model": eqx.combine(
+                moved, eqx.filter(start, eqx.is_inexact_array, inverse=True)),
+                "history": {"loss": [float("nan")]}})
+        res = res if (args.random_like or args.along) else fit_online_qg(
             start, lr_model, [pool], 24, make_optimizer(args.lr, args.steps), args.steps,
             window=args.window, windows_per_case=args.windows, key=jax.random.PRNGKey(args.key),
             loss=args.loss, sample_every=args.every,
@@ -365,7 +495,17 @@ def main(argv=None):
         # validation on the training climate (not the scored ensemble): runs from 8 states
         # of the training pool, 120 days, statistics of days 30-120 (as own_states)
         nets_dir = args.cache / "nets" if net_path.exists() else args.nets_cache / "nets"
-        val = own_states(lr_model, args.variant, q, nets_dir, args.cache, log)
+        if args.config == "jet":
+            # from the starting network's own (adjusted) climate, one state per run, so the
+            # variant only adjusts from its start's climate to its own (JET "validate")
+            base_net = args.start if args.start not in ("cnn", "equivariant_cnn") else (
+                args.variant)
+            starts = own_states(lr_model, base_net, q, args.nets_cache / "nets", args.cache,
+                                log, **own_kwargs)
+            val = own_states(lr_model, args.variant, starts, nets_dir, args.cache, log,
+                             prefix=f"validation_from_{base_net}", **JET["validate"])
+        else:
+            val = own_states(lr_model, args.variant, q, nets_dir, args.cache, log)
         v = variants.setdefault(args.variant, {})
         v["validation_misfit"] = float(statistics_misfit(qg_statistics(lr_model, val),
                                                          qg_statistics(lr_model, q)))
@@ -373,9 +513,11 @@ def main(argv=None):
             _fields(lr_model, lr_model.fft(jnp.asarray(val))), k)) for k in ("u", "v"))).mean(
                 axis=0).tolist()
         save()
-        log(f"{args.variant}: validation misfit (120-day runs) {v['validation_misfit']:.4f}, "
+        log(f"{args.variant}: validation misfit ({args.config} validation runs) {v['validation_misfit']:.4f}, "
             f"KE {np.round(np.asarray(v['validation_ke']) * 1e3, 4).tolist()} (1e-3 m2 s-2)")
-    if "score" in args.stages:
+    if "score" in args.stages and args.config == "jet":
+        score_jet(args, variants, net_path, save, log)
+    elif "score" in args.stages:
         q_all = np.concatenate([data["q_start"][None], data["q"]])
         q0 = np.stack([q_all[m * SPACING + args.offset] for m in range(MEMBERS)])
         sfx = f"_offset{args.offset}" if args.offset else ""
