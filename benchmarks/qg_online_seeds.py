@@ -63,108 +63,104 @@ def main(argv=None):
     variants = {f.stem: json.loads(f.read_text())
                 for f in (args.cache / "results" / "variants").glob("*.json")}
 
-    def score_of(name: str) -> dict | None:
-        # the ensemble caches' scores first (the ones the seed-0 rows were paired with)
-        if name in base:
+    def score_of(name: str, sfx: str) -> dict | None:
+        # the ensemble caches' scores first (the ones the seed-0 rows were paired with);
+        # held-out starts (``--offset 45``) only in this cache's variants
+        if not sfx and name in base:
             return base[name]
-        if name in de:
+        if not sfx and name in de:
             return de[name]
-        return variants.get(name, {}).get("score")
+        return variants.get(name, {}).get(f"score{sfx}")
 
     def summary(sc: dict) -> dict:
         return {k: sc[k] for k in ("all", "distributional", "spectral", "ke_per_layer")}
 
-    rows, per_member = {}, {}
-    for kind in KINDS:
-        for frac in FRACTIONS:
-            for seed in SEEDS:
-                off, on = offline_name(kind, frac, seed), online_name(kind, frac, seed)
-                s_off, s_on = score_of(off), score_of(on)
-                row = {"offline_net": off, "online_variant": on,
-                       "offline_test_mse": offline_info.get(off, {}).get("test_mse")}
-                if s_off is not None:
-                    row["offline"] = summary(s_off)
-                    per_member[(kind, frac, seed, "offline")] = members(s_off)
-                if s_on is not None:
-                    v = variants[on]
-                    row["online"] = summary(s_on)
-                    row["online_paired_vs"] = v.get("paired_vs")
-                    row["relative_weight_change"] = v.get("relative_weight_change")
-                    row["online_test_mse"] = v.get("test_mse_after")
-                    row["validation_misfit"] = v.get("validation_misfit")
-                    per_member[(kind, frac, seed, "online")] = members(s_on)
-                if s_off is not None and s_on is not None:
-                    row["online_minus_offline"] = mean_se(members(s_on) - members(s_off))
-                rows[f"{kind}_{frac}_s{seed}"] = row
+    def collect(sfx: str) -> dict:
+        rows, per_member = {}, {}
+        for kind in KINDS:
+            for frac in FRACTIONS:
+                for seed in SEEDS:
+                    off, on = offline_name(kind, frac, seed), online_name(kind, frac, seed)
+                    s_off, s_on = score_of(off, sfx), score_of(on, sfx)
+                    row = {"offline_net": off, "online_variant": on,
+                           "offline_test_mse": offline_info.get(off, {}).get("test_mse")}
+                    if s_off is not None:
+                        row["offline"] = summary(s_off)
+                        per_member[(kind, frac, "offline", seed)] = members(s_off)
+                    if s_on is not None:
+                        v = variants[on]
+                        row["online"] = summary(s_on)
+                        row["online_paired_vs"] = v.get("paired_vs")
+                        row["relative_weight_change"] = v.get("relative_weight_change")
+                        row["online_test_mse"] = v.get("test_mse_after")
+                        row["validation_misfit"] = v.get("validation_misfit")
+                        per_member[(kind, frac, "online", seed)] = members(s_on)
+                    if s_off is not None and s_on is not None:
+                        row["online_minus_offline"] = mean_se(members(s_on) - members(s_off))
+                    rows[f"{kind}_{frac}_s{seed}"] = row
 
-    def across(kind, frac, stage):
-        got = [per_member[(kind, frac, s, stage)] for s in SEEDS
-               if (kind, frac, s, stage) in per_member]
-        return got
-
-    across_seeds = {}
-    for kind in KINDS:
-        for frac in FRACTIONS:
-            entry = {}
-            for stage in ("offline", "online"):
-                got = across(kind, frac, stage)
-                if got:
-                    entry[stage] = {"seeds": len(got),
-                                    "mean_se_over_seeds": mean_se([g.mean() for g in got])}
-            both = [s for s in SEEDS if (kind, frac, s, "offline") in per_member
-                    and (kind, frac, s, "online") in per_member]
-            if both:
-                d = [per_member[(kind, frac, s, "online")] - per_member[(kind, frac, s,
-                                                                         "offline")]
-                     for s in both]
-                entry["online_minus_offline"] = {
-                    "seeds": both, "per_seed": [mean_se(x) for x in d],
+        def paired(a, b):
+            both = [s for s in SEEDS if (*a, s) in per_member and (*b, s) in per_member]
+            d = [per_member[(*a, s)] - per_member[(*b, s)] for s in both]
+            return {"seeds": both, "per_seed": [mean_se(x) for x in d],
                     "mean_se_over_seeds": mean_se([x.mean() for x in d]),
-                    "mean_se_over_members": mean_se(np.mean(d, axis=0))}
-            across_seeds[f"{kind}_{frac}"] = entry
+                    "mean_se_over_members": mean_se(np.mean(d, axis=0))} if both else None
 
-    equi_vs_plain = {}
-    for frac in FRACTIONS:
-        for stage in ("offline", "online"):
-            both = [s for s in SEEDS if ("equivariant", frac, s, stage) in per_member
-                    and ("plain", frac, s, stage) in per_member]
-            if not both:
-                continue
-            d = [per_member[("equivariant", frac, s, stage)]
-                 - per_member[("plain", frac, s, stage)] for s in both]
-            equi_vs_plain[f"{stage}_{frac}"] = {
-                "seeds": both, "per_seed": [mean_se(x) for x in d],
-                "mean_se_over_seeds": mean_se([x.mean() for x in d]),
-                "mean_se_over_members": mean_se(np.mean(d, axis=0))}
+        across_seeds = {}
+        for kind in KINDS:
+            for frac in FRACTIONS:
+                entry = {}
+                for stage in ("offline", "online"):
+                    got = [per_member[(kind, frac, stage, s)] for s in SEEDS
+                           if (kind, frac, stage, s) in per_member]
+                    if got:
+                        entry[stage] = {"seeds": len(got),
+                                        "mean_se_over_seeds": mean_se([g.mean() for g in got])}
+                d = paired((kind, frac, "online"), (kind, frac, "offline"))
+                if d:
+                    entry["online_minus_offline"] = d
+                across_seeds[f"{kind}_{frac}"] = entry
+        equi_vs_plain = {}
+        for frac in FRACTIONS:
+            for stage in ("offline", "online"):
+                d = paired(("equivariant", frac, stage), ("plain", frac, stage))
+                if d:
+                    equi_vs_plain[f"{stage}_{frac}"] = d
+        return {"rows": rows, "across_seeds": across_seeds,
+                "equivariant_minus_plain": equi_vs_plain}
 
     out = {"description": __doc__.splitlines()[0],
            "protocol": "eddy, hi-res 128 -> low-res 32, 8 members x 180 days, similarity "
                        "'all' (14 Ross et al. distances) against the unclosed members; "
                        "online: qg_online_training --stages train score --lr 5e-6 --steps 30 "
                        "--window 20 --every 12 --discard 2 --windows 2 --key 5 "
-                       "--from NET --starts NET",
-           "rows": rows, "across_seeds": across_seeds, "equivariant_minus_plain": equi_vs_plain}
+                       "--from NET --starts NET; held_out: the same networks scored with "
+                       "--offset 45 (members start 45 days later)",
+           "benchmark_starts": collect(""), "held_out_starts": collect("_offset45")}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1))
 
     def fmt(ms):
         return "—" if ms is None else f"{ms[0]:+.2f} ± {ms[1]:.2f}"
 
-    print("| net | seed | offline MSE | offline | online | online − offline |")
-    print("|---|---|---|---|---|---|")
-    for key, r in rows.items():
-        kind, frac, seed = key.rsplit("_", 2)
-        print(f"| {kind} {frac} % | {seed} | "
-              f"{r['offline_test_mse'] if r['offline_test_mse'] is None else round(r['offline_test_mse'], 3)} | "
-              f"{fmt(r.get('offline', {}).get('all'))} | {fmt(r.get('online', {}).get('all'))} | "
-              f"{fmt(r.get('online_minus_offline'))} |")
-    for key, e in across_seeds.items():
-        print(key, {k: (v.get("mean_se_over_seeds"), v.get("mean_se_over_members"))
-                    for k, v in e.items() if isinstance(v, dict)})
-    for key, e in equi_vs_plain.items():
-        print("equivariant - plain", key, e["seeds"], [fmt(x) for x in e["per_seed"]],
-              "over seeds", fmt(e["mean_se_over_seeds"]), "over members",
-              fmt(e["mean_se_over_members"]))
+    for starts in ("benchmark_starts", "held_out_starts"):
+        res = out[starts]
+        print(f"\n{starts}\n| net | seed | offline MSE | offline | online | online − offline |")
+        print("|---|---|---|---|---|---|")
+        for key, r in res["rows"].items():
+            kind, frac, seed = key.rsplit("_", 2)
+            mse = r["offline_test_mse"]
+            print(f"| {kind} {frac} % | {seed} | {'—' if mse is None else f'{mse:.3f}'} | "
+                  f"{fmt(r.get('offline', {}).get('all'))} | "
+                  f"{fmt(r.get('online', {}).get('all'))} | "
+                  f"{fmt(r.get('online_minus_offline'))} |")
+        for key, e in res["across_seeds"].items():
+            print(key, {k: [fmt(v.get("mean_se_over_seeds")),
+                            fmt(v.get("mean_se_over_members"))] for k, v in e.items()})
+        for key, e in res["equivariant_minus_plain"].items():
+            print("equivariant - plain", key, e["seeds"], [fmt(x) for x in e["per_seed"]],
+                  "over seeds", fmt(e["mean_se_over_seeds"]), "over members",
+                  fmt(e["mean_se_over_members"]))
     return out
 
 
