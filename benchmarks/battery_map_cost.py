@@ -38,7 +38,7 @@ import numpy as np
 
 from benchmarks.calibration_battery import read_rows
 
-EKI = ("eki_small", "eki_large", "eki_xlarge")
+EKI = ("eki_small", "eki_large", "eki_xlarge", "eki_long")
 SHOWN = ("lbfgsb", "gauss_newton", "hybrid", "uki") + EKI
 
 
@@ -91,7 +91,7 @@ def _eki_label(name, sizes):
     if sizes is None:
         return name
     return {"eki_small": f"EKI J = {sizes[0]}", "eki_large": f"EKI J = {sizes[1]}",
-            "eki_xlarge": f"EKI J = {2 * sizes[1]}"}.get(name, name)
+            "eki_xlarge": f"EKI J = {2 * sizes[1]}", "eki_long": f"EKI J = {sizes[1]}, 30 updates"}.get(name, name)
 
 
 def group_summary(costs):
@@ -164,9 +164,10 @@ def plot(summary, path):
     import matplotlib.pyplot as plt
 
     labels = {"lbfgsb": "adjoint L-BFGS-B", "gauss_newton": "Gauss–Newton", "hybrid": "hybrid", "uki": "UKI",
-              "eki_small": "EKI, J = n + 2", "eki_large": "EKI, J = 2(n + 2)", "eki_xlarge": "EKI, J = 4(n + 2)"}
+              "eki_small": "EKI, J = n + 2", "eki_large": "EKI, J = 2(n + 2)", "eki_xlarge": "EKI, J = 4(n + 2)",
+              "eki_long": "EKI, J = 2(n + 2), 30 updates"}
     fig, ax = plt.subplots(figsize=(7.2, 4.8))
-    for name, marker in zip(SHOWN, "osv^DXP", strict=True):
+    for name, marker in zip(SHOWN, "osv^DXP<", strict=True):
         xs, ys, fx, fy = [], [], [], []
         for n, s in summary.items():
             p = s["methods"].get(name)
