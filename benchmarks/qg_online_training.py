@@ -351,7 +351,8 @@ def score_jet(args, variants: dict, net_path: Path, save, log) -> None:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--stages", nargs="+", default=["diagnose"],
-                   choices=["diagnose", "drift", "coherence", "train", "validate", "score"])
+                   choices=["diagnose", "drift", "coherence", "train", "validate", "score",
+                            "summary"], help="summary: only write --out")
     p.add_argument("--config", choices=["eddy", "jet"], default="eddy",
                    help="configuration; jet: the settings of JET (caches, windows, starts, "
                         "validation, scoring under the jet member protocol)")
@@ -382,6 +383,8 @@ def main(argv=None):
                    help="window starts: 'hires' (coarse-grained hi-res training pool) or the "
                         "name of an offline network whose low-res closed runs give them")
     p.add_argument("--loss", default="statistics", choices=["statistics", "trajectory"])
+    p.add_argument("--out", type=Path, help="also write every variant of --cache (stored "
+                   "JSONs, loss histories and per-member scores included) to this JSON")
     args = p.parse_args(argv)
     settings = JET if args.config == "jet" else EDDY
     for name in ("base_cache", "nets_cache", "cache", "window", "every", "discard"):
@@ -568,6 +571,17 @@ def main(argv=None):
             f"paired − {against}: {v[f'paired_all{sfx}'][0]:+.3f} ± "
             f"{v[f'paired_all{sfx}'][1]:.3f}; statistics misfit of the runs "
             f"{v[f'statistics_misfit_runs{sfx}']:.4f} (starts offset {args.offset} days)")
+    if args.out is not None:
+        stored = {p.stem: json.loads(p.read_text())
+                  for p in sorted((results_dir / "variants").glob("*.json"))}
+        pool_ke = _mean_ke(*(np.asarray(getattr(_fields(lr_model, lr_model.fft(
+            jnp.asarray(q))), k)) for k in ("u", "v"))).mean(axis=0).tolist()
+        settings_out = {k: (str(v) if isinstance(v, Path) else v) for k, v in settings.items()
+                        if k != "score_caches"}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"config": args.config, "settings": settings_out,
+                                        "training_pool_ke": pool_ke, "variants": stored},
+                                       indent=1, default=_json))
     return out
 
 
