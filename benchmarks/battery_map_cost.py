@@ -191,6 +191,10 @@ def plot(summary, path):
         line, = ax.plot(xs, ys, marker=marker, label=labels[name])
         if fx:
             ax.plot(fx, fy, marker=marker, ls="none", mfc="none", color=line.get_color())
+        for n, y in list(zip(xs, ys, strict=True)) + list(zip(fx, fy, strict=True)):  # twins that reached / twins run
+            p = summary[n]["methods"][name]
+            ax.annotate(f"{p['reached']}/{p['twins']}", (n, y), textcoords="offset points", xytext=(6, -3),
+                        fontsize=7, color=line.get_color())
     ax.set_xscale("log")
     ax.set_yscale("log")
     ns = list(summary)
@@ -198,7 +202,8 @@ def plot(summary, path):
     ax.set_xticks([], minor=True)
     ax.set_xlabel("number of controls n (initial-stratification field)")
     ax.set_ylabel("median FRE to reach Φ_best + √(m/2)")
-    ax.set_title("Cost to the MAP's misfit (open markers: no twin reached it; cost of the run)", fontsize=9)
+    ax.set_title("Cost to the MAP's misfit (k/N: twins that reached it / twins run; open markers: none did, "
+                 "cost of the run)", fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
