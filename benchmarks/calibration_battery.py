@@ -35,6 +35,11 @@ optimum) and UKI (2n + 1 sigma points).  All minimise the same loss (data misfit
   L-BFGS-B and the hybrid: the iterate after each accepted step); the full cost of the run
   otherwise.  A loss+gradient evaluation costs r forward runs, r = time(value_and_grad) /
   time(forward) (jitted, warm, interleaved, process CPU time) measured with every twin.
+* **trace**: each method's row also stores the cost and data misfit after every history row
+  (evaluated after its wall time is taken), from which :mod:`benchmarks.battery_map_cost`
+  computes the cost to reach the MAP's misfit, a measure independent of the 2 % criterion.
+  Optional methods (``--methods``): ``eki_xlarge`` (J = 4 J₁) and ``eki_long`` (J = 2 J₁,
+  twice the updates), for field groups with many controls.
 * **coverage**: fraction of (twin, parameter) pairs whose 95 % interval contains the truth:
   Laplace (Gauss–Newton, at the adjoint optimum) and SVI (multivariate-normal guide,
   warm-started from that Laplace fit, ``svi_steps`` steps).
