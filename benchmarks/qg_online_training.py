@@ -306,7 +306,8 @@ def score_jet(args, variants: dict, net_path: Path, save, log) -> None:
     ``benchmarks.qg_closure_ensemble --config jet --stages scores --only VARIANT`` (its own
     cache directory per variant, holding links to the hi-res data and to the network; the
     same members, starts and unclosed ensemble as every jet score), and pair it per member
-    against the network it started from (``JET["score_caches"]``)."""
+    against the network it started from (``JET["score_caches"]``, else that network's own
+    score cache under ``args.cache / "scores"``: another training seed, scored first)."""
     cache = (args.cache / "scores" / args.variant).resolve()
     run_dir = cache / "small_jet_0"
     (run_dir / "nets").mkdir(parents=True, exist_ok=True)
@@ -324,8 +325,10 @@ def score_jet(args, variants: dict, net_path: Path, save, log) -> None:
     v["protocol"] = out["scores_protocol"]
     v["ke_unclosed"] = out["ke_unclosed"]
     against = args.start
-    cached = json.loads((JET["score_caches"][against] / "small_jet_0" / "results.json")
-                        .read_text())
+    # the start network's scores: JET["score_caches"], else its own score cache here (an
+    # offline network of another training seed, scored first with --variant NET --from NET)
+    start_cache = JET["score_caches"].get(against, args.cache.resolve() / "scores" / against)
+    cached = json.loads((start_cache / "small_jet_0" / "results.json").read_text())
     if cached["scores_protocol"] != out["scores_protocol"]:
         raise ValueError(f"{against} was scored under {cached['scores_protocol']}, "
                          f"not {out['scores_protocol']}")
