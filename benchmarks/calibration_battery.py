@@ -249,7 +249,8 @@ def ensemble_sizes(n: int) -> tuple[int, int]:
 
 
 def run_twin(problem, truth, *, r: float, eki_iterations: int, uki_iterations: int, svi_steps: int,
-             methods=METHODS, r_jacobian: float | None = None, identifiable=None):
+             methods=METHODS, r_jacobian: float | None = None, identifiable=None,
+             lbfgsb_iterations: int | None = None):
     """One twin: every method's end point, success, cost; Laplace and SVI coverage.
 
     ``identifiable`` given (from a stored row of the same twin): the adjoint fit and Laplace
@@ -280,7 +281,8 @@ def run_twin(problem, truth, *, r: float, eki_iterations: int, uki_iterations: i
         identifiable = np.asarray(identifiable, dtype=bool)
         svi_steps = 0
     else:
-        fit = calibrate_scipy(problem, progress=False)
+        fit = calibrate_scipy(problem, progress=False,
+                              **({} if lbfgsb_iterations is None else {"max_iterations": lbfgsb_iterations}))
         post = laplace(problem, fit.u, method="gauss_newton", optimizer_result=fit, on_nonstationary="ignore",
                        precision=None)
         rel_std = np.std(post.theta_samples, axis=0) / np.abs(np.asarray(fit.theta))
@@ -451,8 +453,9 @@ def run_battery(*, full: bool = False, twins: int | None = None, jsonl: str | No
                 only: tuple[str, ...] | None = None, first: tuple[str, ...] = (), eki_iterations: int = 15, uki_iterations: int = 15,
                 svi_steps: int = 500, methods=DEFAULT_METHODS, regimes: tuple[str, ...] = tuple(REGIMES),
                 field_controls: tuple[int, ...] | None = None, add_to: str | None = None,
-                ids: tuple[str, ...] | None = None):
-    """Run the plan's twins; with ``add_to`` (a file of rows already measured), run only
+                ids: tuple[str, ...] | None = None, lbfgsb_iterations: int | None = None):
+    """Run the plan's twins (``lbfgsb_iterations``: L-BFGS-B's iteration cap, default
+    ``calibrate_scipy``'s); with ``add_to`` (a file of rows already measured), run only
     ``methods`` on the twins of that file (their stored identifiable sets), writing rows that
     hold only those methods to ``jsonl`` (``table`` merges them by twin id)."""
     plan, sizes = _plan(full, twins, field_controls)
@@ -491,6 +494,7 @@ def run_battery(*, full: bool = False, twins: int | None = None, jsonl: str | No
         t1 = time.perf_counter()
         row = run_twin(problem, truth, r=r, eki_iterations=eki_iterations,
                        uki_iterations=uki_iterations, svi_steps=svi_steps, methods=methods, r_jacobian=r_jacobian,
+                       lbfgsb_iterations=lbfgsb_iterations,
                        identifiable=base[tid]["identifiable"] if add_to else None)
         row.update(id=tid, kind=kind, regime=regime, seed=seed, r=r, r_jacobian=r_jacobian,
                    size=_size(sizes, kind, n_controls), wall_s=time.perf_counter() - t1, truth=truth.tolist())
@@ -692,6 +696,8 @@ def main(argv=None):
                     help="run only --methods (not lbfgsb) on the twins stored in FILE, writing to --jsonl")
     ap.add_argument("--regimes", nargs="*", default=list(REGIMES), choices=list(REGIMES),
                     help="regimes, in the order the round-robin visits them")
+    ap.add_argument("--lbfgsb-iterations", type=int, default=None,
+                    help="L-BFGS-B's iteration cap (default: calibrate_scipy's, 200)")
     ap.add_argument("--table-only", action="store_true", help="print the table (and --plot) from --jsonl")
     ap.add_argument("--plot", default=None, help="write the cost-vs-controls figure here")
     ap.add_argument("--r", type=float, default=None,
@@ -707,7 +713,8 @@ def main(argv=None):
                            svi_steps=args.svi_steps, methods=tuple(args.methods),
                            regimes=tuple(args.regimes),
                            field_controls=tuple(args.field_controls) if args.field_controls else None,
-                           add_to=args.add, ids=tuple(args.ids) if args.ids else None)
+                           add_to=args.add, ids=tuple(args.ids) if args.ids else None,
+                           lbfgsb_iterations=args.lbfgsb_iterations)
         print(f"\ntotal wall time {time.perf_counter() - t0:.0f} s")
         if args.jsonl and args.resume:
             rows = read_rows(args.jsonl)
