@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.qg_online_seeds import mean_se
+
 SEEDS = (0, 1, 2)
 #: kind -> (offline network prefix, online variant tag, learning rate chosen on seed 0)
 KINDS = {"equivariant": ("equivariant_cnn", "eq", "5e-6"), "plain": ("cnn", "cnn", "2e-5")}
@@ -43,13 +45,6 @@ def offline_name(kind: str, seed: int) -> str:
 
 def online_name(kind: str, seed: int) -> str:
     return f"jet_stats_{KINDS[kind][1]}30_lr{KINDS[kind][2]}" + ("" if seed == 0 else f"_s{seed}")
-
-
-def mean_se(x) -> list[float]:
-    x = np.asarray(x, dtype=float)
-    if x.size < 2:
-        return [float(x.mean()), float("nan")]
-    return [float(x.mean()), float(x.std(ddof=1) / np.sqrt(x.size))]
 
 
 def main(argv=None):
