@@ -154,6 +154,12 @@ def _diff(a, b):
     return jax.tree.map(lambda x, y: x - y, pa, pb)
 
 
+def paired(members, other, key: str = "all") -> list[float]:
+    """Mean ± standard error over members of the per-member score difference ``members − other``."""
+    diff = [a[key] - b[key] for a, b in zip(members, other, strict=True)]
+    return [float(np.mean(diff)), float(np.std(diff, ddof=1) / np.sqrt(len(diff)))]
+
+
 def with_closure(model, closure):
     return eqx.tree_at(lambda m: m.closure, model, closure, is_leaf=lambda x: x is None)
 
@@ -340,9 +346,7 @@ def score_jet(args, variants: dict, net_path: Path, save, log) -> None:
                         for g in ("all", "distributional", "spectral")}
     v["start_ke_per_layer"] = cached["scores"][against]["ke_per_layer"]
     for g in ("all", "distributional", "spectral"):
-        diff = [a[g] - b[g] for a, b in zip(sc["members"], other, strict=True)]
-        v[f"paired_{g}"] = [float(np.mean(diff)),
-                            float(np.std(diff, ddof=1) / np.sqrt(len(diff)))]
+        v[f"paired_{g}"] = paired(sc["members"], other, g)
     save()
     log(f"{args.variant} (jet): all {sc['all'][0]:+.3f} ± {sc['all'][1]:.3f}, distrib. "
         f"{sc['distributional'][0]:+.3f} ± {sc['distributional'][1]:.3f}, spectral "
@@ -563,10 +567,8 @@ def main(argv=None):
         else:
             other = (cached.get(against) or de.get(against)
                      or variants[against]["score"])["members"]
-        diff = [a["all"] - b["all"] for a, b in zip(sc["members"], other, strict=True)]
         v["paired_vs"] = against
-        v[f"paired_all{sfx}"] = [float(np.mean(diff)),
-                                 float(np.std(diff, ddof=1) / np.sqrt(len(diff)))]
+        v[f"paired_all{sfx}"] = paired(sc["members"], other)
         save()
         log(f"{args.variant}: all {sc['all'][0]:+.3f} ± {sc['all'][1]:.3f}, distrib. "
             f"{sc['distributional'][0]:+.3f} ± {sc['distributional'][1]:.3f}, spectral "
