@@ -4,7 +4,7 @@ Collects the scores of ``benchmarks/qg_online_training.py`` (stage ``score``: 8 
 180 days, similarity against the unclosed members, docs/qg.md "Online training") for the
 offline networks of training seeds 0 … 4 (``benchmarks/qg_closure_ensemble.py`` stage
 ``offline``, cache ``runs/qg_ensemble_de``: each seed a new data subset, initialisation and
-batch order) and for their online fine-tunings at the **fixed** settings chosen on seed 0
+batch order; 100 %, 30 % and 10 % of the training pool) and for their online fine-tunings at the **fixed** settings chosen on seed 0
 (lr 5e-6, 30 Adam steps, windows of 20 samples 12 h apart, discard 2, 2 windows per step,
 window starts from the starting network's own climate, key 5). Per seed and network: the
 offline score, the online score, online − offline paired by member; equivariant − plain
@@ -28,7 +28,7 @@ import numpy as np
 
 SEEDS = (0, 1, 2, 3, 4)
 KINDS = {"equivariant": ("equivariant_cnn", "eq"), "plain": ("cnn", "cnn")}
-FRACTIONS = (100, 30)
+FRACTIONS = (100, 30, 10)
 
 
 def offline_name(kind: str, frac: int, seed: int) -> str:
