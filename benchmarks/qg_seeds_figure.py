@@ -25,16 +25,17 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 from scipy import stats
 
+from benchmarks.qg_online_seeds import mean_se
+
 
 def t_interval(per_seed_means) -> dict:
     """Mean over seeds, its standard error and the 95 % Student-t interval."""
     x = np.asarray(per_seed_means, dtype=float)
     n = x.size
-    mean = float(x.mean())
+    mean, se = mean_se(x)
     if n < 2:
-        return {"n": n, "mean": mean, "se": float("nan"), "ci95": [float("nan")] * 2,
+        return {"n": n, "mean": mean, "se": se, "ci95": [float("nan")] * 2,
                 "positive": int((x > 0).sum())}
-    se = float(x.std(ddof=1) / np.sqrt(n))
     half = float(stats.t.ppf(0.975, n - 1) * se)
     return {"n": n, "mean": mean, "se": se, "ci95": [mean - half, mean + half],
             "positive": int((x > 0).sum())}
