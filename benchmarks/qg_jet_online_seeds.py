@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.qg_online_seeds import mean_se
+from benchmarks.qg_online_seeds import fmt, mean_se, print_equivariant_minus_plain
 
 SEEDS = tuple(range(10))
 #: kind -> (offline network prefix, online variant tag, learning rate chosen on seed 0)
@@ -141,9 +141,6 @@ def main(argv=None):
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1))
 
-    def fmt(ms):
-        return "—" if ms is None else f"{ms[0]:+.2f} ± {ms[1]:.2f}"
-
     print("| net | seed | offline MSE | offline | online | online − offline |\n"
           "|---|---|---|---|---|---|")
     for key, r in rows.items():
@@ -154,10 +151,7 @@ def main(argv=None):
               f" | {fmt(r.get('online_minus_offline', {}).get('all'))} |")
     for key, e in across_seeds.items():
         print(key, {k: fmt(v.get("mean_se_over_seeds")) for k, v in e.items()})
-    for key, e in out["equivariant_minus_plain"].items():
-        print("equivariant - plain", key, e["seeds"], [fmt(x) for x in e["per_seed"]],
-              "over seeds", fmt(e["mean_se_over_seeds"]), "over members",
-              fmt(e["mean_se_over_members"]))
+    print_equivariant_minus_plain(out["equivariant_minus_plain"])
     return out
 
 

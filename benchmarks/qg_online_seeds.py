@@ -48,6 +48,19 @@ def mean_se(x) -> list[float]:
     return [float(x.mean()), float(x.std(ddof=1) / np.sqrt(x.size))]
 
 
+def fmt(ms) -> str:
+    """``mean ± standard error`` of a ``[mean, se]`` pair, ``—`` for a missing one."""
+    return "—" if ms is None else f"{ms[0]:+.2f} ± {ms[1]:.2f}"
+
+
+def print_equivariant_minus_plain(entries: dict) -> None:
+    """One line per paired comparison: per-seed differences, over seeds, over members."""
+    for key, e in entries.items():
+        print("equivariant - plain", key, e["seeds"], [fmt(x) for x in e["per_seed"]],
+              "over seeds", fmt(e["mean_se_over_seeds"]), "over members",
+              fmt(e["mean_se_over_members"]))
+
+
 def members(score: dict | None, key: str = "all") -> np.ndarray | None:
     return None if score is None else np.array([m[key] for m in score["members"]])
 
@@ -145,9 +158,6 @@ def main(argv=None):
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1))
 
-    def fmt(ms):
-        return "—" if ms is None else f"{ms[0]:+.2f} ± {ms[1]:.2f}"
-
     for starts in ("benchmark_starts", "held_out_starts"):
         res = out[starts]
         print(f"\n{starts}\n| net | seed | offline MSE | offline | online | online − offline |")
@@ -162,10 +172,7 @@ def main(argv=None):
         for key, e in res["across_seeds"].items():
             print(key, {k: [fmt(v.get("mean_se_over_seeds")),
                             fmt(v.get("mean_se_over_members"))] for k, v in e.items()})
-        for key, e in res["equivariant_minus_plain"].items():
-            print("equivariant - plain", key, e["seeds"], [fmt(x) for x in e["per_seed"]],
-                  "over seeds", fmt(e["mean_se_over_seeds"]), "over members",
-                  fmt(e["mean_se_over_members"]))
+        print_equivariant_minus_plain(res["equivariant_minus_plain"])
     return out
 
 
