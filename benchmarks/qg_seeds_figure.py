@@ -33,10 +33,7 @@ def t_interval(per_seed_means) -> dict:
     x = np.asarray(per_seed_means, dtype=float)
     n = x.size
     mean, se = mean_se(x)
-    if n < 2:
-        return {"n": n, "mean": mean, "se": se, "ci95": [float("nan")] * 2,
-                "positive": int((x > 0).sum())}
-    half = float(stats.t.ppf(0.975, n - 1) * se)
+    half = float(stats.t.ppf(0.975, n - 1) * se) if n >= 2 else float("nan")
     return {"n": n, "mean": mean, "se": se, "ci95": [mean - half, mean + half],
             "positive": int((x > 0).sum())}
 
